@@ -1,0 +1,2 @@
+/** Placeholder: replaced by the package implementation. */
+export const PACKAGE_NAME = '@bookgen/db-optimizer'

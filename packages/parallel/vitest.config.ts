@@ -1,0 +1,3 @@
+import { defineBookgenTestConfig } from '../../tools/build/vitest.mjs'
+
+export default defineBookgenTestConfig()

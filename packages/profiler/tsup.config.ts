@@ -1,0 +1,3 @@
+import { defineBookgenConfig } from '../../tools/build/tsup.mjs'
+
+export default defineBookgenConfig()
