@@ -191,7 +191,7 @@ export async function startPostgres(options = {}) {
       '-t',
       '30',
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`,
       'start',
     ])
     await waitFor(() => canConnect('127.0.0.1', port, 200), 10_000, `postgres on port ${port}`)
@@ -202,17 +202,23 @@ export async function startPostgres(options = {}) {
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    /** SIGKILL to the postmaster: the server disappears, as in a crash. */
+    /** SIGKILL to the postmaster and its backends: the server disappears, as in a crash. */
     async kill() {
       const pid = postmasterPid()
-      process.kill(pid, 'SIGKILL')
-      await waitFor(
-        async () => !(await canConnect('127.0.0.1', port, 100)),
-        10_000,
-        'postgres to die',
-      )
-      // Orphaned backends exit once they notice the postmaster is gone; the pid file stays.
+      const children = childPids(pid)
+      for (const p of [pid, ...children]) {
+        try {
+          process.kill(p, 'SIGKILL')
+        } catch {
+          // already gone
+        }
+      }
+      await waitFor(() => [pid, ...children].every((p) => !isAlive(p)), 10_000, 'postgres to die')
+      // Where nothing reaps the dead postmaster (a container without an init), it stays a zombie
+      // whose pid still answers, and PostgreSQL would refuse to start over its lock files.
       rmSync(join(data, 'postmaster.pid'), { force: true })
+      rmSync(join(dir, `.s.PGSQL.${port}.lock`), { force: true })
+      rmSync(join(dir, `.s.PGSQL.${port}`), { force: true })
     },
     /** Starts the server again on the same port. */
     restart: start,
@@ -225,5 +231,26 @@ export async function startPostgres(options = {}) {
       }
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+function childPids(pid) {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+  } catch {
+    return []
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0)
+    // A zombie still answers signal 0; its state in /proc says it is dead.
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return false
   }
 }

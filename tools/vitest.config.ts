@@ -1,0 +1,3 @@
+import { defineBookgenTestConfig } from './build/vitest.mjs'
+
+export default defineBookgenTestConfig()
