@@ -1,0 +1,31 @@
+import { runScoped } from './channels.js'
+import { Profile, SCOPED, SINK } from './profile.js'
+import { ProfilerError, ProfilerErrorCode } from './profilerError.js'
+import type { ProfileOptions } from './types.js'
+
+/**
+ * Profiles `fn` (the original's `with performance_profile() as prof:`): starts a profile, runs
+ * `fn(prof)`, stops the profile when `fn` settles and resolves with it. `bookgen:*` channel
+ * messages published from `fn`'s async context are recorded in this profile only, so concurrent
+ * calls keep their own counts. If `fn` throws, the profile is stopped and the error rethrown.
+ */
+export async function performanceProfile(
+  fn: (prof: Profile) => unknown,
+  options?: ProfileOptions,
+): Promise<Profile> {
+  if (typeof fn !== 'function') {
+    throw new ProfilerError(
+      ProfilerErrorCode.INVALID_ARGUMENT,
+      `fn must be a function, got ${fn === null ? 'null' : typeof fn}`,
+    )
+  }
+  const prof = new Profile(options, SCOPED)
+  const channels = options?.channels ?? true
+  try {
+    if (channels) await runScoped(prof[SINK], () => fn(prof))
+    else await fn(prof)
+  } finally {
+    if (prof.running) prof.stop()
+  }
+  return prof
+}

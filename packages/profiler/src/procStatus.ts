@@ -1,0 +1,72 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+
+/** The fields of /proc/self/status the profiler uses, in bytes or counts. */
+export interface ProcStatus {
+  vmHwm: number | null
+  vmRss: number | null
+  vmSize: number | null
+  threads: number | null
+}
+
+const isLinux = process.platform === 'linux'
+let clearRefsWorks: boolean | undefined
+
+/** Reads /proc/self/status; null where there is no procfs or it cannot be read. */
+export function readProcStatus(): ProcStatus | null {
+  if (!isLinux) return null
+  let text: string
+  try {
+    text = readFileSync('/proc/self/status', 'latin1')
+  } catch {
+    return null
+  }
+  return {
+    vmHwm: kib(text, 'VmHWM:'),
+    vmRss: kib(text, 'VmRSS:'),
+    vmSize: kib(text, 'VmSize:'),
+    threads: field(text, 'Threads:'),
+  }
+}
+
+/** The kernel's resident-set high-water mark in bytes, or null where there is none. */
+export function readVmHwm(): number | null {
+  return readProcStatus()?.vmHwm ?? null
+}
+
+/**
+ * Resets the kernel's high-water mark to the current RSS (writes "5" to /proc/self/clear_refs).
+ * Returns false, and stops trying, where this is not permitted or not Linux.
+ */
+export function resetVmHwm(): boolean {
+  if (!isLinux || clearRefsWorks === false) return false
+  try {
+    writeFileSync('/proc/self/clear_refs', '5')
+    clearRefsWorks = true
+  } catch {
+    clearRefsWorks = false
+  }
+  return clearRefsWorks
+}
+
+/** Number of open file descriptors, or null where it cannot be counted. */
+export function countOpenFds(): number | null {
+  for (const dir of ['/proc/self/fd', '/dev/fd']) {
+    try {
+      // readdirSync opens the directory itself, which shows up as one entry.
+      return Math.max(0, readdirSync(dir).length - 1)
+    } catch {}
+  }
+  return null
+}
+
+function field(text: string, name: string): number | null {
+  const at = text.indexOf(name)
+  if (at === -1) return null
+  const value = Number.parseInt(text.slice(at + name.length, text.indexOf('\n', at)).trim(), 10)
+  return Number.isFinite(value) ? value : null
+}
+
+function kib(text: string, name: string): number | null {
+  const value = field(text, name)
+  return value === null ? null : value * 1024
+}

@@ -1,0 +1,445 @@
+import { cpuUsage, memoryUsage } from 'node:process'
+import { type ChannelSink, listenEverywhere } from './channels.js'
+import { type CheckResult, type Criteria, checkMetrics, DEFAULT_CRITERIA } from './criteria.js'
+import { LogLinearHistogram } from './logLinearHistogram.js'
+import { type MemoryPeakSource, MemoryPeakTracker } from './memoryPeakTracker.js'
+import { ProfilerError, ProfilerErrorCode } from './profilerError.js'
+import { formatPrometheus } from './prometheus.js'
+import { RuntimeMonitor } from './runtimeMonitor.js'
+import type {
+  PerformanceMetrics,
+  PerformanceMetricsJSON,
+  ProfileOptions,
+  PrometheusOptions,
+} from './types.js'
+
+const DEFAULTS: Readonly<Required<ProfileOptions>> = Object.freeze({
+  name: null,
+  sampleIntervalMs: 100,
+  eventLoopResolutionMs: 10,
+  eventLoop: true,
+  gc: true,
+  channels: true,
+})
+
+/** Internal key: the channel sink of a profile. @internal */
+export const SINK: unique symbol = Symbol('bookgen.profiler.sink')
+/** Internal token: a profile whose channel messages are scoped by performanceProfile(). @internal */
+export const SCOPED: unique symbol = Symbol('bookgen.profiler.scoped')
+
+interface Final {
+  now: number
+  rss: number
+  heapUsed: number
+  cpuPercent: number
+}
+
+/**
+ * One running (then stopped) measurement. Create it with {@link startProfile} or
+ * {@link performanceProfile}; it starts measuring at once and stops on `stop()` or when a
+ * `using` / `await using` block ends. Durations are seconds, memory bytes.
+ */
+export class Profile implements Disposable, AsyncDisposable {
+  #name: string | null
+  #start: number
+  #startEpoch: number
+  #cpuStart: NodeJS.CpuUsage
+  #memory: MemoryPeakTracker
+  #runtime: RuntimeMonitor
+  #queries = new LogLinearHistogram()
+  #queryErrors = 0
+  #hits = 0
+  #misses = 0
+  #sets = 0
+  #deletes = 0
+  #cacheErrors = 0
+  #tasks = 0
+  #tasksFailed = 0
+  #taskTime = 0
+  #pending: number[] = []
+  #final: Final | undefined
+  #unlisten: (() => void) | undefined
+
+  /** @internal Use {@link startProfile} or {@link performanceProfile}. */
+  constructor(options: ProfileOptions = {}, scope?: typeof SCOPED) {
+    const o = resolveOptions(options)
+    this.#name = o.name
+    this.#memory = new MemoryPeakTracker(o.sampleIntervalMs)
+    this.#runtime = new RuntimeMonitor(o)
+    this.#cpuStart = cpuUsage()
+    this.#start = performance.now()
+    this.#startEpoch = (performance.timeOrigin + this.#start) / 1000
+    if (o.channels && scope !== SCOPED) this.#unlisten = listenEverywhere(this[SINK])
+  }
+
+  /** @internal Receives `bookgen:*` channel messages. */
+  readonly [SINK]: ChannelSink = {
+    onCache: (m) => {
+      if (this.#final !== undefined) return
+      switch (m.op) {
+        case 'hit':
+          this.#hits++
+          break
+        case 'miss':
+          this.#misses++
+          break
+        case 'set':
+          this.#sets++
+          break
+        case 'delete':
+          this.#deletes++
+          break
+        case 'error':
+          this.#cacheErrors++
+          break
+      }
+    },
+    onQuery: (m) => {
+      if (this.#final !== undefined || !validDuration(m.durationMs)) return
+      this.#queries.record(m.durationMs / 1000)
+      if (m.error != null && m.error !== false) this.#queryErrors++
+    },
+    onTask: (m) => {
+      if (this.#final !== undefined) return
+      this.#tasks++
+      if (m.success === false) this.#tasksFailed++
+      if (validDuration(m.durationMs)) this.#taskTime += m.durationMs / 1000
+    },
+  }
+
+  /** True until `stop()`. */
+  get running(): boolean {
+    return this.#final === undefined
+  }
+
+  /**
+   * Records one DB query that took `seconds`.
+   * @throws {ProfilerError} INVALID_DURATION for a negative, NaN or infinite duration;
+   *   ALREADY_STOPPED after `stop()`.
+   */
+  recordDbQuery(seconds: number): void {
+    if (!validDuration(seconds)) {
+      throw new ProfilerError(
+        ProfilerErrorCode.INVALID_DURATION,
+        `seconds must be a finite, non-negative number, got ${String(seconds)}`,
+      )
+    }
+    this.#assertRunning('recordDbQuery')
+    this.#queries.record(seconds)
+  }
+
+  /**
+   * Starts timing one DB query. Call the returned function (or `endDbQuery()`) when it ends;
+   * both record the duration and return it in seconds.
+   */
+  startDbQuery(): () => number {
+    this.#assertRunning('startDbQuery')
+    const started = performance.now()
+    this.#pending.push(started)
+    return () => {
+      const at = this.#pending.lastIndexOf(started)
+      if (at === -1) {
+        throw new ProfilerError(
+          ProfilerErrorCode.NO_PENDING_QUERY,
+          'this query was already ended (its end function or endDbQuery() ran before)',
+        )
+      }
+      this.#pending.splice(at, 1)
+      return this.#endQuery(started)
+    }
+  }
+
+  /**
+   * Ends the most recently started query that is still open and records it.
+   * Returns its duration in seconds.
+   * @throws {ProfilerError} NO_PENDING_QUERY when no query is open.
+   */
+  endDbQuery(): number {
+    const started = this.#pending.pop()
+    if (started === undefined) {
+      throw new ProfilerError(
+        ProfilerErrorCode.NO_PENDING_QUERY,
+        'endDbQuery() was called with no open query (call startDbQuery() first)',
+      )
+    }
+    return this.#endQuery(started)
+  }
+
+  /** Counts one cache hit. */
+  recordCacheHit(): void {
+    this.#assertRunning('recordCacheHit')
+    this.#hits++
+  }
+
+  /** Counts one cache miss. */
+  recordCacheMiss(): void {
+    this.#assertRunning('recordCacheMiss')
+    this.#misses++
+  }
+
+  /**
+   * Samples RSS and heap now (the original's `update_memory_peak()`), and returns the peak so
+   * far in bytes. Not needed to catch spikes where the kernel high-water mark is available.
+   */
+  updateMemoryPeak(): number {
+    this.#assertRunning('updateMemoryPeak')
+    this.#memory.sample()
+    return this.#memory.peak().peak
+  }
+
+  /**
+   * Stops measuring, releases every timer, observer and subscription, and returns the metrics.
+   * @throws {ProfilerError} ALREADY_STOPPED when called twice.
+   */
+  stop(): PerformanceMetrics {
+    this.#assertRunning('stop')
+    const now = performance.now()
+    const cpu = cpuUsage(this.#cpuStart)
+    const wallMicros = (now - this.#start) * 1000
+    this.#unlisten?.()
+    this.#runtime.stop()
+    const end = this.#memory.stop()
+    this.#final = {
+      now,
+      rss: end.rss,
+      heapUsed: end.heapUsed,
+      cpuPercent: wallMicros > 0 ? ((cpu.user + cpu.system) / wallMicros) * 100 : 0,
+    }
+    return this.getMetrics()
+  }
+
+  /** A snapshot of every metric (live figures while running). */
+  getMetrics(): PerformanceMetrics {
+    const f = this.#final ?? this.#live()
+    const { peak, source } = this.#memory.peak()
+    const memoryStart = this.#memory.start
+    const memoryPeak = Math.max(peak, memoryStart, f.rss)
+    const q = this.#queries
+    const lookups = this.#hits + this.#misses
+    const duration = Math.max(0, (f.now - this.#start) / 1000)
+    const queries = {
+      count: q.count,
+      errors: this.#queryErrors,
+      sum: q.sum,
+      avg: q.mean,
+      min: q.min,
+      p50: q.percentile(0.5),
+      p95: q.percentile(0.95),
+      p99: q.percentile(0.99),
+      max: q.max,
+    }
+    return {
+      memoryStart,
+      memoryEnd: f.rss,
+      memoryPeak,
+      memoryIncrease: f.rss - memoryStart,
+      cacheHits: this.#hits,
+      cacheMisses: this.#misses,
+      cacheHitRatio: lookups === 0 ? 0 : this.#hits / lookups,
+      dbQueryAvg: q.mean,
+      cpuPercent: f.cpuPercent,
+      duration,
+      startTime: this.#startEpoch,
+      endTime: this.#startEpoch + duration,
+      name: this.#name,
+      running: this.#final === undefined,
+      memoryPeakSource: memoryPeak > peak ? 'sampler' : source,
+      heapStart: this.#memory.heapStart,
+      heapEnd: f.heapUsed,
+      heapPeak: Math.max(this.#memory.heapPeak, f.heapUsed),
+      dbQueryCount: q.count,
+      dbQueries: queries,
+      cacheSets: this.#sets,
+      cacheDeletes: this.#deletes,
+      cacheErrors: this.#cacheErrors,
+      tasks: { count: this.#tasks, failed: this.#tasksFailed, totalDuration: this.#taskTime },
+      eventLoopDelay: this.#runtime.eventLoopDelay,
+      eventLoopUtilization: this.#runtime.utilization,
+      gc: this.#runtime.gc,
+    }
+  }
+
+  /** The metrics as a plain, versioned object (`version: 1`), for `JSON.stringify`. */
+  toJSON(): PerformanceMetricsJSON {
+    return { version: 1, ...this.getMetrics() }
+  }
+
+  /** The metrics in the Prometheus text exposition format (0.0.4). */
+  toPrometheus(options?: PrometheusOptions): string {
+    return formatPrometheus(this.getMetrics(), options)
+  }
+
+  /**
+   * Compares the metrics with `criteria` (by default the original targets, {@link DEFAULT_CRITERIA}).
+   * @throws {ProfilerError} UNKNOWN_CRITERION / INVALID_CRITERION for bad criteria.
+   */
+  check(criteria: Criteria = DEFAULT_CRITERIA): CheckResult {
+    return checkMetrics(this.getMetrics(), criteria)
+  }
+
+  /**
+   * Like `check()`, but throws one error listing every violation.
+   * @throws {ProfilerError} CRITERIA_NOT_MET with `violations`.
+   */
+  assert(criteria: Criteria = DEFAULT_CRITERIA): void {
+    const result = this.check(criteria)
+    if (result.ok) return
+    const name = this.#name === null ? 'profile' : `profile "${this.#name}"`
+    throw new ProfilerError(
+      ProfilerErrorCode.CRITERIA_NOT_MET,
+      `${name} violated ${result.violations.length} criteria: ${result.violations.map((v) => v.message).join('; ')}`,
+      { violations: result.violations },
+    )
+  }
+
+  /** Stops the profile if it still runs (for `using`). */
+  [Symbol.dispose](): void {
+    if (this.running) this.stop()
+  }
+
+  /** Stops the profile if it still runs (for `await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.running) this.stop()
+  }
+
+  // The original's field names, read directly from the profile.
+  /** RSS at start, bytes. */
+  get memoryStart(): number {
+    return this.#memory.start
+  }
+  /** RSS at stop (now while running), bytes. */
+  get memoryEnd(): number {
+    return this.getMetrics().memoryEnd
+  }
+  /** Largest RSS during the profile, bytes. */
+  get memoryPeak(): number {
+    return this.getMetrics().memoryPeak
+  }
+  /** How `memoryPeak` was obtained. */
+  get memoryPeakSource(): MemoryPeakSource {
+    return this.getMetrics().memoryPeakSource
+  }
+  /** memoryEnd − memoryStart, bytes. */
+  get memoryIncrease(): number {
+    return this.getMetrics().memoryIncrease
+  }
+  /** Cache hits. */
+  get cacheHits(): number {
+    return this.#hits
+  }
+  /** Cache misses. */
+  get cacheMisses(): number {
+    return this.#misses
+  }
+  /** hits / (hits + misses), 0 without lookups. */
+  get cacheHitRatio(): number {
+    const lookups = this.#hits + this.#misses
+    return lookups === 0 ? 0 : this.#hits / lookups
+  }
+  /** Mean DB query duration, seconds. */
+  get dbQueryAvg(): number {
+    return this.#queries.mean
+  }
+  /** Number of DB queries recorded. */
+  get dbQueryCount(): number {
+    return this.#queries.count
+  }
+  /** Process CPU over wall time, percent. */
+  get cpuPercent(): number {
+    return this.getMetrics().cpuPercent
+  }
+  /** Wall time, seconds. */
+  get duration(): number {
+    return ((this.#final?.now ?? performance.now()) - this.#start) / 1000
+  }
+  /** Unix epoch seconds at start. */
+  get startTime(): number {
+    return this.#startEpoch
+  }
+  /** Unix epoch seconds at stop (now while running). */
+  get endTime(): number {
+    return this.#startEpoch + this.duration
+  }
+
+  #endQuery(started: number): number {
+    const seconds = Math.max(0, (performance.now() - started) / 1000)
+    this.#assertRunning('endDbQuery')
+    this.#queries.record(seconds)
+    return seconds
+  }
+
+  #assertRunning(method: string): void {
+    if (this.#final !== undefined) {
+      throw new ProfilerError(
+        ProfilerErrorCode.ALREADY_STOPPED,
+        `${method}() was called on a stopped profile${this.#name === null ? '' : ` ("${this.#name}")`}`,
+      )
+    }
+  }
+
+  #live(): Final {
+    const now = performance.now()
+    const cpu = cpuUsage(this.#cpuStart)
+    const wallMicros = (now - this.#start) * 1000
+    const usage = memoryUsage()
+    return {
+      now,
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      cpuPercent: wallMicros > 0 ? ((cpu.user + cpu.system) / wallMicros) * 100 : 0,
+    }
+  }
+}
+
+/**
+ * Starts a profile now. It records `bookgen:*` channel messages published anywhere in the
+ * process until it stops (use {@link performanceProfile} to keep concurrent profiles apart).
+ *
+ * ```ts no-run
+ * using prof = startProfile()
+ * ```
+ */
+export function startProfile(options?: ProfileOptions): Profile {
+  return new Profile(options)
+}
+
+function resolveOptions(options: ProfileOptions): Required<ProfileOptions> {
+  if (options === null || typeof options !== 'object') {
+    throw new ProfilerError(
+      ProfilerErrorCode.INVALID_OPTION,
+      `options must be an object, got ${String(options)}`,
+    )
+  }
+  const o = { ...DEFAULTS }
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue
+    if (!Object.hasOwn(DEFAULTS, key)) {
+      throw new ProfilerError(ProfilerErrorCode.INVALID_OPTION, `options.${key} is not an option`)
+    }
+    ;(o as Record<string, unknown>)[key] = value
+  }
+  if (o.name !== null && typeof o.name !== 'string') {
+    throw invalid('name', 'a string or null', o.name)
+  }
+  if (!Number.isInteger(o.sampleIntervalMs) || o.sampleIntervalMs < 0) {
+    throw invalid('sampleIntervalMs', 'a non-negative integer', o.sampleIntervalMs)
+  }
+  if (!Number.isInteger(o.eventLoopResolutionMs) || o.eventLoopResolutionMs < 1) {
+    throw invalid('eventLoopResolutionMs', 'a positive integer', o.eventLoopResolutionMs)
+  }
+  for (const key of ['eventLoop', 'gc', 'channels'] as const) {
+    if (typeof o[key] !== 'boolean') throw invalid(key, 'a boolean', o[key])
+  }
+  return o
+}
+
+function invalid(key: string, what: string, value: unknown): ProfilerError {
+  return new ProfilerError(
+    ProfilerErrorCode.INVALID_OPTION,
+    `options.${key} must be ${what}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+  )
+}
+
+function validDuration(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value < Number.POSITIVE_INFINITY
+}

@@ -1,0 +1,188 @@
+import type { MemoryPeakSource } from './memoryPeakTracker.js'
+
+/** A GC kind as reported by `PerformanceObserver` entries of type `gc`. */
+export type GcKind = 'minor' | 'major' | 'incremental' | 'weakcb'
+
+/** Pauses of one GC kind. Seconds. */
+export interface GcPauseStats {
+  /** Number of pauses. */
+  count: number
+  /** Sum of pause durations, seconds. */
+  total: number
+  /** Longest pause, seconds. */
+  max: number
+}
+
+/** GC pauses observed during a profile. Seconds. */
+export interface GcMetrics {
+  /** Number of pauses, every kind. */
+  count: number
+  /** Sum of pause durations, seconds. */
+  total: number
+  /** Longest pause, seconds. */
+  max: number
+  /** The same figures per kind. */
+  byKind: Record<GcKind, GcPauseStats>
+}
+
+/**
+ * Event-loop delay (how late timers ran) during a profile, seconds, with the sampling timer's
+ * resolution already subtracted. All 0 when the profile was shorter than one sampling interval.
+ */
+export interface EventLoopDelayMetrics {
+  /** Number of samples. */
+  count: number
+  min: number
+  mean: number
+  p50: number
+  p99: number
+  max: number
+  /** The sampling resolution that was subtracted, seconds. */
+  resolution: number
+}
+
+/** Distribution of DB query durations. Seconds. */
+export interface QueryMetrics {
+  /** Queries recorded (manually or from `bookgen:db:query`). */
+  count: number
+  /** Queries whose channel message carried an `error`. */
+  errors: number
+  /** Total time, seconds. */
+  sum: number
+  /** Mean, seconds (same as `dbQueryAvg`); 0 when no query was recorded. */
+  avg: number
+  min: number
+  p50: number
+  p95: number
+  p99: number
+  /** Exact longest query, seconds. */
+  max: number
+}
+
+/** Tasks seen on the `bookgen:parallel:task` channel. */
+export interface TaskMetrics {
+  /** Tasks finished. */
+  count: number
+  /** Tasks with `success: false`. */
+  failed: number
+  /** Sum of task durations, seconds. */
+  totalDuration: number
+}
+
+/**
+ * Everything a profile measured. Durations are in seconds, memory in bytes, times in Unix epoch
+ * seconds, ratios between 0 and 1 (except `cpuPercent`, a percentage).
+ * The first twelve fields are those of the original Python `PerformanceMetrics`.
+ */
+export interface PerformanceMetrics {
+  /** RSS when the profile started, bytes. */
+  memoryStart: number
+  /** RSS when the profile stopped (now, while it runs), bytes. */
+  memoryEnd: number
+  /** Largest RSS during the profile, bytes; see `memoryPeakSource`. */
+  memoryPeak: number
+  /** memoryEnd − memoryStart, bytes (negative when memory was returned). */
+  memoryIncrease: number
+  /** Cache hits (manual and from `bookgen:cache`). */
+  cacheHits: number
+  /** Cache misses (manual and from `bookgen:cache`). */
+  cacheMisses: number
+  /** hits / (hits + misses); 0 when there was no lookup. */
+  cacheHitRatio: number
+  /** Mean DB query duration, seconds; 0 when there was no query. */
+  dbQueryAvg: number
+  /** Process CPU time (user + system) over wall time, percent; can exceed 100 with threads. */
+  cpuPercent: number
+  /** Wall time, seconds. */
+  duration: number
+  /** Unix epoch seconds when the profile started. */
+  startTime: number
+  /** Unix epoch seconds when it stopped (now, while it runs). */
+  endTime: number
+
+  /** The profile's name, if one was given. */
+  name: string | null
+  /** True until `stop()`. */
+  running: boolean
+  /** Which method produced `memoryPeak`. */
+  memoryPeakSource: MemoryPeakSource
+  /** V8 heap used at start, bytes. */
+  heapStart: number
+  /** V8 heap used at stop (now, while running), bytes. */
+  heapEnd: number
+  /** Largest V8 heap used seen, bytes (sampled, so it can miss short spikes). */
+  heapPeak: number
+  /** Number of DB queries (same as `dbQueries.count`). */
+  dbQueryCount: number
+  /** Distribution of DB query durations. */
+  dbQueries: QueryMetrics
+  /** `set` operations seen on `bookgen:cache`. */
+  cacheSets: number
+  /** `delete` operations seen on `bookgen:cache`. */
+  cacheDeletes: number
+  /** `error` operations seen on `bookgen:cache`. */
+  cacheErrors: number
+  /** Tasks seen on `bookgen:parallel:task`. */
+  tasks: TaskMetrics
+  /** Event-loop delay, seconds. */
+  eventLoopDelay: EventLoopDelayMetrics
+  /** Fraction of the wall time the event loop was busy, 0..1. */
+  eventLoopUtilization: number
+  /** GC pauses, seconds. */
+  gc: GcMetrics
+}
+
+/** `toJSON()` output: the metrics with a schema version. */
+export interface PerformanceMetricsJSON extends PerformanceMetrics {
+  /** Schema version of this shape; bumped on any incompatible change. */
+  version: 1
+}
+
+/** Options of `startProfile()` and `performanceProfile()`. */
+export interface ProfileOptions {
+  /**
+   * A name for reports (`name` in metrics, `profile` label in Prometheus output).
+   * @default null
+   */
+  name?: string | null
+  /**
+   * Interval of the RSS / heap sampler, milliseconds; 0 disables it. The kernel high-water mark
+   * catches spikes regardless where it is available.
+   * @default 100
+   */
+  sampleIntervalMs?: number
+  /**
+   * Resolution of the event-loop delay monitor, milliseconds (≥ 1).
+   * @default 10
+   */
+  eventLoopResolutionMs?: number
+  /**
+   * Measure event-loop delay.
+   * @default true
+   */
+  eventLoop?: boolean
+  /**
+   * Observe GC pauses.
+   * @default true
+   */
+  gc?: boolean
+  /**
+   * Record `bookgen:cache`, `bookgen:db:query` and `bookgen:parallel:task` messages automatically.
+   * @default true
+   */
+  channels?: boolean
+}
+
+/** Options of `toPrometheus()`. */
+export interface PrometheusOptions {
+  /**
+   * Prefix of every metric name.
+   * @default 'bookgen_profile_'
+   */
+  prefix?: string
+  /**
+   * Constant labels added to every sample (the profile's name is added as `profile`).
+   * @default {}
+   */
+  labels?: Record<string, string>
+}
