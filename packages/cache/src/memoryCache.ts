@@ -1,0 +1,288 @@
+import { performance } from 'node:perf_hooks'
+import { cacheChannel, publishCacheEvent } from './cacheChannel.js'
+import { CacheError, CacheErrorCode } from './cacheError.js'
+import { StatsCounter } from './cacheStats.js'
+import { resolveCodec } from './codecs.js'
+import type { Cache, CacheEventOp, CacheStats, Codec, CodecOption, SetOptions } from './types.js'
+import { assertKey, assertPositiveInteger, assertTtl } from './validate.js'
+
+/** Options of `MemoryCache`. */
+export interface MemoryCacheOptions {
+  /**
+   * Name of this cache in events; `clear()` empties this instance only.
+   * @default 'memory'
+   */
+  namespace?: string
+  /**
+   * Most entries held; the least recently used go first.
+   * @default 10000
+   */
+  maxEntries?: number
+  /**
+   * Most bytes held (sum of the encoded sizes of the values); `0` means no byte bound.
+   * @default 0
+   */
+  maxBytes?: number
+  /**
+   * TTL in seconds used when `set` gets none; `0` means no expiry.
+   * @default 3600
+   */
+  defaultTtl?: number
+  /**
+   * Codec that validates values and measures their size (values are held by reference).
+   * @default 'json'
+   */
+  codec?: CodecOption
+  /**
+   * Longest accepted key, in UTF-8 bytes.
+   * @default 1024
+   */
+  maxKeyLength?: number
+}
+
+/** Defaults of `MemoryCacheOptions`. */
+export const memoryCacheDefaults = {
+  namespace: 'memory',
+  maxEntries: 10_000,
+  maxBytes: 0,
+  defaultTtl: 3600,
+  codec: 'json',
+  maxKeyLength: 1024,
+} as const satisfies Required<MemoryCacheOptions>
+
+interface Entry {
+  value: unknown
+  /** Epoch ms; 0 = never. */
+  expiresAt: number
+  size: number
+}
+
+/**
+ * A bounded in-process cache (entries and/or bytes) with TTL and LRU eviction. Values are held by
+ * reference: `get` returns the very object given to `set`, so do not mutate cached objects.
+ */
+export class MemoryCache implements Cache {
+  /** The namespace of this cache (events carry it). */
+  readonly namespace: string
+  readonly #map = new Map<string, Entry>()
+  readonly #stats = new StatsCounter()
+  readonly #maxEntries: number
+  readonly #maxBytes: number
+  readonly #defaultTtl: number
+  readonly #codec: Codec
+  readonly #maxKeyLength: number
+  #bytes = 0
+  #closed = false
+
+  constructor(options: MemoryCacheOptions = {}) {
+    const o = { ...memoryCacheDefaults, ...stripUndefined(options) }
+    if (typeof o.namespace !== 'string' || o.namespace.length === 0) {
+      throw new CacheError(
+        CacheErrorCode.INVALID_OPTION,
+        `options.namespace must be a non-empty string, got ${String(o.namespace)}`,
+      )
+    }
+    assertPositiveInteger(o.maxEntries, 'options.maxEntries')
+    assertPositiveInteger(o.maxBytes, 'options.maxBytes', true)
+    assertPositiveInteger(o.maxKeyLength, 'options.maxKeyLength')
+    assertTtl(o.defaultTtl, 'options.defaultTtl')
+    this.namespace = o.namespace
+    this.#maxEntries = o.maxEntries
+    this.#maxBytes = o.maxBytes
+    this.#defaultTtl = o.defaultTtl
+    this.#codec = resolveCodec(o.codec)
+    this.#maxKeyLength = o.maxKeyLength
+  }
+
+  /** Entries currently held (expired ones may still count until touched or evicted). */
+  get size(): number {
+    return this.#map.size
+  }
+
+  /** Sum of the encoded sizes of the values held, in bytes. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    assertKey(key, this.#maxKeyLength)
+    if (this.#closed) throw closedError()
+    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const entry = this.#map.get(key)
+    if (entry === undefined || (entry.expiresAt !== 0 && entry.expiresAt <= Date.now())) {
+      if (entry !== undefined) this.#remove(key, entry)
+      this.#stats.misses++
+      if (start >= 0) this.#emit('miss', key, start)
+      return undefined
+    }
+    this.#map.delete(key)
+    this.#map.set(key, entry)
+    this.#stats.hits++
+    if (start >= 0) this.#emit('hit', key, start)
+    return entry.value as T
+  }
+
+  async set(
+    key: string,
+    value: unknown,
+    ttlSeconds?: number,
+    options?: SetOptions,
+  ): Promise<boolean> {
+    const ttl = ttlSeconds ?? this.#defaultTtl
+    assertKey(key, this.#maxKeyLength)
+    assertTtl(ttl)
+    const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
+    const size = byteSize(codec.encode(value))
+    if (this.#closed) throw closedError()
+    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const stored = this.#store(key, value, ttl, size)
+    if (start >= 0 && stored) this.#emit('set', key, start)
+    return stored
+  }
+
+  /**
+   * Holds a value that was already validated elsewhere (the two-tier cache backfilling from
+   * Redis), with an estimated size. Not counted as a request.
+   * @internal
+   */
+  backfill(key: string, value: unknown, ttlSeconds: number, size: number): boolean {
+    if (this.#closed) return false
+    return this.#store(key, value, ttlSeconds, size)
+  }
+
+  async delete(key: string): Promise<boolean> {
+    assertKey(key, this.#maxKeyLength)
+    if (this.#closed) throw closedError()
+    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const entry = this.#map.get(key)
+    if (entry === undefined) return false
+    this.#remove(key, entry)
+    if (start >= 0) this.#emit('delete', key, start)
+    return entry.expiresAt === 0 || entry.expiresAt > Date.now()
+  }
+
+  async exists(key: string): Promise<boolean> {
+    assertKey(key, this.#maxKeyLength)
+    if (this.#closed) throw closedError()
+    const entry = this.#map.get(key)
+    if (entry === undefined) return false
+    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+      this.#remove(key, entry)
+      return false
+    }
+    return true
+  }
+
+  async clear(): Promise<number> {
+    if (this.#closed) throw closedError()
+    const now = Date.now()
+    let live = 0
+    for (const entry of this.#map.values()) {
+      if (entry.expiresAt === 0 || entry.expiresAt > now) live++
+    }
+    this.#map.clear()
+    this.#bytes = 0
+    return live
+  }
+
+  async getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>> {
+    for (const key of keys) assertKey(key, this.#maxKeyLength)
+    const out = new Map<string, T>()
+    for (const key of keys) {
+      const value = await this.get<T>(key)
+      if (value !== undefined) out.set(key, value)
+    }
+    return out
+  }
+
+  async setMany(
+    entries: Readonly<Record<string, unknown>> | ReadonlyMap<string, unknown>,
+    ttlSeconds?: number,
+    options?: SetOptions,
+  ): Promise<boolean> {
+    const ttl = ttlSeconds ?? this.#defaultTtl
+    assertTtl(ttl)
+    const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
+    const list = entries instanceof Map ? [...entries] : Object.entries(entries)
+    const sizes: number[] = []
+    for (const [key, value] of list) {
+      assertKey(key, this.#maxKeyLength)
+      sizes.push(byteSize(codec.encode(value)))
+    }
+    if (this.#closed) throw closedError()
+    let all = true
+    for (let i = 0; i < list.length; i++) {
+      const [key, value] = list[i]!
+      const start = cacheChannel.hasSubscribers ? performance.now() : -1
+      const stored = this.#store(key, value, ttl, sizes[i]!)
+      if (start >= 0 && stored) this.#emit('set', key, start)
+      all &&= stored
+    }
+    return all
+  }
+
+  getStats(): CacheStats {
+    return this.#stats.snapshot()
+  }
+
+  resetStats(): void {
+    this.#stats.reset()
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#map.clear()
+    this.#bytes = 0
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #store(key: string, value: unknown, ttl: number, size: number): boolean {
+    const previous = this.#map.get(key)
+    if (previous !== undefined) this.#remove(key, previous)
+    if (this.#maxBytes > 0 && size > this.#maxBytes) return false
+    this.#map.set(key, { value, expiresAt: ttl === 0 ? 0 : Date.now() + ttl * 1000, size })
+    this.#bytes += size
+    this.#evict()
+    return true
+  }
+
+  #evict(): void {
+    // The Map keeps insertion order and get() re-inserts, so the first entries are the least
+    // recently used. Expired entries are dropped lazily when touched, or here in LRU order.
+    for (const [key, entry] of this.#map) {
+      if (
+        this.#map.size <= this.#maxEntries &&
+        (this.#maxBytes === 0 || this.#bytes <= this.#maxBytes)
+      )
+        break
+      this.#remove(key, entry)
+    }
+  }
+
+  #remove(key: string, entry: Entry): void {
+    this.#map.delete(key)
+    this.#bytes -= entry.size
+  }
+
+  #emit(op: CacheEventOp, key: string, start: number): void {
+    publishCacheEvent({ op, key, namespace: this.namespace, durationMs: performance.now() - start })
+  }
+}
+
+function byteSize(encoded: string | Buffer): number {
+  return typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.byteLength
+}
+
+function closedError(): CacheError {
+  return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')
+}
+
+/** Copies an options object without its undefined properties, so defaults apply to them. */
+export function stripUndefined<T extends object>(options: T): T {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v
+  return out as T
+}

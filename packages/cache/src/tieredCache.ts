@@ -1,0 +1,236 @@
+import { performance } from 'node:perf_hooks'
+import { cacheChannel, publishCacheEvent } from './cacheChannel.js'
+import { CacheError, CacheErrorCode } from './cacheError.js'
+import { StatsCounter } from './cacheStats.js'
+import { MemoryCache, type MemoryCacheOptions } from './memoryCache.js'
+import { RedisCache, type RedisCacheOptions } from './redisCache.js'
+import type { Cache, CacheHealth, CacheStats, GetOptions, SetOptions } from './types.js'
+import { assertKey, assertTtl } from './validate.js'
+
+/** Options of `TieredCache`. */
+export interface TieredCacheOptions {
+  /**
+   * The first tier: a `MemoryCache` or its options.
+   * @default new MemoryCache({ namespace: `${remote.namespace}:memory` })
+   */
+  memory?: MemoryCache | MemoryCacheOptions
+  /**
+   * The second tier: any `Cache` (usually a `RedisCache`) or `RedisCacheOptions`.
+   * @default new RedisCache() (configured from the environment)
+   */
+  remote?: Cache | RedisCacheOptions
+  /**
+   * Longest time a value stays in memory, in seconds (shorter TTLs given to `set` win). Bounds how
+   * long this process may serve a value another process changed in Redis.
+   * @default 60
+   */
+  memoryTtl?: number
+}
+
+/** Defaults of `TieredCacheOptions`. */
+export const tieredCacheDefaults = { memoryTtl: 60 } as const
+
+/**
+ * Two tiers: an in-process `MemoryCache` in front of a shared cache (Redis). Reads try memory
+ * first, then Redis, and copy Redis hits into memory; writes go to both. There is no cross-process
+ * invalidation: another process's write becomes visible here once the memory copy expires
+ * (`memoryTtl`).
+ */
+export class TieredCache implements Cache {
+  /** The namespace of the remote tier. */
+  readonly namespace: string
+  /** The in-process tier. */
+  readonly memory: MemoryCache
+  /** The shared tier. */
+  readonly remote: Cache
+  readonly #memoryTtl: number
+  readonly #stats = new StatsCounter()
+  readonly #maxKeyLength = 1024
+  #closed = false
+
+  constructor(options: TieredCacheOptions = {}) {
+    const memoryTtl = options.memoryTtl ?? tieredCacheDefaults.memoryTtl
+    assertTtl(memoryTtl, 'options.memoryTtl')
+    if (memoryTtl === 0) {
+      throw new CacheError(
+        CacheErrorCode.INVALID_OPTION,
+        'options.memoryTtl must be a positive integer, got 0',
+      )
+    }
+    this.#memoryTtl = memoryTtl
+    this.remote = isCache(options.remote) ? options.remote : new RedisCache(options.remote)
+    this.namespace = this.remote.namespace
+    this.memory =
+      options.memory instanceof MemoryCache
+        ? options.memory
+        : new MemoryCache({ namespace: `${this.namespace}:memory`, ...options.memory })
+  }
+
+  /** Health of the remote tier when it reports one. */
+  getHealth(): CacheHealth {
+    const remote = this.remote as Partial<Pick<RedisCache, 'getHealth'>>
+    return remote.getHealth?.() ?? { errors: 0, circuit: 'closed', lastError: undefined }
+  }
+
+  async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
+    assertKey(key, this.#maxKeyLength)
+    if (this.#closed) throw closedError()
+    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const local = await this.memory.get<T>(key)
+    if (local !== undefined) {
+      this.#stats.hits++
+      if (start >= 0) this.#emit('hit', key, start)
+      return local
+    }
+    const value = await this.remote.get<T>(key, options)
+    if (value === undefined) {
+      this.#stats.misses++
+      if (start >= 0) this.#emit('miss', key, start)
+      return undefined
+    }
+    this.memory.backfill(key, value, this.#memoryTtl, estimateSize(value))
+    this.#stats.hits++
+    if (start >= 0) this.#emit('hit', key, start)
+    return value
+  }
+
+  async set(
+    key: string,
+    value: unknown,
+    ttlSeconds?: number,
+    options?: SetOptions,
+  ): Promise<boolean> {
+    if (this.#closed) throw closedError()
+    // The remote validates (key, TTL, codec) before anything is written anywhere.
+    const written = await this.remote.set(key, value, ttlSeconds, options)
+    const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? this.#memoryTtl : ttlSeconds
+    this.memory.backfill(key, value, Math.min(ttl, this.#memoryTtl), estimateSize(value))
+    return written
+  }
+
+  async delete(key: string): Promise<boolean> {
+    if (this.#closed) throw closedError()
+    const [local, remote] = await Promise.all([this.memory.delete(key), this.remote.delete(key)])
+    return local || remote
+  }
+
+  async exists(key: string): Promise<boolean> {
+    if (this.#closed) throw closedError()
+    return (await this.memory.exists(key)) || (await this.remote.exists(key))
+  }
+
+  async clear(): Promise<number> {
+    if (this.#closed) throw closedError()
+    const [, removed] = await Promise.all([this.memory.clear(), this.remote.clear()])
+    return removed
+  }
+
+  async getMany<T = unknown>(
+    keys: readonly string[],
+    options?: GetOptions,
+  ): Promise<Map<string, T>> {
+    for (const key of keys) assertKey(key, this.#maxKeyLength)
+    if (this.#closed) throw closedError()
+    const found = await this.memory.getMany<T>(keys)
+    const missing = keys.filter((k) => !found.has(k))
+    if (missing.length > 0) {
+      const fetched = await this.remote.getMany<T>(missing, options)
+      for (const [k, v] of fetched) {
+        this.memory.backfill(k, v, this.#memoryTtl, estimateSize(v))
+        found.set(k, v)
+      }
+    }
+    const out = new Map<string, T>()
+    for (const key of keys) {
+      const value = found.get(key)
+      if (value === undefined) {
+        this.#stats.misses++
+      } else {
+        this.#stats.hits++
+        out.set(key, value)
+      }
+    }
+    return out
+  }
+
+  async setMany(
+    entries: Readonly<Record<string, unknown>> | ReadonlyMap<string, unknown>,
+    ttlSeconds?: number,
+    options?: SetOptions,
+  ): Promise<boolean> {
+    if (this.#closed) throw closedError()
+    const written = await this.remote.setMany(entries, ttlSeconds, options)
+    const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? this.#memoryTtl : ttlSeconds
+    const list = entries instanceof Map ? [...entries] : Object.entries(entries)
+    for (const [k, v] of list) {
+      this.memory.backfill(k, v, Math.min(ttl, this.#memoryTtl), estimateSize(v))
+    }
+    return written
+  }
+
+  getStats(): CacheStats {
+    return this.#stats.snapshot()
+  }
+
+  resetStats(): void {
+    this.#stats.reset()
+    this.memory.resetStats()
+    this.remote.resetStats()
+  }
+
+  /** Closes both tiers. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([this.memory.close(), this.remote.close()])
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #emit(op: 'hit' | 'miss', key: string, start: number): void {
+    publishCacheEvent({ op, key, namespace: this.namespace, durationMs: performance.now() - start })
+  }
+}
+
+function isCache(value: unknown): value is Cache {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Cache).get === 'function' &&
+    typeof (value as Cache).set === 'function'
+  )
+}
+
+function closedError(): CacheError {
+  return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')
+}
+
+/** Rough in-memory size of a decoded value, in bytes (for the memory tier's byte bound). */
+export function estimateSize(value: unknown, depth = 0): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length * 2
+    case 'number':
+    case 'bigint':
+      return 8
+    case 'boolean':
+      return 4
+    case 'object': {
+      if (value === null) return 4
+      if (ArrayBuffer.isView(value)) return value.byteLength
+      if (depth > 8) return 64
+      let size = 16
+      if (Array.isArray(value)) {
+        for (const item of value) size += estimateSize(item, depth + 1)
+      } else {
+        for (const [k, v] of Object.entries(value))
+          size += k.length * 2 + estimateSize(v, depth + 1)
+      }
+      return size
+    }
+    default:
+      return 8
+  }
+}
