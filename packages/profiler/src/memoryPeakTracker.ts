@@ -1,4 +1,3 @@
-import { memoryUsage, resourceUsage } from 'node:process'
 import { getHeapStatistics } from 'node:v8'
 import { readProcStatus, resetVmHwm } from './procStatus.js'
 
@@ -35,8 +34,8 @@ export class MemoryPeakTracker {
       if (hwm != null) for (const other of active) other.#hwmCarry = Math.max(other.#hwmCarry, hwm)
     }
     this.#hwmValid = resetVmHwm()
-    this.#maxRssStart = resourceUsage().maxRSS * 1024
-    const usage = memoryUsage()
+    this.#maxRssStart = process.resourceUsage().maxRSS * 1024
+    const usage = process.memoryUsage()
     this.start = usage.rss
     this.heapStart = usage.heapUsed
     this.#sampled = usage.rss
@@ -50,7 +49,7 @@ export class MemoryPeakTracker {
 
   /** Takes one RSS and heap sample now; returns the RSS. */
   sample(): number {
-    const usage = memoryUsage()
+    const usage = process.memoryUsage()
     if (usage.rss > this.#sampled) this.#sampled = usage.rss
     if (usage.heapUsed > this.#heapPeak) this.#heapPeak = usage.heapUsed
     return usage.rss
@@ -66,7 +65,7 @@ export class MemoryPeakTracker {
     if (this.#final !== undefined) return this.#final
     let peak = this.#sampled
     let source: MemoryPeakSource = 'sampler'
-    const maxRss = resourceUsage().maxRSS * 1024
+    const maxRss = process.resourceUsage().maxRSS * 1024
     if (maxRss > this.#maxRssStart && maxRss > peak) {
       peak = maxRss
       source = 'maxrss'
@@ -83,7 +82,7 @@ export class MemoryPeakTracker {
 
   /** Takes the last sample, stops the sampler and returns the final RSS and heap. */
   stop(): { rss: number; heapUsed: number } {
-    const usage = memoryUsage()
+    const usage = process.memoryUsage()
     if (usage.rss > this.#sampled) this.#sampled = usage.rss
     const heap = getHeapStatistics().used_heap_size
     this.#heapPeak = Math.max(this.#heapPeak, usage.heapUsed, heap)

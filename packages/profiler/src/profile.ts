@@ -1,4 +1,3 @@
-import { cpuUsage, memoryUsage } from 'node:process'
 import { type ChannelSink, listenEverywhere } from './channels.js'
 import { type CheckResult, type Criteria, checkMetrics, DEFAULT_CRITERIA } from './criteria.js'
 import { LogLinearHistogram } from './logLinearHistogram.js'
@@ -66,7 +65,7 @@ export class Profile implements Disposable, AsyncDisposable {
     this.#name = o.name
     this.#memory = new MemoryPeakTracker(o.sampleIntervalMs)
     this.#runtime = new RuntimeMonitor(o)
-    this.#cpuStart = cpuUsage()
+    this.#cpuStart = process.cpuUsage()
     this.#start = performance.now()
     this.#startEpoch = (performance.timeOrigin + this.#start) / 1000
     if (o.channels && scope !== SCOPED) this.#unlisten = listenEverywhere(this[SINK])
@@ -194,7 +193,7 @@ export class Profile implements Disposable, AsyncDisposable {
   stop(): PerformanceMetrics {
     this.#assertRunning('stop')
     const now = performance.now()
-    const cpu = cpuUsage(this.#cpuStart)
+    const cpu = process.cpuUsage(this.#cpuStart)
     const wallMicros = (now - this.#start) * 1000
     this.#unlisten?.()
     this.#runtime.stop()
@@ -379,9 +378,9 @@ export class Profile implements Disposable, AsyncDisposable {
 
   #live(): Final {
     const now = performance.now()
-    const cpu = cpuUsage(this.#cpuStart)
+    const cpu = process.cpuUsage(this.#cpuStart)
     const wallMicros = (now - this.#start) * 1000
-    const usage = memoryUsage()
+    const usage = process.memoryUsage()
     return {
       now,
       rss: usage.rss,

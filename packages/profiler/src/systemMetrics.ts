@@ -1,5 +1,4 @@
 import { totalmem } from 'node:os'
-import { cpuUsage, memoryUsage } from 'node:process'
 import { getHeapStatistics } from 'node:v8'
 import { countOpenFds, readProcStatus } from './procStatus.js'
 
@@ -37,12 +36,12 @@ let last: { cpu: NodeJS.CpuUsage; at: number } | undefined
 /** Reads the process's system metrics now: /proc on Linux, Node's own APIs elsewhere. */
 export function getSystemMetrics(): SystemMetrics {
   const now = performance.now()
-  const cpu = cpuUsage()
+  const cpu = process.cpuUsage()
   const base = last ?? { cpu: { user: 0, system: 0 }, at: 0 }
   const wallMicros = (now - base.at) * 1000
   const cpuMicros = cpu.user - base.cpu.user + (cpu.system - base.cpu.system)
   last = { cpu, at: now }
-  const usage = memoryUsage()
+  const usage = process.memoryUsage()
   const status = readProcStatus()
   const rss = status?.vmRss ?? usage.rss
   const total = totalmem()
