@@ -14,3 +14,9 @@ export const cacheChannel: diagnosticsChannel.Channel = diagnosticsChannel.chann
 export function publishCacheEvent(event: CacheEvent): void {
   cacheChannel.publish(event)
 }
+
+/**
+ * Internal: stores implement this method so a `TieredCache` can keep its tiers quiet and
+ * publish one event per operation itself.
+ */
+export const kMuteEvents: unique symbol = Symbol('bookgen.cache.muteEvents')

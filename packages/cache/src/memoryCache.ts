@@ -1,9 +1,17 @@
 import { performance } from 'node:perf_hooks'
-import { cacheChannel, publishCacheEvent } from './cacheChannel.js'
+import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
 import { resolveCodec } from './codecs.js'
-import type { Cache, CacheEventOp, CacheStats, Codec, CodecOption, SetOptions } from './types.js'
+import type {
+  Cache,
+  CacheEventOp,
+  CacheStats,
+  Codec,
+  CodecOption,
+  GetOptions,
+  SetOptions,
+} from './types.js'
 import { assertKey, assertPositiveInteger, assertTtl } from './validate.js'
 
 /** Options of `MemoryCache`. */
@@ -73,6 +81,7 @@ export class MemoryCache implements Cache {
   readonly #maxKeyLength: number
   #bytes = 0
   #closed = false
+  #events = true
 
   constructor(options: MemoryCacheOptions = {}) {
     const o = { ...memoryCacheDefaults, ...stripUndefined(options) }
@@ -104,10 +113,11 @@ export class MemoryCache implements Cache {
     return this.#bytes
   }
 
-  async get<T = unknown>(key: string): Promise<T | undefined> {
+  async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     assertKey(key, this.#maxKeyLength)
+    if (options?.codec !== undefined) resolveCodec(options.codec)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     const entry = this.#map.get(key)
     if (entry === undefined || (entry.expiresAt !== 0 && entry.expiresAt <= Date.now())) {
       if (entry !== undefined) this.#remove(key, entry)
@@ -134,7 +144,7 @@ export class MemoryCache implements Cache {
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
     const size = byteSize(codec.encode(value))
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     const stored = this.#store(key, value, ttl, size)
     if (start >= 0 && stored) this.#emit('set', key, start)
     return stored
@@ -153,7 +163,7 @@ export class MemoryCache implements Cache {
   async delete(key: string): Promise<boolean> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     const entry = this.#map.get(key)
     if (entry === undefined) return false
     this.#remove(key, entry)
@@ -185,8 +195,12 @@ export class MemoryCache implements Cache {
     return live
   }
 
-  async getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>> {
+  async getMany<T = unknown>(
+    keys: readonly string[],
+    options?: GetOptions,
+  ): Promise<Map<string, T>> {
     for (const key of keys) assertKey(key, this.#maxKeyLength)
+    if (options?.codec !== undefined) resolveCodec(options.codec)
     const out = new Map<string, T>()
     for (const key of keys) {
       const value = await this.get<T>(key)
@@ -213,7 +227,7 @@ export class MemoryCache implements Cache {
     let all = true
     for (let i = 0; i < list.length; i++) {
       const [key, value] = list[i]!
-      const start = cacheChannel.hasSubscribers ? performance.now() : -1
+      const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
       const stored = this.#store(key, value, ttl, sizes[i]!)
       if (start >= 0 && stored) this.#emit('set', key, start)
       all &&= stored
@@ -233,6 +247,11 @@ export class MemoryCache implements Cache {
     this.#closed = true
     this.#map.clear()
     this.#bytes = 0
+  }
+
+  /** @internal */
+  [kMuteEvents](): void {
+    this.#events = false
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
-import { cacheChannel, publishCacheEvent } from './cacheChannel.js'
+import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
 import {
@@ -155,6 +155,7 @@ export class RedisCache implements Cache {
   #errors = 0
   #lastError: Error | undefined
   #closed = false
+  #events = true
 
   constructor(options: RedisCacheOptions = {}) {
     const o = { ...redisCacheDefaults, ...stripUndefined(options) }
@@ -220,7 +221,7 @@ export class RedisCache implements Cache {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     let raw: string | Buffer | null
     try {
       this.#gate()
@@ -250,7 +251,7 @@ export class RedisCache implements Cache {
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
     const encoded = codec.encode(value)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     try {
       this.#gate()
       const full = this.#prefix + key
@@ -269,7 +270,7 @@ export class RedisCache implements Cache {
   async delete(key: string): Promise<boolean> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     let removed: number
     try {
       this.#gate()
@@ -349,7 +350,7 @@ export class RedisCache implements Cache {
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
     const out = new Map<string, T>()
     if (keys.length === 0) return out
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     let raws: (string | Buffer | null)[]
     try {
       this.#gate()
@@ -393,7 +394,7 @@ export class RedisCache implements Cache {
     }
     if (this.#closed) throw closedError()
     if (list.length === 0) return true
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     try {
       this.#gate()
       if (this.#isCluster) {
@@ -449,6 +450,11 @@ export class RedisCache implements Cache {
     }
     this.client.off('error', this.#onClientError)
     this.client.off('ready', this.#onReady)
+  }
+
+  /** @internal */
+  [kMuteEvents](): void {
+    this.#events = false
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,10 +1,17 @@
 import { performance } from 'node:perf_hooks'
-import { cacheChannel, publishCacheEvent } from './cacheChannel.js'
+import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
 import { MemoryCache, type MemoryCacheOptions } from './memoryCache.js'
 import { RedisCache, type RedisCacheOptions } from './redisCache.js'
-import type { Cache, CacheHealth, CacheStats, GetOptions, SetOptions } from './types.js'
+import type {
+  Cache,
+  CacheEventOp,
+  CacheHealth,
+  CacheStats,
+  GetOptions,
+  SetOptions,
+} from './types.js'
 import { assertKey, assertTtl } from './validate.js'
 
 /** Options of `TieredCache`. */
@@ -64,6 +71,8 @@ export class TieredCache implements Cache {
       options.memory instanceof MemoryCache
         ? options.memory
         : new MemoryCache({ namespace: `${this.namespace}:memory`, ...options.memory })
+    // One event per operation, from this cache, rather than one per tier.
+    for (const tier of [this.memory, this.remote] as Partial<Mutable>[]) tier[kMuteEvents]?.()
   }
 
   /** Health of the remote tier when it reports one. */
@@ -101,8 +110,10 @@ export class TieredCache implements Cache {
     options?: SetOptions,
   ): Promise<boolean> {
     if (this.#closed) throw closedError()
+    const start = cacheChannel.hasSubscribers ? performance.now() : -1
     // The remote validates (key, TTL, codec) before anything is written anywhere.
     const written = await this.remote.set(key, value, ttlSeconds, options)
+    if (start >= 0 && written) this.#emit('set', key, start)
     const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? this.#memoryTtl : ttlSeconds
     this.memory.backfill(key, value, Math.min(ttl, this.#memoryTtl), estimateSize(value))
     return written
@@ -110,7 +121,9 @@ export class TieredCache implements Cache {
 
   async delete(key: string): Promise<boolean> {
     if (this.#closed) throw closedError()
+    const start = cacheChannel.hasSubscribers ? performance.now() : -1
     const [local, remote] = await Promise.all([this.memory.delete(key), this.remote.delete(key)])
+    if (start >= 0) this.#emit('delete', key, start)
     return local || remote
   }
 
@@ -159,11 +172,13 @@ export class TieredCache implements Cache {
     options?: SetOptions,
   ): Promise<boolean> {
     if (this.#closed) throw closedError()
+    const start = cacheChannel.hasSubscribers ? performance.now() : -1
     const written = await this.remote.setMany(entries, ttlSeconds, options)
     const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? this.#memoryTtl : ttlSeconds
     const list = entries instanceof Map ? [...entries] : Object.entries(entries)
     for (const [k, v] of list) {
       this.memory.backfill(k, v, Math.min(ttl, this.#memoryTtl), estimateSize(v))
+      if (start >= 0 && written) this.#emit('set', k, start)
     }
     return written
   }
@@ -189,10 +204,12 @@ export class TieredCache implements Cache {
     await this.close()
   }
 
-  #emit(op: 'hit' | 'miss', key: string, start: number): void {
+  #emit(op: CacheEventOp, key: string, start: number): void {
     publishCacheEvent({ op, key, namespace: this.namespace, durationMs: performance.now() - start })
   }
 }
+
+type Mutable = { [kMuteEvents](): void }
 
 function isCache(value: unknown): value is Cache {
   return (
