@@ -1,0 +1,116 @@
+import { performance } from 'node:perf_hooks'
+import type { DurationStats, ExecutorMetrics } from './types.js'
+
+const RESERVOIR = 8192
+
+/** A bounded, uniformly sampled set of durations (reservoir sampling). */
+export class Samples {
+  readonly #values = new Float64Array(RESERVOIR)
+  #count = 0
+  #sum = 0
+  #max = 0
+
+  add(value: number): void {
+    const n = this.#count++
+    this.#sum += value
+    if (value > this.#max) this.#max = value
+    if (n < RESERVOIR) this.#values[n] = value
+    else {
+      const j = Math.floor(Math.random() * (n + 1))
+      if (j < RESERVOIR) this.#values[j] = value
+    }
+  }
+
+  stats(): DurationStats {
+    const n = Math.min(this.#count, RESERVOIR)
+    const sorted = this.#values.slice(0, n).sort()
+    return {
+      count: this.#count,
+      mean: this.#count === 0 ? 0 : this.#sum / this.#count,
+      p50: percentile(sorted, 0.5),
+      p95: percentile(sorted, 0.95),
+      p99: percentile(sorted, 0.99),
+      max: this.#max,
+    }
+  }
+}
+
+/** Nearest-rank percentile of sorted values (0 when empty). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return 0
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))
+  return sorted[rank] as number
+}
+
+/** Outcome kinds recorded by a run. */
+export type Outcome = 'ok' | 'failed' | 'timeout' | 'cancelled'
+
+/** Aggregates what every run of one executor records. */
+export class MetricsRecorder {
+  readonly runTime = new Samples()
+  readonly waitTime = new Samples()
+  #succeeded = 0
+  #failed = 0
+  #timedOut = 0
+  #cancelled = 0
+  #retried = 0
+  #busyInProcess = 0
+  #busyThreads = 0
+  #activeRuns = 0
+  #activeSince = 0
+  #activeTotal = 0
+
+  constructor(
+    readonly slotsInProcess: number,
+    readonly slotsThreads: number,
+  ) {}
+
+  runStarted(): void {
+    if (this.#activeRuns++ === 0) this.#activeSince = performance.now()
+  }
+
+  runEnded(): void {
+    if (--this.#activeRuns === 0) this.#activeTotal += performance.now() - this.#activeSince
+  }
+
+  attempt(runMs: number, waitMs: number, onThread: boolean): void {
+    this.runTime.add(runMs)
+    this.waitTime.add(waitMs)
+    if (onThread) this.#busyThreads += runMs
+    else this.#busyInProcess += runMs
+  }
+
+  retried(): void {
+    this.#retried++
+  }
+
+  settled(outcome: Outcome): void {
+    if (outcome === 'ok') this.#succeeded++
+    else if (outcome === 'failed') this.#failed++
+    else if (outcome === 'timeout') this.#timedOut++
+    else this.#cancelled++
+  }
+
+  snapshot(): ExecutorMetrics {
+    const active =
+      this.#activeTotal + (this.#activeRuns > 0 ? performance.now() - this.#activeSince : 0)
+    const ratio = (busy: number, slots: number) =>
+      active > 0 && slots > 0 ? Math.min(1, busy / (active * slots)) : 0
+    return {
+      tasks: {
+        total: this.#succeeded + this.#failed + this.#timedOut + this.#cancelled,
+        succeeded: this.#succeeded,
+        failed: this.#failed,
+        timedOut: this.#timedOut,
+        cancelled: this.#cancelled,
+        retried: this.#retried,
+      },
+      runTime: this.runTime.stats(),
+      waitTime: this.waitTime.stats(),
+      utilization: {
+        inProcess: ratio(this.#busyInProcess, this.slotsInProcess),
+        threads: ratio(this.#busyThreads, this.slotsThreads),
+      },
+    }
+  }
+}

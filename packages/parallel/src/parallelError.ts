@@ -1,0 +1,64 @@
+/** Codes of `ParallelError`: branch on these, never on message text. */
+export const ParallelErrorCode = {
+  /** A constructor or call option is invalid (`maxWorkers`, `batchSize`, `timeout`...). */
+  INVALID_OPTION: 'INVALID_OPTION',
+  /** A task is neither a function nor a bound worker task. */
+  INVALID_TASK: 'INVALID_TASK',
+  /** `items` (or `tasks`) is not iterable. */
+  INVALID_ITEMS: 'INVALID_ITEMS',
+  /** A worker task's module or export does not exist. */
+  WORKER_TASK_NOT_FOUND: 'WORKER_TASK_NOT_FOUND',
+  /** A worker task's module exists but throws while it is loaded. */
+  WORKER_TASK_LOAD_FAILED: 'WORKER_TASK_LOAD_FAILED',
+  /** An argument (or a result) cannot be structured-cloned across the thread boundary. */
+  NOT_CLONEABLE: 'NOT_CLONEABLE',
+  /** The compiled worker entry (`dist/worker.js`) is missing: build the package first. */
+  WORKER_ENTRY_MISSING: 'WORKER_ENTRY_MISSING',
+  /** A task ran longer than `timeout` milliseconds. */
+  TASK_TIMEOUT: 'TASK_TIMEOUT',
+  /** A task was cancelled by an `AbortSignal`, by `close()` or because a sibling failed. */
+  CANCELLED: 'CANCELLED',
+  /** The worker thread running the task died (uncaught error, `process.exit`, `resourceLimits`). */
+  WORKER_CRASHED: 'WORKER_CRASHED',
+  /** `parallelMap` / `executor.parallelMap`: a task failed; `results` holds every outcome. */
+  TASK_FAILED: 'TASK_FAILED',
+  /** `parallelBatchProcess`: at least one batch failed; `failures` and `results` say which. */
+  BATCH_FAILED: 'BATCH_FAILED',
+  /** `processBatch` returned something other than an array. */
+  INVALID_BATCH_RESULT: 'INVALID_BATCH_RESULT',
+  /** An `onResult` callback threw. */
+  CALLBACK_FAILED: 'CALLBACK_FAILED',
+  /** The executor was used after `close()`. */
+  CLOSED: 'CLOSED',
+} as const
+
+/** One of the `ParallelErrorCode` values. */
+export type ParallelErrorCode = (typeof ParallelErrorCode)[keyof typeof ParallelErrorCode]
+
+/** Extra data some codes carry (`TASK_FAILED`, `BATCH_FAILED`). */
+export interface ParallelErrorDetails {
+  /** The original error, kept as `error.cause`. */
+  cause?: unknown
+  /** Partial results: one entry per task or item, in input order (`TASK_FAILED`, `BATCH_FAILED`). */
+  results?: unknown[]
+  /** Which batches failed and why (`BATCH_FAILED`). */
+  failures?: unknown[]
+}
+
+/** The one error class of `@bookgen/parallel`. */
+export class ParallelError extends Error {
+  /** What went wrong, from `ParallelErrorCode`. */
+  readonly code: ParallelErrorCode
+  /** Partial results in input order, when the code carries them. */
+  readonly results?: unknown[]
+  /** Failed batches (`BATCH_FAILED`). */
+  readonly failures?: unknown[]
+
+  constructor(code: ParallelErrorCode, message: string, details: ParallelErrorDetails = {}) {
+    super(message, 'cause' in details ? { cause: details.cause } : undefined)
+    this.name = 'ParallelError'
+    this.code = code
+    if (details.results !== undefined) this.results = details.results
+    if (details.failures !== undefined) this.failures = details.failures
+  }
+}
