@@ -1,2 +1,34 @@
-/** Placeholder: replaced by the package implementation. */
-export const PACKAGE_NAME = '@bookgen/db-optimizer'
+export { AsyncLazyLoader } from './asyncLazyLoader.js'
+export type { BatchInsertOptions, BatchProgress, OnConflictOptions } from './batchInsert.js'
+export { MAX_BIND_PARAMETERS } from './batchInsert.js'
+export type { BatchUpdateOptions } from './batchUpdate.js'
+export type { OptimizePoolSizeOptions, PoolRecommendation, PoolStatus } from './connectionPool.js'
+export { ConnectionPool } from './connectionPool.js'
+export type { CreateDatabaseOptions, Database } from './createDatabase.js'
+export { createDatabase } from './createDatabase.js'
+export type { DbOptimizerErrorDetails } from './dbOptimizerError.js'
+export { DbOptimizerError, DbOptimizerErrorCode } from './dbOptimizerError.js'
+export type { DurationSummary } from './durationStats.js'
+export type {
+  ChildRelation,
+  LoadChildrenOptions,
+  LoadOptions,
+  WithChildren,
+} from './eagerLoading.js'
+export { eagerLoad, loadChildren, selectinLoad } from './eagerLoading.js'
+export type { ExplainOptions, ExplainResult, PlanNode } from './explain.js'
+export { QUERY_CHANNEL } from './instrumentation.js'
+export { LazyLoader } from './lazyLoader.js'
+export type { PoolPreset, PostgresJsOptions } from './poolPresets.js'
+export { optimizeForReadHeavy, optimizeForWriteHeavy } from './poolPresets.js'
+export type { QueryLoggingOptions, SlowQueryRecord } from './queryLogging.js'
+export { enableQueryLogging } from './queryLogging.js'
+export type {
+  NPlusOneWarning,
+  QueryOptimizerOptions,
+  QueryStats,
+  WarningLogger,
+} from './queryOptimizer.js'
+export { QueryOptimizer } from './queryOptimizer.js'
+export { statementShape } from './statementShape.js'
+export type { AnyPgDatabase, DriverName, QueryChannelMessage, QueryEvent } from './types.js'

@@ -1,0 +1,90 @@
+import type { BatchProgress } from './batchInsert.js'
+import { DbOptimizerError } from './dbOptimizerError.js'
+import { affectedRows } from './tableInfo.js'
+import type { AnyPgDatabase } from './types.js'
+
+/** @internal */
+export function checkPositiveInteger(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `${name} must be a positive integer, got ${String(value)}`,
+    )
+  }
+}
+
+/** @internal */
+export function checkNonNegative(name: string, value: unknown): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `${name} must be a number ≥ 0, got ${String(value)}`,
+    )
+  }
+}
+
+/**
+ * Runs every batch in one transaction. When a batch fails the transaction is rolled back and the
+ * error names the batch and its row range, with the driver's error as `cause` (also when the
+ * connection died and the driver reports the loss instead of the statement's error).
+ * @internal
+ */
+export async function runBatches(
+  db: AnyPgDatabase,
+  bounds: readonly (readonly [number, number])[],
+  operation: string,
+  onProgress: ((progress: BatchProgress) => void | Promise<void>) | undefined,
+  exec: (
+    tx: AnyPgDatabase,
+    range: readonly [number, number],
+    batch: number,
+  ) => PromiseLike<unknown>,
+  count: (result: unknown, batch: number) => number = affectedRows,
+): Promise<number> {
+  let current = -1
+  let failure: unknown
+  let failed = false
+  try {
+    return await db.transaction(async (tx) => {
+      let done = 0
+      for (let b = 0; b < bounds.length; b++) {
+        current = b
+        const range = bounds[b] as readonly [number, number]
+        try {
+          done += count(await exec(tx as unknown as AnyPgDatabase, range, b), b)
+          if (onProgress !== undefined) {
+            await onProgress({ batch: b, batches: bounds.length, rowRange: range, done })
+          }
+        } catch (error) {
+          failed = true
+          failure = error
+          throw error
+        }
+      }
+      current = bounds.length
+      return done
+    })
+  } catch (error) {
+    if (error instanceof DbOptimizerError && error.code !== 'BATCH_FAILED') throw error
+    if (current < 0) throw error
+    if (current === bounds.length) {
+      throw new DbOptimizerError(
+        'BATCH_FAILED',
+        `${operation}: the commit failed, nothing was written: ${messageOf(error)}`,
+        { cause: error, rowRange: [0, bounds.at(-1)?.[1] ?? 0] },
+      )
+    }
+    const range = bounds[current] as readonly [number, number]
+    const cause = failed ? failure : error
+    if (cause instanceof DbOptimizerError && cause.code !== 'BATCH_FAILED') throw cause
+    throw new DbOptimizerError(
+      'BATCH_FAILED',
+      `${operation}: batch ${current + 1} of ${bounds.length} (rows ${range[0]}..${range[1] - 1}) failed, nothing was written: ${messageOf(cause)}`,
+      { cause, batch: current, rowRange: range },
+    )
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,147 @@
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { DbOptimizerError } from './dbOptimizerError.js'
+import type { PostgresJsOptions } from './poolPresets.js'
+import type { DriverName } from './types.js'
+
+/** Options of {@link createDatabase}. */
+export interface CreateDatabaseOptions<TSchema extends Record<string, unknown>> {
+  /**
+   * drizzle schema (tables and relations) for `db.query.*`.
+   * @default undefined
+   */
+  schema?: TSchema
+  /**
+   * postgres.js options (for example `optimizeForReadHeavy().options`). On PGlite only
+   * `connection` applies: each setting is run as `SET name = value` once at start.
+   * @default {} (postgres.js defaults: max 10, no timeouts)
+   */
+  postgres?: Partial<PostgresJsOptions> & Record<string, unknown>
+  /**
+   * PGlite options (`extensions`, `debug`, …), used when the URL selects PGlite.
+   * @default {}
+   */
+  pglite?: Record<string, unknown>
+}
+
+/** A drizzle database with its driver, ready to use; `close()` releases it. */
+export interface Database<TSchema extends Record<string, unknown> = Record<string, never>> {
+  /** The drizzle database. */
+  db: PgDatabase<PgQueryResultHKT, TSchema>
+  /** Which driver runs it. */
+  driver: DriverName
+  /** The driver's client: the postgres.js `sql` function or the `PGlite` instance. */
+  client: unknown
+  /** Closes the connections (postgres.js) or the embedded database (PGlite). Idempotent. */
+  close(): Promise<void>
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+/**
+ * Opens a drizzle database for a URL:
+ * - `postgres://…` / `postgresql://…` → drizzle over postgres.js;
+ * - nothing, `''`, `pglite:` or `memory://` → drizzle over PGlite in memory;
+ * - `pglite:<dir>`, `file://<dir>` or a plain directory path → PGlite stored in that directory.
+ * Drivers are imported only when chosen; a missing one fails with code `DRIVER_MISSING`.
+ */
+export async function createDatabase<
+  TSchema extends Record<string, unknown> = Record<string, never>,
+>(url?: string, options: CreateDatabaseOptions<TSchema> = {}): Promise<Database<TSchema>> {
+  const target = parseUrl(url)
+  const config = options.schema === undefined ? {} : { schema: options.schema }
+  if (target.driver === 'postgres-js') {
+    const postgres = (
+      await load<{ default: (url: string, options?: object) => PostgresClient }>(
+        'postgres',
+        url ?? '',
+      )
+    ).default
+    const { drizzle } = await load<{ drizzle: (client: unknown, config?: object) => unknown }>(
+      'drizzle-orm/postgres-js',
+      url ?? '',
+    )
+    const client = postgres(target.url, { onnotice: () => {}, ...options.postgres })
+    const db = drizzle(client, config) as Database<TSchema>['db']
+    let closing: Promise<void> | undefined
+    const close = () => {
+      closing ??= client.end({ timeout: 5 })
+      return closing
+    }
+    return { db, driver: 'postgres-js', client, close, [Symbol.asyncDispose]: close }
+  }
+  const { PGlite } = await load<{
+    PGlite: new (dataDir?: string, options?: object) => PgliteClient
+  }>('@electric-sql/pglite', url ?? '')
+  const { drizzle } = await load<{ drizzle: (client: unknown, config?: object) => unknown }>(
+    'drizzle-orm/pglite',
+    url ?? '',
+  )
+  const client = new PGlite(target.dataDir, options.pglite ?? {})
+  await client.waitReady
+  for (const [name, value] of Object.entries(options.postgres?.connection ?? {})) {
+    if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        `options.postgres.connection has an invalid setting name ${JSON.stringify(name)}`,
+      )
+    }
+    await client.query(`select set_config($1, $2, false)`, [name, String(value)])
+  }
+  const db = drizzle(client, config) as Database<TSchema>['db']
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= client.closed ? Promise.resolve() : client.close()
+    return closing
+  }
+  return { db, driver: 'pglite', client, close, [Symbol.asyncDispose]: close }
+}
+
+interface PostgresClient {
+  end(options?: { timeout?: number }): Promise<void>
+}
+
+interface PgliteClient {
+  waitReady: Promise<void>
+  closed: boolean
+  close(): Promise<void>
+  query(sql: string, params?: unknown[]): Promise<unknown>
+}
+
+type Target =
+  | { driver: 'postgres-js'; url: string }
+  | { driver: 'pglite'; dataDir: string | undefined }
+
+function parseUrl(url: string | undefined): Target {
+  if (url === undefined || url === '') return { driver: 'pglite', dataDir: undefined }
+  if (typeof url !== 'string') {
+    throw new DbOptimizerError('INVALID_URL', `url must be a string, got ${typeof url}`)
+  }
+  if (/^postgres(ql)?:\/\//i.test(url)) return { driver: 'postgres-js', url }
+  if (/^(pglite:(\/\/)?|memory:\/\/)$/i.test(url)) return { driver: 'pglite', dataDir: undefined }
+  const pglite = /^pglite:(?:\/\/)?(.+)$/i.exec(url)
+  if (pglite !== null) return { driver: 'pglite', dataDir: pglite[1] }
+  if (/^file:\/\//i.test(url)) return { driver: 'pglite', dataDir: url.slice('file://'.length) }
+  if (/^idb:\/\//i.test(url)) return { driver: 'pglite', dataDir: url }
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) return { driver: 'pglite', dataDir: url }
+  throw new DbOptimizerError(
+    'INVALID_URL',
+    `url must be postgres://…, postgresql://…, pglite:[dir], memory://, file://dir or a directory path, got ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`,
+  )
+}
+
+async function load<T>(specifier: string, url: string): Promise<T> {
+  try {
+    return (await import(specifier)) as T
+  } catch (error) {
+    const code = (error as { code?: string } | null)?.code
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      const pkg = specifier.startsWith('drizzle-orm') ? 'drizzle-orm' : specifier
+      throw new DbOptimizerError(
+        'DRIVER_MISSING',
+        `${url === '' ? 'an embedded database' : 'this URL'} needs the "${pkg}" package, which is not installed: npm install ${pkg}`,
+        { cause: error },
+      )
+    }
+    throw error
+  }
+}

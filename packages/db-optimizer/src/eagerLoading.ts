@@ -1,0 +1,278 @@
+import { eq, getTableColumns, inArray, type SQL, sql } from 'drizzle-orm'
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
+import { DbOptimizerError } from './dbOptimizerError.js'
+import { type ColumnInfo, tableInfo, toText } from './tableInfo.js'
+import type { AnyPgDatabase } from './types.js'
+
+type OrderBy = SQL | PgColumn | SQL.Aliased
+
+/** How children hang off their parent. */
+export interface ChildRelation<TChild extends PgTable, TAs extends string> {
+  /** The child table. */
+  child: TChild
+  /** Column of the child table that holds the parent's key. */
+  foreignKey: PgColumn
+  /** Property of each parent that receives its children (an array, empty when none). */
+  as: TAs
+  /**
+   * Order of the children inside each parent.
+   * @default undefined (database order)
+   */
+  orderChildrenBy?: OrderBy | readonly OrderBy[]
+}
+
+/** Options of {@link eagerLoad} and {@link selectinLoad}. */
+export interface LoadOptions<TParent extends PgTable, TChild extends PgTable, TAs extends string>
+  extends ChildRelation<TChild, TAs> {
+  /** The parent table. */
+  parent: TParent
+  /**
+   * Parent column the foreign key points to.
+   * @default the parent table's primary key
+   */
+  references?: PgColumn
+  /**
+   * Filter on the parents.
+   * @default undefined (all parents)
+   */
+  where?: SQL
+  /**
+   * Order of the parents.
+   * @default undefined (database order)
+   */
+  orderBy?: OrderBy | readonly OrderBy[]
+  /**
+   * At most this many parents (applied to parents, not to joined rows).
+   * @default undefined (no limit)
+   */
+  limit?: number
+}
+
+/** Options of {@link loadChildren}. */
+export interface LoadChildrenOptions<TChild extends PgTable, TAs extends string>
+  extends ChildRelation<TChild, TAs> {
+  /** Column of the parents' table the foreign key points to (its property is read on each parent). */
+  references: PgColumn
+}
+
+/** A parent row with its children under `TAs`. */
+export type WithChildren<TParentRow, TChild extends PgTable, TAs extends string> = TParentRow & {
+  [K in TAs]: TChild['$inferSelect'][]
+}
+
+/**
+ * Eager (joined) loading: parents and their children in ONE statement
+ * (`SELECT … FROM parent LEFT JOIN child ON child.fk = parent.key`), grouped back into
+ * `parent[as] = children[]`. Best when parents have few children; otherwise parent columns are
+ * repeated per child and {@link selectinLoad} moves less data.
+ */
+export async function eagerLoad<
+  TParent extends PgTable,
+  TChild extends PgTable,
+  TAs extends string,
+>(
+  db: AnyPgDatabase,
+  options: LoadOptions<TParent, TChild, TAs>,
+): Promise<WithChildren<TParent['$inferSelect'], TChild, TAs>[]> {
+  const { parent, reference, relation } = resolve(options)
+  let where = options.where
+  if (options.limit !== undefined) {
+    let ids = db
+      .select({ key: reference.column })
+      .from(parent as PgTable)
+      .$dynamic()
+    if (options.where !== undefined) ids = ids.where(options.where)
+    if (options.orderBy !== undefined) ids = ids.orderBy(...list(options.orderBy))
+    where = inArray(reference.column, ids.limit(options.limit))
+  }
+  let query = db
+    .select({ parent: parent as PgTable, child: relation.child as PgTable })
+    .from(parent as PgTable)
+    .leftJoin(relation.child as PgTable, eq(relation.foreignKey, reference.column))
+    .$dynamic()
+  if (where !== undefined) query = query.where(where)
+  const order = [...list(options.orderBy ?? []), ...list(relation.orderChildrenBy ?? [])]
+  if (order.length > 0) query = query.orderBy(...order)
+  const rows = (await query) as {
+    parent: Record<string, unknown>
+    child: Record<string, unknown> | null
+  }[]
+  const byKey = new Map<string | null, Record<string, unknown>>()
+  const out: Record<string, unknown>[] = []
+  for (const row of rows) {
+    const key = toText(reference.column, row.parent[reference.key])
+    let entry = byKey.get(key)
+    if (entry === undefined) {
+      entry = { ...row.parent, [relation.as]: [] }
+      byKey.set(key, entry)
+      out.push(entry)
+    }
+    if (row.child !== null) (entry[relation.as] as unknown[]).push(row.child)
+  }
+  return out as WithChildren<TParent['$inferSelect'], TChild, TAs>[]
+}
+
+/**
+ * Select-in loading: the parents in one statement, then all their children in ONE more
+ * (`WHERE child.fk = ANY($1)`), grouped into `parent[as]`. Two statements whatever the count.
+ */
+export async function selectinLoad<
+  TParent extends PgTable,
+  TChild extends PgTable,
+  TAs extends string,
+>(
+  db: AnyPgDatabase,
+  options: LoadOptions<TParent, TChild, TAs>,
+): Promise<WithChildren<TParent['$inferSelect'], TChild, TAs>[]> {
+  const { parent, reference, relation } = resolve(options)
+  let query = db
+    .select()
+    .from(parent as PgTable)
+    .$dynamic()
+  if (options.where !== undefined) query = query.where(options.where)
+  if (options.orderBy !== undefined) query = query.orderBy(...list(options.orderBy))
+  if (options.limit !== undefined) query = query.limit(options.limit)
+  const parents = (await query) as TParent['$inferSelect'][]
+  return loadChildren(db, parents, { ...relation, references: reference.column })
+}
+
+/**
+ * The second half of select-in loading, for parents you already have: ONE statement
+ * (`WHERE child.fk = ANY($1)`) loads every child, returned as new parent objects with `as` set.
+ * The input parents are not modified.
+ */
+export async function loadChildren<
+  TParentRow extends Record<string, unknown>,
+  TChild extends PgTable,
+  TAs extends string,
+>(
+  db: AnyPgDatabase,
+  parents: readonly TParentRow[],
+  options: LoadChildrenOptions<TChild, TAs>,
+): Promise<WithChildren<TParentRow, TChild, TAs>[]> {
+  if (!Array.isArray(parents)) {
+    throw new DbOptimizerError('INVALID_ROWS', `parents must be an array, got ${typeof parents}`)
+  }
+  const relation = resolveRelation(options)
+  const reference = columnKey(options.references, 'options.references')
+  const keys = new Set<string>()
+  for (const p of parents) {
+    const key = toText(reference.column, p[reference.key])
+    if (key !== null) keys.add(key)
+  }
+  const children = new Map<string, Record<string, unknown>[]>()
+  if (keys.size > 0) {
+    const type = castType(relation.fk)
+    let query = db
+      .select()
+      .from(relation.child as PgTable)
+      .where(
+        sql`${relation.foreignKey} = any(cast(${sql.param([...keys])}::text[] as ${sql.raw(type)}[]))`,
+      )
+      .$dynamic()
+    if (relation.orderChildrenBy !== undefined)
+      query = query.orderBy(...list(relation.orderChildrenBy))
+    for (const child of (await query) as Record<string, unknown>[]) {
+      const key = toText(relation.foreignKey, child[relation.fk.key]) as string
+      let bucket = children.get(key)
+      if (bucket === undefined) {
+        bucket = []
+        children.set(key, bucket)
+      }
+      bucket.push(child)
+    }
+  }
+  return parents.map((p) => ({
+    ...p,
+    [relation.as]: children.get(toText(reference.column, p[reference.key]) as string) ?? [],
+  })) as WithChildren<TParentRow, TChild, TAs>[]
+}
+
+interface Relation {
+  child: PgTable
+  foreignKey: PgColumn
+  fk: ColumnInfo
+  as: string
+  orderChildrenBy: OrderBy | readonly OrderBy[] | undefined
+}
+
+function resolve(options: LoadOptions<PgTable, PgTable, string>) {
+  if (options === null || typeof options !== 'object') {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `options must be an object, got ${String(options)}`,
+    )
+  }
+  const info = tableInfo(options.parent, 'options.parent')
+  const relation = resolveRelation(options)
+  let reference: ColumnInfo
+  if (options.references === undefined) {
+    if (info.primaryKey === undefined) {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        'options.references is required: the parent table has no single-column primary key',
+      )
+    }
+    reference = info.primaryKey
+  } else {
+    reference = columnKey(options.references, 'options.references')
+  }
+  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `options.limit must be an integer ≥ 0, got ${String(options.limit)}`,
+    )
+  }
+  return { parent: options.parent, reference, relation }
+}
+
+function resolveRelation(options: ChildRelation<PgTable, string>): Relation {
+  tableInfo(options.child, 'options.child')
+  if (typeof options.as !== 'string' || options.as.length === 0) {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `options.as must be a non-empty string, got ${String(options.as)}`,
+    )
+  }
+  const fk = columnKey(options.foreignKey, 'options.foreignKey')
+  if (fk.column.table !== (options.child as unknown)) {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      'options.foreignKey must be a column of options.child',
+    )
+  }
+  return {
+    child: options.child,
+    foreignKey: options.foreignKey,
+    fk,
+    as: options.as,
+    orderChildrenBy: options.orderChildrenBy,
+  }
+}
+
+function columnKey(column: PgColumn | undefined, argument: string): ColumnInfo {
+  const table = (column as { table?: unknown } | undefined)?.table
+  if (table !== undefined) {
+    for (const [key, c] of Object.entries(getTableColumns(table as PgTable))) {
+      if (c === column) return tableInfo(table, argument).columns.get(key) as ColumnInfo
+    }
+  }
+  throw new DbOptimizerError(
+    'INVALID_ARGUMENT',
+    `${argument} must be a column of a drizzle pgTable`,
+  )
+}
+
+function castType(info: ColumnInfo): string {
+  if (info.castType === undefined) {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `column ${info.name} cannot be used as a key for select-in loading`,
+    )
+  }
+  return info.castType
+}
+
+function list(value: OrderBy | readonly OrderBy[]): OrderBy[] {
+  return Array.isArray(value) ? [...value] : [value as OrderBy]
+}

@@ -1,0 +1,300 @@
+import { performance } from 'node:perf_hooks'
+import type { SQLWrapper } from 'drizzle-orm'
+import type { PgTable } from 'drizzle-orm/pg-core'
+import { type BatchInsertOptions, batchInsert } from './batchInsert.js'
+import { checkNonNegative, checkPositiveInteger } from './batchRunner.js'
+import { type BatchUpdateOptions, batchUpdate } from './batchUpdate.js'
+import { DbOptimizerError } from './dbOptimizerError.js'
+import { DurationStats, type DurationSummary } from './durationStats.js'
+import { type ExplainOptions, type ExplainResult, explainQuery } from './explain.js'
+import { type Instrumentation, instrument, type Span, spanStorage } from './instrumentation.js'
+import type { AnyPgDatabase, DriverName, QueryEvent } from './types.js'
+
+/** Where warnings go. `console` fits. */
+export interface WarningLogger {
+  warn(message: string): void
+}
+
+/** One N+1 finding: a statement shape repeated inside one `timeQuery` span. */
+export interface NPlusOneWarning {
+  /** Name of the span. */
+  span: string
+  /** The repeated statement's shape. */
+  shape: string
+  /** How many times it ran inside the span. */
+  count: number
+  /** The threshold it exceeded. */
+  threshold: number
+  /** Ready-to-log text naming the span, shape and count. */
+  message: string
+}
+
+/** Options of {@link QueryOptimizer}. */
+export interface QueryOptimizerOptions {
+  /**
+   * A statement shape that runs more than this many times inside one `timeQuery` span is
+   * reported as an N+1 pattern (once per span and shape).
+   * @default 10
+   */
+  nPlusOneThreshold?: number
+  /**
+   * Receives each N+1 finding.
+   * @default logs `warning.message` through `logger.warn`
+   */
+  onNPlusOne?: (warning: NPlusOneWarning) => void
+  /**
+   * `timeQuery` spans slower than this are logged through `logger.warn` (the original's
+   * slow-query warning). `Infinity` turns it off.
+   * @default 1000
+   */
+  slowQueryMs?: number
+  /**
+   * Where slow-span and N+1 warnings are written.
+   * @default console
+   */
+  logger?: WarningLogger
+  /**
+   * Samples kept per statement shape and per span name for the percentiles (count, average and
+   * max are exact over everything).
+   * @default 1024
+   */
+  sampleLimit?: number
+  /**
+   * Distinct statement shapes tracked; statements of further shapes are counted under `'(other)'`.
+   * @default 500
+   */
+  maxShapes?: number
+}
+
+/** Statistics of one optimizer, all durations in milliseconds. */
+export interface QueryStats {
+  /** Every statement measured at the driver. */
+  all: DurationSummary
+  /** `timeQuery` spans, by name (the span's whole duration). */
+  byName: Record<string, DurationSummary>
+  /** Statements by shape. */
+  byShape: Record<string, DurationSummary>
+}
+
+const DEFAULTS = {
+  nPlusOneThreshold: 10,
+  slowQueryMs: 1000,
+  sampleLimit: 1024,
+  maxShapes: 500,
+} as const
+
+/**
+ * Times every statement a drizzle database runs (measured at the driver, grouped by statement
+ * shape), adds named spans, detects N+1 patterns, and runs fast batch writes.
+ *
+ * ```ts no-run
+ * const optimizer = new QueryOptimizer(db)
+ * await optimizer.timeQuery('get_biographies', () => db.select().from(biographies))
+ * optimizer.getAverageQueryTime() // seconds
+ * ```
+ */
+export class QueryOptimizer {
+  readonly #db: AnyPgDatabase
+  readonly #inst: Instrumentation
+  readonly #threshold: number
+  readonly #slowMs: number
+  readonly #logger: WarningLogger
+  readonly #onNPlusOne: ((warning: NPlusOneWarning) => void) | undefined
+  readonly #sampleLimit: number
+  readonly #maxShapes: number
+  #all: DurationStats
+  #byName = new Map<string, DurationStats>()
+  #byShape = new Map<string, DurationStats>()
+  #warnings: NPlusOneWarning[] = []
+  readonly #listener: (event: QueryEvent) => void
+
+  constructor(db: AnyPgDatabase, options: QueryOptimizerOptions = {}) {
+    const threshold = options.nPlusOneThreshold ?? DEFAULTS.nPlusOneThreshold
+    checkNonNegative('options.nPlusOneThreshold', threshold)
+    const slowMs = options.slowQueryMs ?? DEFAULTS.slowQueryMs
+    checkNonNegative('options.slowQueryMs', slowMs)
+    const sampleLimit = options.sampleLimit ?? DEFAULTS.sampleLimit
+    checkPositiveInteger('options.sampleLimit', sampleLimit)
+    const maxShapes = options.maxShapes ?? DEFAULTS.maxShapes
+    checkPositiveInteger('options.maxShapes', maxShapes)
+    if (options.onNPlusOne !== undefined && typeof options.onNPlusOne !== 'function') {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        `options.onNPlusOne must be a function, got ${typeof options.onNPlusOne}`,
+      )
+    }
+    this.#db = db
+    this.#inst = instrument(db)
+    this.#threshold = threshold
+    this.#slowMs = slowMs
+    this.#logger = options.logger ?? console
+    this.#onNPlusOne = options.onNPlusOne
+    this.#sampleLimit = sampleLimit
+    this.#maxShapes = maxShapes
+    this.#all = new DurationStats(sampleLimit)
+    this.#listener = (event) => this.#onQuery(event)
+    this.#inst.listeners.add(this.#listener)
+  }
+
+  /** The drizzle database this optimizer watches. */
+  get db(): AnyPgDatabase {
+    return this.#db
+  }
+
+  /** Which driver the database runs on. */
+  get driver(): DriverName {
+    return this.#inst.driver
+  }
+
+  /**
+   * Runs `fn` as a named span: its duration is recorded under `name`, the statements it runs are
+   * tagged with `name` (also on the diagnostics channel), and a statement shape repeated more than
+   * `nPlusOneThreshold` times inside it is reported once as N+1. Returns what `fn` returns
+   * (a drizzle query builder is awaited, i.e. executed, inside the span).
+   */
+  async timeQuery<T>(name: string, fn: () => T | PromiseLike<T>): Promise<Awaited<T>> {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        `name must be a non-empty string, got ${String(name)}`,
+      )
+    }
+    if (typeof fn !== 'function') {
+      throw new DbOptimizerError('INVALID_ARGUMENT', `fn must be a function, got ${typeof fn}`)
+    }
+    const span: Span = { name, parent: spanStorage.getStore(), shapes: new Map() }
+    const start = performance.now()
+    let failed = false
+    try {
+      return await spanStorage.run(span, async () => await fn())
+    } catch (error) {
+      failed = true
+      throw error
+    } finally {
+      const ms = performance.now() - start
+      this.#stats(this.#byName, name).add(ms, failed)
+      if (ms > this.#slowMs) {
+        this.#logger.warn(
+          `[db-optimizer] slow query span "${name}": ${ms.toFixed(1)} ms (threshold ${this.#slowMs} ms)`,
+        )
+      }
+      for (const [shape, count] of span.shapes) {
+        if (count > this.#threshold) this.#reportNPlusOne(name, shape, count)
+      }
+    }
+  }
+
+  /** Mean execution time of every statement measured so far, in seconds (0 when none). */
+  getAverageQueryTime(): number {
+    return this.#all.count === 0 ? 0 : this.#all.totalMs / this.#all.count / 1000
+  }
+
+  /** Count, average, p50/p95/p99 and max (milliseconds) overall, by span name and by shape. */
+  getQueryStats(): QueryStats {
+    const pick = (m: Map<string, DurationStats>) =>
+      Object.fromEntries([...m].map(([k, v]) => [k, v.summary()])) as Record<
+        string,
+        DurationSummary
+      >
+    return { all: this.#all.summary(), byName: pick(this.#byName), byShape: pick(this.#byShape) }
+  }
+
+  /** N+1 findings so far (also passed to `onNPlusOne` as they happen). */
+  getNPlusOneWarnings(): NPlusOneWarning[] {
+    return [...this.#warnings]
+  }
+
+  /** Forgets all statistics and N+1 findings. */
+  reset(): void {
+    this.#all = new DurationStats(this.#sampleLimit)
+    this.#byName = new Map()
+    this.#byShape = new Map()
+    this.#warnings = []
+  }
+
+  /**
+   * Inserts rows in batches inside ONE transaction (all-or-nothing) and returns how many rows were
+   * written. Batches respect PostgreSQL's 65,535 bind-parameter limit; large uniform loads take the
+   * `unnest` fast path (one array parameter per column). The input is never modified.
+   */
+  batchInsert<TTable extends PgTable>(
+    table: TTable,
+    rows: readonly TTable['$inferInsert'][],
+    options?: BatchInsertOptions<Extract<keyof TTable['$inferInsert'], string>>,
+  ): Promise<number> {
+    return batchInsert(
+      this.#db,
+      table,
+      rows as readonly Record<string, unknown>[],
+      options as BatchInsertOptions,
+    )
+  }
+
+  /**
+   * Updates rows identified by `options.key` (default: the primary key), one statement per batch
+   * (`UPDATE … FROM unnest(…)`), all in ONE transaction. Returns the number of rows actually
+   * updated; keys that match no row go to `onMissing` (or fail the call with `requireAll`).
+   */
+  batchUpdate<TTable extends PgTable>(
+    table: TTable,
+    updates: readonly Partial<TTable['$inferInsert']>[],
+    options?: BatchUpdateOptions<Extract<keyof TTable['$inferInsert'], string>>,
+  ): Promise<number> {
+    return batchUpdate(
+      this.#db,
+      table,
+      updates as readonly Record<string, unknown>[],
+      options as BatchUpdateOptions,
+    )
+  }
+
+  /**
+   * The plan of a query (a drizzle query builder or `sql` expression). With `analyze` the query
+   * really runs, inside a transaction that is always rolled back, so DML changes nothing.
+   */
+  explain(query: SQLWrapper, options?: ExplainOptions): Promise<ExplainResult> {
+    return explainQuery(this.#db, query, options)
+  }
+
+  /** Stops collecting statistics (the database keeps working). */
+  close(): void {
+    this.#inst.listeners.delete(this.#listener)
+  }
+
+  /** Same as {@link QueryOptimizer.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  #onQuery(event: QueryEvent): void {
+    const failed = event.error !== undefined
+    this.#all.add(event.durationMs, failed)
+    const shape =
+      this.#byShape.has(event.shape) || this.#byShape.size < this.#maxShapes
+        ? event.shape
+        : '(other)'
+    this.#stats(this.#byShape, shape).add(event.durationMs, failed)
+  }
+
+  #stats(map: Map<string, DurationStats>, key: string): DurationStats {
+    let stats = map.get(key)
+    if (stats === undefined) {
+      stats = new DurationStats(this.#sampleLimit)
+      map.set(key, stats)
+    }
+    return stats
+  }
+
+  #reportNPlusOne(span: string, shape: string, count: number): void {
+    const warning: NPlusOneWarning = {
+      span,
+      shape,
+      count,
+      threshold: this.#threshold,
+      message: `[db-optimizer] possible N+1 in "${span}": the statement \`${shape}\` ran ${count} times (threshold ${this.#threshold}); load the rows in one statement (eagerLoad / selectinLoad)`,
+    }
+    this.#warnings.push(warning)
+    if (this.#onNPlusOne !== undefined) this.#onNPlusOne(warning)
+    else this.#logger.warn(warning.message)
+  }
+}
