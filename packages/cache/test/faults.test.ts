@@ -1,0 +1,166 @@
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { performance } from 'node:perf_hooks'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  startRedis,
+  type ThrowawayRedis,
+  getFreePort,
+  waitFor,
+} from '../../../tools/testing/servers.mjs'
+import { CACHE_CHANNEL, type CacheEvent, RedisCache, cached } from '../src/index.js'
+import { sleep, testNamespace } from './helpers.js'
+
+// Generous bound for a 250 ms command timeout on a loaded 2-core machine.
+const BOUND_MS = 1000
+
+async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = performance.now()
+  const value = await run()
+  return { value, ms: performance.now() - start }
+}
+
+describe('RedisCache when Redis fails', () => {
+  let server: ThrowawayRedis
+
+  beforeAll(async () => {
+    server = await startRedis()
+  })
+
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  it('answers misses and false within the bound when Redis is killed mid-workload, then recovers', async () => {
+    const cache = new RedisCache({ url: server.url, namespace: testNamespace('fault-kill') })
+    const errors: CacheEvent[] = []
+    const onEvent = (m: unknown) => {
+      if ((m as CacheEvent).op === 'error') errors.push(m as CacheEvent)
+    }
+    diagnosticsChannel.subscribe(CACHE_CHANNEL, onEvent)
+    try {
+      expect(await cache.set('k', 'before', 60)).toBe(true)
+      expect(await cache.get('k')).toBe('before')
+
+      let stop = false
+      let slowest = 0
+      let thrown = 0
+      const results: unknown[] = []
+      const worker = async (id: number) => {
+        let i = 0
+        while (!stop) {
+          const op = i++ % 2 === 0 ? () => cache.get('k') : () => cache.set(`w${id}`, i, 60)
+          try {
+            const { value, ms } = await timed(op)
+            slowest = Math.max(slowest, ms)
+            results.push(value)
+          } catch {
+            thrown++
+          }
+          await sleep(5)
+        }
+      }
+      const workers = Array.from({ length: 10 }, (_, id) => worker(id))
+      await sleep(150)
+      await server.kill()
+      await sleep(1500)
+
+      // During the outage: reads are misses, writes are false, nothing throws or hangs.
+      const down = await timed(async () => [await cache.get('k'), await cache.set('x', 1, 60)])
+      expect(down.value).toEqual([undefined, false])
+      expect(down.ms).toBeLessThan(BOUND_MS)
+      expect(await cache.exists('k')).toBe(false)
+      expect(await cache.delete('k')).toBe(false)
+      expect(await cache.getMany(['k', 'x'])).toEqual(new Map())
+      expect(await cache.setMany({ a: 1 }, 60)).toBe(false)
+      expect(await cache.clear()).toBe(0)
+
+      // cached() still computes and returns.
+      let computed = 0
+      const square = cached(async (n: number) => ++computed * n * n, { cache, ttl: 60 })
+      expect(await square(3)).toBe(9)
+
+      // The breaker is open: calls do not touch the dead server and return at once.
+      expect(cache.getHealth().circuit).not.toBe('closed')
+      const fast = await timed(() => cache.get('k'))
+      expect(fast.value).toBeUndefined()
+      expect(fast.ms).toBeLessThan(50)
+
+      stop = true
+      await Promise.all(workers)
+      expect(thrown).toBe(0)
+      expect(slowest).toBeLessThan(BOUND_MS)
+      expect(results).toContain(undefined)
+      expect(results).toContain(false)
+      const health = cache.getHealth()
+      expect(health.errors).toBeGreaterThan(0)
+      expect(health.lastError).toBeInstanceOf(Error)
+      expect(errors.length).toBeGreaterThan(0)
+      expect(errors[0]).toMatchObject({ op: 'error', namespace: cache.namespace })
+
+      // Redis comes back (empty, as after a crash): the cache recovers by itself.
+      await server.restart()
+      await waitFor(async () => (await cache.set('k', 'after', 60)) === true, 8000, 'recovery')
+      expect(await cache.get('k')).toBe('after')
+      expect(cache.getHealth().circuit).toBe('closed')
+    } finally {
+      diagnosticsChannel.unsubscribe(CACHE_CHANNEL, onEvent)
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
+  it('bounds every call by the command timeout when Redis hangs, then recovers on resume', async () => {
+    const cache = new RedisCache({
+      url: server.url,
+      namespace: testNamespace('fault-pause'),
+      commandTimeout: 200,
+    })
+    try {
+      expect(await cache.set('p', 'v', 60)).toBe(true)
+      server.pause()
+      try {
+        const first = await timed(() => cache.get('p'))
+        expect(first.value).toBeUndefined()
+        expect(first.ms).toBeGreaterThanOrEqual(150)
+        expect(first.ms).toBeLessThan(BOUND_MS)
+        const write = await timed(() => cache.set('q', 'w', 60))
+        expect(write.value).toBe(false)
+        expect(write.ms).toBeLessThan(BOUND_MS)
+        // 100 concurrent reads against the hung server all come back as misses within the bound.
+        const burst = await timed(() =>
+          Promise.all(Array.from({ length: 100 }, (_, i) => cache.get(`b${i}`))),
+        )
+        expect(burst.value.every((v) => v === undefined)).toBe(true)
+        expect(burst.ms).toBeLessThan(BOUND_MS)
+        // Five failures opened the circuit: the next calls are answered without waiting.
+        expect(cache.getHealth().circuit).toBe('open')
+        const skipped = await timed(() => cache.get('p'))
+        expect(skipped.value).toBeUndefined()
+        expect(skipped.ms).toBeLessThan(50)
+      } finally {
+        server.resume()
+      }
+      await waitFor(async () => (await cache.get('p')) === 'v', 8000, 'recovery after resume')
+      expect(cache.getHealth().circuit).toBe('closed')
+      expect(cache.getStats().misses).toBeGreaterThan(100)
+    } finally {
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
+  it('answers misses quickly when no server was ever reachable, and close() does not hang', async () => {
+    const port = await getFreePort()
+    const cache = new RedisCache({ url: `redis://127.0.0.1:${port}`, namespace: testNamespace() })
+    const first = await timed(() => cache.get('k'))
+    expect(first.value).toBeUndefined()
+    expect(first.ms).toBeLessThan(BOUND_MS)
+    expect(await cache.set('k', 1, 60)).toBe(false)
+    let calls = 0
+    const fn = cached(async () => ++calls, { cache, keyPrefix: 'offline' })
+    expect(await fn()).toBe(1)
+    expect(await fn()).toBe(2)
+    const closing = await timed(() => cache.close())
+    expect(closing.ms).toBeLessThan(BOUND_MS)
+  })
+})
