@@ -40,37 +40,39 @@ export interface ChannelSink {
 }
 
 // Profiles started with startProfile() see every message; those of performanceProfile() only the
-// messages published from their own async context (and its descendants).
-const everywhere = new Set<ChannelSink>()
+// messages published from their own async context (and its descendants). Arrays, replaced on
+// change, keep the per-message path free of iterator allocations.
+let everywhere: readonly ChannelSink[] = []
 let storage: AsyncLocalStorage<readonly ChannelSink[]> | undefined
 let scoped = 0
 let subscribed = false
 
 const onCache = (message: unknown) => {
-  const m = message as CacheChannelMessage | null
-  if (m === null || typeof m !== 'object') return
-  for (const sink of targets()) sink.onCache(m)
+  if (message === null || typeof message !== 'object') return
+  const own = scoped > 0 ? storage!.getStore() : undefined
+  if (own !== undefined)
+    for (let i = 0; i < own.length; i++) own[i]!.onCache(message as CacheChannelMessage)
+  for (let i = 0; i < everywhere.length; i++) everywhere[i]!.onCache(message as CacheChannelMessage)
 }
 const onQuery = (message: unknown) => {
-  const m = message as DbQueryChannelMessage | null
-  if (m === null || typeof m !== 'object') return
-  for (const sink of targets()) sink.onQuery(m)
+  if (message === null || typeof message !== 'object') return
+  const own = scoped > 0 ? storage!.getStore() : undefined
+  if (own !== undefined)
+    for (let i = 0; i < own.length; i++) own[i]!.onQuery(message as DbQueryChannelMessage)
+  for (let i = 0; i < everywhere.length; i++)
+    everywhere[i]!.onQuery(message as DbQueryChannelMessage)
 }
 const onTask = (message: unknown) => {
-  const m = message as ParallelTaskChannelMessage | null
-  if (m === null || typeof m !== 'object') return
-  for (const sink of targets()) sink.onTask(m)
-}
-
-function targets(): Iterable<ChannelSink> {
-  const own = scoped > 0 ? storage?.getStore() : undefined
-  if (own === undefined || own.length === 0) return everywhere
-  if (everywhere.size === 0) return own
-  return [...own, ...everywhere]
+  if (message === null || typeof message !== 'object') return
+  const own = scoped > 0 ? storage!.getStore() : undefined
+  if (own !== undefined)
+    for (let i = 0; i < own.length; i++) own[i]!.onTask(message as ParallelTaskChannelMessage)
+  for (let i = 0; i < everywhere.length; i++)
+    everywhere[i]!.onTask(message as ParallelTaskChannelMessage)
 }
 
 function update(): void {
-  const want = everywhere.size > 0 || scoped > 0
+  const want = everywhere.length > 0 || scoped > 0
   if (want === subscribed) return
   const toggle = want ? subscribe : unsubscribe
   toggle(CHANNELS.cache, onCache)
@@ -81,10 +83,10 @@ function update(): void {
 
 /** Sends every channel message to `sink` until the returned function is called. @internal */
 export function listenEverywhere(sink: ChannelSink): () => void {
-  everywhere.add(sink)
+  everywhere = [...everywhere, sink]
   update()
   return () => {
-    everywhere.delete(sink)
+    everywhere = everywhere.filter((s) => s !== sink)
     update()
   }
 }

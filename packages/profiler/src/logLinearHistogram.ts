@@ -113,37 +113,50 @@ export class LogLinearHistogram {
    * value, clamped to [min, max]. 0 when empty.
    */
   percentile(q: number): number {
-    if (!(q >= 0 && q <= 1)) {
-      throw new ProfilerError(
-        ProfilerErrorCode.INVALID_ARGUMENT,
-        `q must be a number between 0 and 1, got ${String(q)}`,
-      )
-    }
-    if (this.#count === 0) return 0
-    if (q === 1) return this.#max
-    const rank = Math.max(1, Math.ceil(q * this.#count))
-    let seen = 0
-    const counts = this.#counts
-    for (let i = 0; i <= this.#last; i++) {
-      seen += counts[i]!
-      if (seen >= rank) {
-        const upper = this.#upperBound(i)
-        return Math.min(this.#max, Math.max(this.#min, upper))
+    return this.percentiles([q])[0]!
+  }
+
+  /** Several quantiles (each 0..1, ascending or not) in one pass over the buckets. */
+  percentiles(qs: readonly number[]): number[] {
+    for (const q of qs) {
+      if (!(q >= 0 && q <= 1)) {
+        throw new ProfilerError(
+          ProfilerErrorCode.INVALID_ARGUMENT,
+          `q must be a number between 0 and 1, got ${String(q)}`,
+        )
       }
     }
-    return this.#max
+    const out = new Array<number>(qs.length).fill(0)
+    if (this.#count === 0) return out
+    const order = qs.map((_, i) => i).sort((a, b) => qs[a]! - qs[b]!)
+    const counts = this.#counts
+    let seen = 0
+    let i = 0
+    for (const k of order) {
+      const q = qs[k]!
+      if (q === 1) {
+        out[k] = this.#max
+        continue
+      }
+      const rank = Math.max(1, Math.ceil(q * this.#count))
+      while (i <= this.#last && seen + counts[i]! < rank) seen += counts[i++]!
+      out[k] =
+        i > this.#last ? this.#max : Math.min(this.#max, Math.max(this.#min, this.#upperBound(i)))
+    }
+    return out
   }
 
   /** count, sum, min, mean, p50, p95, p99 and max in one object. */
   summary(): HistogramSummary {
+    const [p50 = 0, p95 = 0, p99 = 0] = this.percentiles([0.5, 0.95, 0.99])
     return {
       count: this.count,
       sum: this.sum,
       min: this.min,
       mean: this.mean,
-      p50: this.percentile(0.5),
-      p95: this.percentile(0.95),
-      p99: this.percentile(0.99),
+      p50,
+      p95,
+      p99,
       max: this.max,
     }
   }

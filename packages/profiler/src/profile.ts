@@ -216,17 +216,8 @@ export class Profile implements Disposable, AsyncDisposable {
     const q = this.#queries
     const lookups = this.#hits + this.#misses
     const duration = Math.max(0, (f.now - this.#start) / 1000)
-    const queries = {
-      count: q.count,
-      errors: this.#queryErrors,
-      sum: q.sum,
-      avg: q.mean,
-      min: q.min,
-      p50: q.percentile(0.5),
-      p95: q.percentile(0.95),
-      p99: q.percentile(0.99),
-      max: q.max,
-    }
+    const { mean: avg, ...distribution } = q.summary()
+    const queries = { ...distribution, errors: this.#queryErrors, avg }
     return {
       memoryStart,
       memoryEnd: f.rss,
