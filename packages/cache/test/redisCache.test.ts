@@ -1,0 +1,159 @@
+import { Redis } from 'ioredis'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { RedisCache } from '../src/index.js'
+import { REDIS_URL, rawClient, testNamespace } from './helpers.js'
+
+describe('RedisCache', () => {
+  let raw: Redis
+  const opened: RedisCache[] = []
+  const open = (options: ConstructorParameters<typeof RedisCache>[0] = {}) => {
+    const cache = new RedisCache({ url: REDIS_URL, namespace: testNamespace('redis'), ...options })
+    opened.push(cache)
+    return cache
+  }
+
+  beforeEach(() => {
+    raw = rawClient()
+  })
+
+  afterEach(async () => {
+    for (const cache of opened.splice(0)) {
+      await cache.clear()
+      await cache.close()
+    }
+    raw.disconnect()
+  })
+
+  it('clear() leaves foreign keys in the same database alone', async () => {
+    const cache = open()
+    const foreign = `${testNamespace('foreign')}:keep`
+    const lookalike = `${cache.namespace}x:keep`
+    await raw.set(foreign, 'mine', 'EX', 60)
+    await raw.set(lookalike, 'also mine', 'EX', 60)
+    try {
+      await cache.setMany(Object.fromEntries(Array.from({ length: 2500 }, (_, i) => [`k${i}`, i])), 60)
+      expect(await cache.clear()).toBe(2500)
+      expect(await raw.get(foreign)).toBe('mine')
+      expect(await raw.get(lookalike)).toBe('also mine')
+      expect(await raw.exists(`${cache.namespace}:k1`)).toBe(0)
+    } finally {
+      await raw.del(foreign, lookalike)
+    }
+  })
+
+  it('writes under <namespace>:<key> with the TTL, JSON by default', async () => {
+    const cache = open()
+    await cache.set('user:1', { name: 'Marie' }, 120)
+    expect(await raw.get(`${cache.namespace}:user:1`)).toBe('{"name":"Marie"}')
+    const ttl = await raw.ttl(`${cache.namespace}:user:1`)
+    expect(ttl).toBeGreaterThan(110)
+    expect(ttl).toBeLessThanOrEqual(120)
+    await cache.set('forever', 1, 0)
+    expect(await raw.ttl(`${cache.namespace}:forever`)).toBe(-1)
+    await cache.set('default', 1)
+    expect(await raw.ttl(`${cache.namespace}:default`)).toBeGreaterThan(3500)
+  })
+
+  it('stores float32 vectors as raw little-endian bytes and reads them as Buffers', async () => {
+    const cache = open({ codec: 'float32' })
+    const vector = Float32Array.from({ length: 1536 }, (_, i) => i / 7)
+    await cache.set('emb', vector, 60)
+    const bytes = await raw.getBuffer(`${cache.namespace}:emb`)
+    expect(bytes?.byteLength).toBe(1536 * 4)
+    expect(bytes?.readFloatLE(4 * 10)).toBeCloseTo(10 / 7, 5)
+    expect(await cache.get('emb')).toEqual(vector)
+    // An odd byte count is not a vector: a miss and a counted error, not a throw.
+    await raw.set(`${cache.namespace}:broken`, Buffer.from([1, 2, 3]), 'EX', 60)
+    expect(await cache.get('broken')).toBeUndefined()
+    expect(cache.getHealth().errors).toBe(1)
+  })
+
+  it('getMany is one MGET and setMany one pipelined batch (seen with MONITOR)', async () => {
+    const cache = open()
+    const monitor = await rawClient().monitor()
+    const seen: string[][] = []
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.some((a) => a.startsWith(cache.namespace))) seen.push(args)
+    })
+    try {
+      await cache.setMany({ a: 1, b: 2, c: 3 }, 60)
+      const found = await cache.getMany(['a', 'b', 'c', 'd'])
+      expect([...found.values()]).toEqual([1, 2, 3])
+      await new Promise((r) => setTimeout(r, 100))
+      const names = seen.map((args) => args[0]!.toLowerCase())
+      expect(names.filter((n) => n === 'mget')).toHaveLength(1)
+      expect(names.filter((n) => n === 'get')).toHaveLength(0)
+      expect(names.filter((n) => n === 'set')).toHaveLength(3)
+    } finally {
+      monitor.disconnect()
+    }
+  })
+
+  it('uses a given ioredis client and leaves it open on close()', async () => {
+    const client = new Redis(REDIS_URL)
+    const cache = new RedisCache({ client, namespace: testNamespace('given') })
+    await cache.set('x', 1, 60)
+    expect(await cache.get('x')).toBe(1)
+    await cache.clear()
+    await cache.close()
+    expect(await client.ping()).toBe('PONG')
+    client.disconnect()
+  })
+
+  it('reads REDIS_HOST / REDIS_PORT / REDIS_DB / REDIS_PASSWORD, and REDIS_URL first', async () => {
+    const saved = { ...process.env }
+    try {
+      delete process.env.REDIS_URL
+      process.env.REDIS_HOST = '127.0.0.2'
+      process.env.REDIS_PORT = '6390'
+      process.env.REDIS_DB = '3'
+      process.env.REDIS_PASSWORD = 's3cret'
+      const fromHost = new RedisCache({ redisOptions: { lazyConnect: true } })
+      expect(fromHost.client.options).toMatchObject({
+        host: '127.0.0.2',
+        port: 6390,
+        db: 3,
+        password: 's3cret',
+      })
+      await fromHost.close()
+      process.env.REDIS_URL = 'redis://127.0.0.3:6391/4'
+      const fromUrl = new RedisCache({ redisOptions: { lazyConnect: true } })
+      expect(fromUrl.client.options).toMatchObject({ host: '127.0.0.3', port: 6391, db: 4 })
+      await fromUrl.close()
+    } finally {
+      process.env = saved
+    }
+  })
+
+  it('turns TLS on for rediss:// URLs', async () => {
+    const cache = new RedisCache({
+      url: 'rediss://user:pw@cache.example.invalid:6380/2',
+      redisOptions: { lazyConnect: true },
+    })
+    expect(cache.client.options).toMatchObject({
+      host: 'cache.example.invalid',
+      port: 6380,
+      db: 2,
+      username: 'user',
+      password: 'pw',
+    })
+    expect((cache.client.options as { tls?: unknown }).tls).toBeDefined()
+    await cache.close()
+  })
+
+  it('validates options in the constructor', () => {
+    const bad: [ConstructorParameters<typeof RedisCache>[0], string][] = [
+      [{ namespace: '' }, 'INVALID_OPTION'],
+      [{ commandTimeout: 0 }, 'INVALID_OPTION'],
+      [{ defaultTtl: -1 }, 'INVALID_TTL'],
+      [{ codec: 'xml' as never }, 'INVALID_OPTION'],
+      [{ client: {} as never }, 'INVALID_OPTION'],
+      [{ circuitBreaker: { failureThreshold: 0 } }, 'INVALID_OPTION'],
+    ]
+    for (const [options, code] of bad) {
+      expect(() => new RedisCache({ redisOptions: { lazyConnect: true }, ...options })).toThrow(
+        expect.objectContaining({ code, name: 'CacheError' }),
+      )
+    }
+  })
+})
