@@ -1,0 +1,14 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { expect, it } from 'vitest'
+
+const run = promisify(execFile)
+
+it('a process exits by itself after close(): no thread or timer keeps it alive', async () => {
+  const script = fileURLToPath(new URL('./fixtures/closeChild.mjs', import.meta.url))
+  const started = performance.now()
+  const { stdout } = await run(process.execPath, [script], { timeout: 15_000 })
+  expect(JSON.parse(stdout)).toEqual({ sum: 999_000, closures: [2, 3, 4] })
+  expect(performance.now() - started).toBeLessThan(10_000)
+})

@@ -1,0 +1,167 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  defineWorkerTask,
+  type ExecutorOptions,
+  ParallelError,
+  ParallelTaskExecutor,
+  parallelMap,
+} from '../src/index.js'
+
+const fixtures = new URL('./fixtures/tasks.mjs', import.meta.url)
+const double = defineWorkerTask<number, number>(fixtures, 'double')
+const slowDouble = defineWorkerTask<number, number>(fixtures, 'slowDouble')
+const failOdd = defineWorkerTask<number, number>(fixtures, 'failOdd')
+const spin = defineWorkerTask<number, number>(fixtures, 'spin')
+
+const executors: ParallelTaskExecutor[] = []
+function executor(options: ExecutorOptions = {}) {
+  const e = new ParallelTaskExecutor({ maxWorkers: 2, ...options })
+  executors.push(e)
+  return e
+}
+afterEach(async () => {
+  await Promise.all(executors.splice(0).map((e) => e.close()))
+})
+
+describe.each(['threads', 'inline'] as const)('worker tasks, %s mode', (mode) => {
+  it('maps in input order with the same API as closures', async () => {
+    const ex = executor({ mode })
+    expect(await ex.parallelMap(double, [3, 1, 2, 2])).toEqual([6, 2, 4, 4])
+    const results = await ex.executeParallel([double.with(5), () => 'closure', slowDouble.with(7)])
+    expect(results.map((r) => r.result)).toEqual([10, 'closure', 14])
+  })
+
+  it('keeps name, message, stack, code, cause and own properties of errors', async () => {
+    const ex = executor({ mode })
+    const results = await ex.mapParallel(failOdd, [0, 1, 2, 3])
+    expect(results.map((r) => r.success)).toEqual([true, false, true, false])
+    const error = results[1]?.error as RangeError & { code: string; details: unknown }
+    expect(error).toBeInstanceOf(RangeError)
+    expect(error.name).toBe('RangeError')
+    expect(error.message).toBe('odd: 1')
+    expect(error.code).toBe('E_ODD')
+    expect(error.details).toEqual({ n: 1, tags: ['a', 'b'] })
+    expect((error.cause as Error).message).toBe('root cause')
+    expect(error.stack).toContain('failOdd')
+    const thrown = await ex.mapParallel(defineWorkerTask(fixtures, 'throwString'), [1])
+    expect(thrown[0]?.error).toBe('plain string')
+  })
+
+  it('rejects a missing module or export with WORKER_TASK_NOT_FOUND naming both', async () => {
+    const ex = executor({ mode })
+    const noExport = defineWorkerTask<number, number>(fixtures, 'nope')
+    const e1 = (await ex.parallelMap(noExport, [1]).catch((e) => e)) as ParallelError
+    expect(e1.code).toBe('WORKER_TASK_NOT_FOUND')
+    expect(e1.message).toContain('"nope"')
+    expect(e1.message).toContain('tasks.mjs')
+    const notFn = defineWorkerTask<number, number>(fixtures, 'notAFunction')
+    await expect(ex.parallelMap(notFn, [1])).rejects.toMatchObject({
+      code: 'WORKER_TASK_NOT_FOUND',
+    })
+    const missing = defineWorkerTask(new URL('./fixtures/missing.mjs', import.meta.url), 'run')
+    const e2 = (await ex.executeParallel([missing.with(1)]).catch((e) => e)) as ParallelError
+    expect(e2.code).toBe('WORKER_TASK_NOT_FOUND')
+    expect(e2.message).toContain('missing.mjs')
+    expect(e2.message).toContain('"run"')
+    const broken = defineWorkerTask(new URL('./fixtures/throwsOnLoad.mjs', import.meta.url), 'x')
+    const e3 = (await ex.parallelMap(broken, [1]).catch((e) => e)) as ParallelError
+    expect(e3.code).toBe('WORKER_TASK_LOAD_FAILED')
+    expect((e3.cause as Error).message).toBe('module top level failure')
+  })
+})
+
+describe('worker threads', () => {
+  it('runs many tiny tasks in automatically sized chunks', async () => {
+    const ex = executor()
+    const items = Array.from({ length: 50_000 }, (_, i) => i)
+    const out = await ex.parallelMap(double, items)
+    expect(out).toHaveLength(50_000)
+    expect(out[0]).toBe(0)
+    expect(out[49_999]).toBe(99_998)
+    expect(out.every((v, i) => v === i * 2)).toBe(true)
+    expect(ex.getMetrics().utilization.threads).toBeGreaterThan(0)
+  })
+
+  it('rejects uncloneable inputs before sending and fails uncloneable results alone', async () => {
+    const ex = executor()
+    const error = (await ex
+      .parallelMap(double, [1, { f: () => 1 }] as unknown as number[])
+      .catch((e) => e)) as ParallelError
+    expect(error.code).toBe('NOT_CLONEABLE')
+    expect(error.message).toContain('items[1].f')
+    await expect(
+      ex.executeParallel([double.with(Symbol('s') as unknown as number)]),
+    ).rejects.toMatchObject({ code: 'NOT_CLONEABLE' })
+    const fnResult = defineWorkerTask<number, unknown>(fixtures, 'returnFunction')
+    const results = await ex.executeParallel([fnResult.with(1), double.with(2)])
+    expect((results[0]?.error as ParallelError).code).toBe('NOT_CLONEABLE')
+    expect(results[1]?.result).toBe(4)
+  })
+
+  it.each([
+    ['an uncaught exception', 'crashUncaught', {}],
+    ['process.exit()', 'crashExit', {}],
+    ['exceeding resourceLimits', 'crashMemory', { resourceLimits: { maxOldGenerationSizeMb: 24 } }],
+  ] as const)('a thread dying from %s fails only its own task; the pool replaces it', async (_, name, extra) => {
+    const ex = executor({ chunkSize: 4, ...extra })
+    const crash = defineWorkerTask<number, number>(fixtures, name)
+    const items = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    const results = await ex.mapParallel(crash, items)
+    expect(results.filter((r) => r.success).map((r) => r.result)).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9])
+    const failed = results[3]
+    expect(failed?.success).toBe(false)
+    expect((failed?.error as ParallelError).code).toBe('WORKER_CRASHED')
+    expect((failed?.error as ParallelError).cause).toBeInstanceOf(Error)
+    expect(await ex.parallelMap(double, [1, 2, 3])).toEqual([2, 4, 6])
+  })
+
+  it('retries a crashed task and counts its attempts', async () => {
+    const ex = executor({ retries: 1, retryDelay: 1 })
+    const crash = defineWorkerTask<number, number>(fixtures, 'crashExit')
+    const results = await ex.mapParallel(crash, [3, 4])
+    expect(results[0]).toMatchObject({ success: false, attempts: 2 })
+    expect(results[1]).toMatchObject({ success: true, result: 4, attempts: 1 })
+  })
+
+  it('retries a failing worker task on the thread pool', async () => {
+    const ex = executor({ threads: 1, retries: 2, retryDelay: 1 })
+    const flaky = defineWorkerTask<number, number>(fixtures, 'flaky')
+    const results = await ex.mapParallel(flaky, [10, 11])
+    expect(results.map((r) => [r.result, r.attempts])).toEqual([
+      [10, 2],
+      [11, 2],
+    ])
+  })
+
+  it('times out a CPU-bound task by terminating its thread; the others complete', async () => {
+    const ex = executor({ timeout: 300 })
+    const started = performance.now()
+    const results = await ex.mapParallel(spin, [5000, 10, 10, 10])
+    expect(performance.now() - started).toBeLessThan(3000)
+    expect((results[0]?.error as ParallelError).code).toBe('TASK_TIMEOUT')
+    expect(results.slice(1).map((r) => r.result)).toEqual([10, 10, 10])
+  })
+
+  it('an AbortSignal cancels running worker tasks too', async () => {
+    const ex = executor()
+    const controller = new AbortController()
+    const started = performance.now()
+    const pending = ex.mapParallel(spin, [4000, 4000, 4000], { signal: controller.signal })
+    await sleep(300)
+    controller.abort()
+    const results = await pending
+    expect(performance.now() - started).toBeLessThan(2500)
+    expect(results.every((r) => (r.error as ParallelError).code === 'CANCELLED')).toBe(true)
+    expect(await ex.parallelMap(double, [4])).toEqual([8])
+  })
+
+  it('parallelMap accepts a worker task and closes its own threads', async () => {
+    const hash = defineWorkerTask<string, string>(fixtures, 'hash')
+    const out = await parallelMap(hash, ['a', 'b', 'a'], { maxWorkers: 2 })
+    expect(out).toHaveLength(3)
+    expect(out[0]).toBe(out[2])
+    expect(out[0]).toMatch(/^[0-9a-f]{64}$/)
+    expect(out[0]).not.toBe(out[1])
+  })
+})
