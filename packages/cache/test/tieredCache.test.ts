@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis, type ThrowawayRedis } from '../../../tools/testing/servers.mjs'
+import { MemoryCache, RedisCache, TieredCache } from '../src/index.js'
+import { REDIS_URL, testNamespace } from './helpers.js'
+
+describe('TieredCache', () => {
+  it('backfills memory from Redis hits and reads memory first', async () => {
+    const namespace = testNamespace('tiered')
+    const writer = new RedisCache({ url: REDIS_URL, namespace })
+    const tiered = new TieredCache({ remote: { url: REDIS_URL, namespace }, memoryTtl: 30 })
+    try {
+      await writer.set('shared', { v: 1 }, 60)
+      expect(await tiered.memory.exists('shared')).toBe(false)
+      expect(await tiered.get('shared')).toEqual({ v: 1 })
+      expect(await tiered.memory.exists('shared')).toBe(true)
+      // Served from memory now, even after another process changed Redis (until memoryTtl).
+      await writer.set('shared', { v: 2 }, 60)
+      expect(await tiered.get('shared')).toEqual({ v: 1 })
+      // getMany: memory first, the rest in one MGET, backfilled too.
+      await writer.setMany({ m1: 'a', m2: 'b' }, 60)
+      const found = await tiered.getMany(['shared', 'm1', 'm2', 'none'])
+      expect(found).toEqual(
+        new Map<string, unknown>([
+          ['shared', { v: 1 }],
+          ['m1', 'a'],
+          ['m2', 'b'],
+        ]),
+      )
+      expect(await tiered.memory.exists('m2')).toBe(true)
+      expect(tiered.getStats()).toEqual({ hits: 5, misses: 1, totalRequests: 6, hitRatio: 5 / 6 })
+    } finally {
+      await tiered.clear()
+      await tiered.close()
+      await writer.close()
+    }
+  })
+
+  describe('with Redis down', () => {
+    let server: ThrowawayRedis
+    beforeAll(async () => {
+      server = await startRedis()
+    })
+    afterAll(async () => {
+      await server.stop()
+    })
+
+    it('keeps serving memory hits, misses the rest, and writes to memory only', async () => {
+      const tiered = new TieredCache({
+        remote: new RedisCache({ url: server.url, namespace: testNamespace('tiered-down') }),
+        memory: new MemoryCache({ maxEntries: 100 }),
+      })
+      try {
+        await tiered.set('warm', 'yes', 60)
+        await server.kill()
+        expect(await tiered.get('warm')).toBe('yes')
+        expect(await tiered.get('cold')).toBeUndefined()
+        expect(await tiered.set('new', 1, 60)).toBe(false)
+        expect(await tiered.get('new')).toBe(1)
+        expect(tiered.getHealth().errors).toBeGreaterThan(0)
+      } finally {
+        await tiered.close()
+      }
+    })
+  })
+})
