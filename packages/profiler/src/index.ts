@@ -22,6 +22,7 @@ export type {
   GcPauseStats,
   PerformanceMetrics,
   PerformanceMetricsJSON,
+  PerformanceProfileOptions,
   ProfileOptions,
   PrometheusOptions,
   QueryMetrics,

@@ -1,17 +1,18 @@
 import { runScoped } from './channels.js'
 import { Profile, SCOPED, SINK } from './profile.js'
 import { ProfilerError, ProfilerErrorCode } from './profilerError.js'
-import type { ProfileOptions } from './types.js'
+import type { PerformanceProfileOptions } from './types.js'
 
 /**
  * Profiles `fn` (the original's `with performance_profile() as prof:`): starts a profile, runs
  * `fn(prof)`, stops the profile when `fn` settles and resolves with it. `bookgen:*` channel
  * messages published from `fn`'s async context are recorded in this profile only, so concurrent
- * calls keep their own counts. If `fn` throws, the profile is stopped and the error rethrown.
+ * calls keep their own counts (see `options.isolate`). If `fn` throws, the profile is stopped
+ * and the error rethrown.
  */
 export async function performanceProfile(
   fn: (prof: Profile) => unknown,
-  options?: ProfileOptions,
+  options: PerformanceProfileOptions = {},
 ): Promise<Profile> {
   if (typeof fn !== 'function') {
     throw new ProfilerError(
@@ -19,10 +20,17 @@ export async function performanceProfile(
       `fn must be a function, got ${fn === null ? 'null' : typeof fn}`,
     )
   }
-  const prof = new Profile(options, SCOPED)
-  const channels = options?.channels ?? true
+  const { isolate = true, ...profileOptions } = options ?? {}
+  if (typeof isolate !== 'boolean') {
+    throw new ProfilerError(
+      ProfilerErrorCode.INVALID_OPTION,
+      `options.isolate must be a boolean, got ${String(isolate)}`,
+    )
+  }
+  const prof = new Profile(profileOptions, isolate ? SCOPED : undefined)
+  const channels = profileOptions.channels ?? true
   try {
-    if (channels) await runScoped(prof[SINK], () => fn(prof))
+    if (channels && isolate) await runScoped(prof[SINK], () => fn(prof))
     else await fn(prof)
   } finally {
     if (prof.running) prof.stop()

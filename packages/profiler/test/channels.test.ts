@@ -135,6 +135,27 @@ describe('diagnostics channels', () => {
     expect(global.cacheHits).toBe(1)
   })
 
+  it('records every message in the process with isolate: false', async () => {
+    const other = performanceProfile(async () => {
+      await sleep(5)
+      hit() // published from another profile's context
+    })
+    const open = await performanceProfile(
+      async () => {
+        await sleep(10)
+      },
+      { isolate: false },
+    )
+    const scoped = await other
+    expect(open.cacheHits).toBe(1)
+    expect(scoped.cacheHits).toBe(1)
+    await expect(performanceProfile(async () => {}, { isolate: 1 as never })).rejects.toMatchObject(
+      {
+        code: 'INVALID_OPTION',
+      },
+    )
+  })
+
   it('does not subscribe when channels: false', async () => {
     const prof = await performanceProfile(
       async () => {

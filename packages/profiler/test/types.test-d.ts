@@ -1,0 +1,40 @@
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  type CheckResult,
+  type Criteria,
+  type MemoryPeakSource,
+  type PerformanceMetrics,
+  type PerformanceMetricsJSON,
+  type Profile,
+  ProfilerErrorCode,
+  performanceProfile,
+  startProfile,
+} from '../src/index.js'
+
+describe('types', () => {
+  it('performanceProfile resolves with a Profile and passes it to fn', () => {
+    expectTypeOf(performanceProfile).parameter(0).parameter(0).toEqualTypeOf<Profile>()
+    expectTypeOf(performanceProfile(async () => {})).resolves.toEqualTypeOf<Profile>()
+  })
+
+  it('profiles are disposable and expose the original fields as numbers', () => {
+    const p = startProfile()
+    expectTypeOf(p).toMatchTypeOf<Disposable & AsyncDisposable>()
+    expectTypeOf(p.memoryPeak).toEqualTypeOf<number>()
+    expectTypeOf(p.memoryPeakSource).toEqualTypeOf<MemoryPeakSource>()
+    expectTypeOf(p.startDbQuery()).toEqualTypeOf<() => number>()
+    expectTypeOf(p.stop()).toEqualTypeOf<PerformanceMetrics>()
+    expectTypeOf(p.toJSON()).toEqualTypeOf<PerformanceMetricsJSON>()
+    expectTypeOf(p.toJSON().version).toEqualTypeOf<1>()
+    expectTypeOf(p.check()).toEqualTypeOf<CheckResult>()
+  })
+
+  it('rejects unknown criteria at compile time', () => {
+    const p = startProfile()
+    expectTypeOf(p.check).parameter(0).toEqualTypeOf<Criteria | undefined>()
+    // @ts-expect-error unknown criterion
+    p.check({ maxMemoryPeek: 1 })
+    expectTypeOf<MemoryPeakSource>().toEqualTypeOf<'vmhwm' | 'maxrss' | 'sampler'>()
+    expectTypeOf(ProfilerErrorCode.ALREADY_STOPPED).toEqualTypeOf<'ALREADY_STOPPED'>()
+  })
+})
