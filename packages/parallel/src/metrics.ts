@@ -73,11 +73,12 @@ export class MetricsRecorder {
     if (--this.#activeRuns === 0) this.#activeTotal += performance.now() - this.#activeSince
   }
 
-  attempt(runMs: number, waitMs: number, onThread: boolean): void {
+  /** Records one timed attempt; `weight` > 1 when it stands for that many sampled attempts. */
+  attempt(runMs: number, waitMs: number, onThread: boolean, weight = 1): void {
     this.runTime.add(runMs)
     this.waitTime.add(waitMs)
     if (onThread) this.#busyThreads += runMs
-    else this.#busyInProcess += runMs
+    else this.#busyInProcess += runMs * weight
   }
 
   retried(): void {

@@ -28,6 +28,14 @@ export type MapFunction<In, Out> = (
   context: TaskContext,
 ) => Out | PromiseLike<Out>
 
+/** The value type a task produces: a closure's awaited return type or a worker task's output. */
+export type TaskOutput<T> =
+  T extends BoundWorkerTask<infer Out>
+    ? Out
+    : T extends (...args: never[]) => infer R
+      ? Awaited<R>
+      : never
+
 /** The defaults of every option, in one place. */
 export const DEFAULT_OPTIONS = {
   maxWorkers: Math.min(32, availableParallelism() + 4),
@@ -132,10 +140,11 @@ export class ParallelTaskExecutor implements AsyncDisposable {
    * Never rejects because a task failed: failures are in the results. Rejects (ParallelError)
    * only for bad input: options, a non-task, a missing worker module/export, an uncloneable input.
    */
-  async executeParallel<T>(
-    tasks: Iterable<Task<T>>,
-    options: RunOptions<T> = {},
-  ): Promise<TaskResult<T>[]> {
+  async executeParallel<Tasks extends Task<unknown>>(
+    tasks: Iterable<Tasks>,
+    options: RunOptions<TaskOutput<Tasks>> = {},
+  ): Promise<TaskResult<TaskOutput<Tasks>>[]> {
+    type T = TaskOutput<Tasks>
     const source = await this.#taskSource(tasks)
     const results: TaskResult<T>[] = new Array(source.n)
     await this.#run(source, options, false, this.#resultSink(results, options))
@@ -212,10 +221,10 @@ export class ParallelTaskExecutor implements AsyncDisposable {
    * Runs the tasks and yields each `TaskResult` as soon as its task settles (completion order).
    * Breaking out of the loop cancels what is left; results already yielded are kept.
    */
-  stream<T>(
-    tasks: Iterable<Task<T>>,
-    options: RunOptions<T> = {},
-  ): AsyncIterableIterator<TaskResult<T>> {
+  stream<Tasks extends Task<unknown>>(
+    tasks: Iterable<Tasks>,
+    options: RunOptions<TaskOutput<Tasks>> = {},
+  ): AsyncIterableIterator<TaskResult<TaskOutput<Tasks>>> {
     return this.#stream(() => this.#taskSource(tasks), options)
   }
 
@@ -260,6 +269,8 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     started?: (run: TaskRun) => void,
   ): Promise<void> {
     const config = this.#config(source.n, options, stopOnError)
+    // Plain values without an onResult callback need no per-task durations.
+    config.timeEveryTask = !stopOnError || options.onResult !== undefined
     const run = new TaskRun(source, config, sink)
     this.#runs.add(run)
     try {
@@ -327,6 +338,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       pool: this.#pool,
       metrics: this.#metrics,
       stopOnError,
+      timeEveryTask: true,
     }
   }
 
@@ -402,7 +414,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     return iterator
   }
 
-  async #taskSource<T>(tasks: Iterable<Task<T>>): Promise<RunSource> {
+  async #taskSource(tasks: Iterable<Task<unknown>>): Promise<RunSource> {
     this.#assertOpen()
     const list = toArray('tasks', tasks)
     const closures: (((context: TaskContext) => unknown) | undefined)[] = new Array(list.length)

@@ -53,7 +53,7 @@ describe('parallelBatchProcess', () => {
       { batchSize: 1, settle: true },
     )
     expect(outcomes.map((o) => o.success)).toEqual([true, false, true])
-    expect((outcomes[1]?.error as ParallelError).code).toBe('INVALID_BATCH_RESULT')
+    expect((outcomes[1]!.error as ParallelError).code).toBe('INVALID_BATCH_RESULT')
     expect(outcomes[1]?.items).toEqual(['b'])
   })
 

@@ -1,12 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  ParallelError,
-  ParallelTaskExecutor,
-  parallelMap,
-  type TaskResult,
-} from '../src/index.js'
+import { ParallelError, ParallelTaskExecutor, parallelMap, type TaskResult } from '../src/index.js'
 
 const executors: ParallelTaskExecutor[] = []
 function executor(options: ConstructorParameters<typeof ParallelTaskExecutor>[0] = {}) {
@@ -107,7 +102,7 @@ describe('closures', () => {
     const results = pe.results as TaskResult<number>[]
     expect(results).toHaveLength(4)
     expect(results[0]).toMatchObject({ success: true, result: 1 })
-    expect((results[2]?.error as ParallelError).code).toBe('CANCELLED')
+    expect((results[2]!.error as ParallelError).code).toBe('CANCELLED')
     expect(started).toBe(2)
   })
 
@@ -156,7 +151,7 @@ describe('closures', () => {
     expect(ok.length).toBeGreaterThanOrEqual(2)
     expect(ok.length + cancelled.length).toBe(10)
     expect(cancelled.every((r) => (r.error as ParallelError).code === 'CANCELLED')).toBe(true)
-    expect(((cancelled[0]?.error as ParallelError).cause as Error).message).toBe('user stop')
+    expect(((cancelled[0]!.error as ParallelError).cause as Error).message).toBe('user stop')
     expect(partial).toHaveLength(10)
   })
 
@@ -167,7 +162,7 @@ describe('closures', () => {
       signal: AbortSignal.abort(),
     })
     expect(ran).toBe(false)
-    expect((results[0]?.error as ParallelError).code).toBe('CANCELLED')
+    expect((results[0]!.error as ParallelError).code).toBe('CANCELLED')
     expect(results[0]?.attempts).toBe(0)
   })
 
@@ -184,8 +179,8 @@ describe('closures', () => {
       () => new Promise(() => {}),
     ])
     expect(results[0]).toMatchObject({ success: true, result: 'first' })
-    expect((results[1]?.error as ParallelError).code).toBe('TASK_TIMEOUT')
-    expect((results[2]?.error as ParallelError).code).toBe('TASK_TIMEOUT')
+    expect((results[1]!.error as ParallelError).code).toBe('TASK_TIMEOUT')
+    expect((results[2]!.error as ParallelError).code).toBe('TASK_TIMEOUT')
     expect(aborted).toBe(true)
     expect(ex.getMetrics().tasks.timedOut).toBe(2)
   })

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   defineWorkerTask,
   type ExecutorOptions,
-  ParallelError,
+  type ParallelError,
   ParallelTaskExecutor,
   parallelMap,
 } from '../src/index.js'
@@ -36,7 +36,7 @@ describe.each(['threads', 'inline'] as const)('worker tasks, %s mode', (mode) =>
     const ex = executor({ mode })
     const results = await ex.mapParallel(failOdd, [0, 1, 2, 3])
     expect(results.map((r) => r.success)).toEqual([true, false, true, false])
-    const error = results[1]?.error as RangeError & { code: string; details: unknown }
+    const error = results[1]!.error as RangeError & { code: string; details: unknown }
     expect(error).toBeInstanceOf(RangeError)
     expect(error.name).toBe('RangeError')
     expect(error.message).toBe('odd: 1')
@@ -95,7 +95,7 @@ describe('worker threads', () => {
     ).rejects.toMatchObject({ code: 'NOT_CLONEABLE' })
     const fnResult = defineWorkerTask<number, unknown>(fixtures, 'returnFunction')
     const results = await ex.executeParallel([fnResult.with(1), double.with(2)])
-    expect((results[0]?.error as ParallelError).code).toBe('NOT_CLONEABLE')
+    expect((results[0]!.error as ParallelError).code).toBe('NOT_CLONEABLE')
     expect(results[1]?.result).toBe(4)
   })
 
@@ -103,18 +103,23 @@ describe('worker threads', () => {
     ['an uncaught exception', 'crashUncaught', {}],
     ['process.exit()', 'crashExit', {}],
     ['exceeding resourceLimits', 'crashMemory', { resourceLimits: { maxOldGenerationSizeMb: 24 } }],
-  ] as const)('a thread dying from %s fails only its own task; the pool replaces it', async (_, name, extra) => {
-    const ex = executor({ chunkSize: 4, ...extra })
-    const crash = defineWorkerTask<number, number>(fixtures, name)
-    const items = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
-    const results = await ex.mapParallel(crash, items)
-    expect(results.filter((r) => r.success).map((r) => r.result)).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9])
-    const failed = results[3]
-    expect(failed?.success).toBe(false)
-    expect((failed?.error as ParallelError).code).toBe('WORKER_CRASHED')
-    expect((failed?.error as ParallelError).cause).toBeInstanceOf(Error)
-    expect(await ex.parallelMap(double, [1, 2, 3])).toEqual([2, 4, 6])
-  })
+  ] as const)(
+    'a thread dying from %s fails only its own task; the pool replaces it',
+    async (_, name, extra) => {
+      const ex = executor({ chunkSize: 4, ...extra })
+      const crash = defineWorkerTask<number, number>(fixtures, name)
+      const items = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+      const results = await ex.mapParallel(crash, items)
+      expect(results.filter((r) => r.success).map((r) => r.result)).toEqual([
+        0, 1, 2, 4, 5, 6, 7, 8, 9,
+      ])
+      const failed = results[3]
+      expect(failed?.success).toBe(false)
+      expect((failed!.error as ParallelError).code).toBe('WORKER_CRASHED')
+      expect((failed!.error as ParallelError).cause).toBeInstanceOf(Error)
+      expect(await ex.parallelMap(double, [1, 2, 3])).toEqual([2, 4, 6])
+    },
+  )
 
   it('retries a crashed task and counts its attempts', async () => {
     const ex = executor({ retries: 1, retryDelay: 1 })
@@ -139,7 +144,7 @@ describe('worker threads', () => {
     const started = performance.now()
     const results = await ex.mapParallel(spin, [5000, 10, 10, 10])
     expect(performance.now() - started).toBeLessThan(3000)
-    expect((results[0]?.error as ParallelError).code).toBe('TASK_TIMEOUT')
+    expect((results[0]!.error as ParallelError).code).toBe('TASK_TIMEOUT')
     expect(results.slice(1).map((r) => r.result)).toEqual([10, 10, 10])
   })
 
