@@ -1,5 +1,6 @@
 import type { BatchProgress } from './batchInsert.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
+import { instrument } from './instrumentation.js'
 import { affectedRows } from './tableInfo.js'
 import type { AnyPgDatabase } from './types.js'
 
@@ -44,10 +45,13 @@ export async function runBatches(
   let current = -1
   let failure: unknown
   let failed = false
+  let lost = false
+  const guardDeadConnection = instrument(db).driver === 'postgres-js'
   try {
-    return await db.transaction(async (tx) => {
+    const transaction = db.transaction(async (tx) => {
       let done = 0
       for (let b = 0; b < bounds.length; b++) {
+        if (lost) return hang()
         current = b
         const range = bounds[b] as readonly [number, number]
         try {
@@ -58,12 +62,21 @@ export async function runBatches(
         } catch (error) {
           failed = true
           failure = error
+          // postgres.js 3.4.x crashes the process (an uncatchable TypeError in nextWrite, upstream
+          // issues porsager/postgres#1154 and #1208) when it writes ROLLBACK to a connection that
+          // has already closed. When the connection is gone, the server has rolled back already:
+          // leave the callback pending and let the transaction reject with the connection error.
+          if (guardDeadConnection && (lost || isConnectionLoss(unwrap(error)))) return hang()
           throw error
         }
       }
       current = bounds.length
       return done
     })
+    transaction.catch(() => {
+      lost = true
+    })
+    return await transaction
   } catch (error) {
     if (error instanceof DbOptimizerError && error.code !== 'BATCH_FAILED') throw error
     if (current < 0) throw error
@@ -75,7 +88,7 @@ export async function runBatches(
       )
     }
     const range = bounds[current] as readonly [number, number]
-    const cause = failed ? failure : error
+    const cause = unwrap(failed ? failure : error)
     if (cause instanceof DbOptimizerError && cause.code !== 'BATCH_FAILED') throw cause
     throw new DbOptimizerError(
       'BATCH_FAILED',
@@ -83,6 +96,32 @@ export async function runBatches(
       { cause, batch: current, rowRange: range },
     )
   }
+}
+
+function hang(): Promise<never> {
+  return new Promise<never>(() => {})
+}
+
+const CONNECTION_LOST = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  '57P01',
+  '57P02',
+  '57P03',
+])
+
+function isConnectionLoss(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && (CONNECTION_LOST.has(code) || code.startsWith('08'))
+}
+
+/** drizzle wraps driver errors in DrizzleQueryError, whose message lists every parameter value. */
+function unwrap(error: unknown): unknown {
+  let e = error
+  while (e instanceof Error && e.constructor.name === 'DrizzleQueryError' && e.cause !== undefined)
+    e = e.cause
+  return e
 }
 
 function messageOf(error: unknown): string {
