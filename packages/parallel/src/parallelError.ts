@@ -50,9 +50,9 @@ export class ParallelError extends Error {
   /** What went wrong, from `ParallelErrorCode`. */
   readonly code: ParallelErrorCode
   /** Partial results in input order, when the code carries them. */
-  readonly results?: unknown[]
+  declare readonly results?: unknown[]
   /** Failed batches (`BATCH_FAILED`). */
-  readonly failures?: unknown[]
+  declare readonly failures?: unknown[]
 
   constructor(code: ParallelErrorCode, message: string, details: ParallelErrorDetails = {}) {
     super(message, 'cause' in details ? { cause: details.cause } : undefined)

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { findUncloneable } from './cloneCheck.js'
 import {
   type BoundWorkerTask,
+  defineWorkerTask,
   describe,
   isBoundWorkerTask,
   isWorkerTask,
@@ -116,7 +117,14 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     }
     this.#metrics = new MetricsRecorder(maxWorkers, threads)
     if (mode === 'threads') {
-      this.#pool = new WorkerPool({ threads, resourceLimits: options.resourceLimits })
+      this.#pool = new WorkerPool({
+        threads,
+        resourceLimits: options.resourceLimits,
+        setup:
+          options.workerSetup === undefined
+            ? undefined
+            : defineWorkerTask(options.workerSetup).moduleUrl,
+      })
     }
   }
 

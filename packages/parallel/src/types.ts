@@ -64,6 +64,13 @@ export interface ExecutorOptions {
    * @default 'auto'
    */
   chunkSize?: number | 'auto'
+  /**
+   * A module (`file:` URL or absolute path) every worker thread imports once before any task
+   * module: e.g. one that registers a TypeScript loader so task modules may be `.ts`
+   * (`import { register } from 'tsx/esm/api'; register()`).
+   * @default undefined
+   */
+  workerSetup?: string | URL
   /** Memory limits of each worker thread (a thread exceeding them is replaced). @default undefined */
   resourceLimits?: ResourceLimits
 }

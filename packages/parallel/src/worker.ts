@@ -4,6 +4,7 @@
 // durations and serialized errors.
 import { performance } from 'node:perf_hooks'
 import { serialize } from 'node:v8'
+import { workerData } from 'node:worker_threads'
 import { serializeError } from './serializeError.js'
 
 /** Asks a worker to load a module and check that the export is a function. */
@@ -39,10 +40,16 @@ type Handler = (input: unknown) => unknown
 
 const modules = new Map<string, Promise<Record<string, unknown>>>()
 
+// Tinypool's workerData is [its own data, ours]; ours may name a setup module (e.g. one that
+// registers a TypeScript loader) imported once, before any task module.
+const setupUrl = (workerData as [unknown, { setup?: string } | undefined] | undefined)?.[1]?.setup
+let setup: Promise<unknown> | undefined
+
 function load(url: string): Promise<Record<string, unknown>> {
   let mod = modules.get(url)
   if (mod === undefined) {
-    mod = import(url) as Promise<Record<string, unknown>>
+    if (setupUrl !== undefined) setup ??= import(setupUrl)
+    mod = (setup ?? Promise.resolve()).then(() => import(url) as Promise<Record<string, unknown>>)
     modules.set(url, mod)
   }
   return mod

@@ -11,6 +11,7 @@ import type { ChunkMessage, ChunkReply, ProbeMessage, ProbeReply } from './worke
 export interface WorkerPoolOptions {
   threads: number
   resourceLimits: ResourceLimits | undefined
+  setup: string | undefined
 }
 
 /**
@@ -63,6 +64,9 @@ export class WorkerPool {
     const pool = this.#pool ?? (await this.#create())
     const result = pool.run(message, signal ? { signal } : undefined)
     this.#watch(pool)
+    // Tinypool replaces a dead thread while failing its task: watch the replacement too.
+    const watch = () => this.#watch(pool)
+    result.then(watch, watch)
     return result
   }
 
@@ -78,6 +82,7 @@ export class WorkerPool {
         maxThreads: this.#options.threads,
         concurrentTasksPerWorker: 1,
         taskQueue: new ArrayQueue() as unknown as TaskQueue,
+        workerData: { setup: this.#options.setup },
         ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
       })
       // Without a listener, a thread dying while idle would throw from the pool's emitter.

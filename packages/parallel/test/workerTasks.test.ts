@@ -170,3 +170,14 @@ describe('worker threads', () => {
     expect(out[0]).not.toBe(out[1])
   })
 })
+
+describe('TypeScript task modules', () => {
+  it('load on worker threads through a workerSetup module that registers a loader', async () => {
+    const ex = executor({ workerSetup: new URL('./fixtures/tsxSetup.mjs', import.meta.url) })
+    const wordCount = defineWorkerTask<string, number>(
+      new URL('./fixtures/typedTask.ts', import.meta.url),
+      'wordCount',
+    )
+    expect(await ex.parallelMap(wordCount, ['a b c', 'one', ''])).toEqual([3, 1, 0])
+  })
+})
