@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+import { fork } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type CliArgs, parseCliArgs, usage } from './cliArgs.js'
+import { compareRuns, renderTable } from './comparison.js'
+import { CorpusServer } from './corpus/corpusServer.js'
+import { openDatabase, removeTemporaryData, resolveDatabaseTarget } from './db/database.js'
+import { DemoError, DemoErrorCode, exitCodeFor, maskUrl } from './demoError.js'
+import { renderReport } from './htmlReport.js'
+import { OutputFolder } from './outputFolder.js'
+import { progressEnabled } from './progress.js'
+import { redisPing } from './redisPing.js'
+import type { RunResult, Variant } from './runTypes.js'
+import { defaultParallelism, type RunConfig, runVariants } from './variantRunner.js'
+
+const memoryNoteCompare =
+  'Peak memory: each comparison runs in fresh child processes (naive in one; optimized cold then warm in another, so the warm run finds the cold run’s cache). The profiler resets the kernel RSS high-water mark (VmHWM) when each profile starts, so each peak covers that run only; the warm peak also holds what the cold run left behind.'
+const memoryNoteSingle =
+  'Peak memory: one optimized run in this process; the profiler resets the kernel RSS high-water mark (VmHWM) when the profile starts.'
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args: CliArgs | undefined
+  try {
+    args = parseCliArgs(argv)
+    if (args.internalRun) return await child(args.internalRun)
+    if (args.help) {
+      process.stdout.write(`${usage}\n`)
+      return 0
+    }
+    return await run(args)
+  } catch (error) {
+    return report(error, args?.debug ?? argv.includes('--debug'))
+  }
+}
+
+async function run(args: CliArgs): Promise<number> {
+  const redisUrl = process.env.REDIS_URL || undefined
+  const databaseUrl = process.env.DATABASE_URL || undefined
+  const log = (line: string) => {
+    if (!args.quiet) process.stdout.write(`${line}\n`)
+  }
+
+  const output = await OutputFolder.open(args.out)
+  const server = new CorpusServer()
+  const target = await resolveDatabaseTarget({
+    databaseUrl,
+    dataDir: args.dataDir,
+    schema: args.dbSchema,
+  })
+  let committed = false
+  try {
+    if (redisUrl) {
+      await redisPing(redisUrl).catch((error: Error) => {
+        throw new DemoError(
+          DemoErrorCode.REDIS_UNREACHABLE,
+          `Cannot connect to Redis at ${maskUrl(redisUrl)}: ${error.message}`,
+          { cause: error },
+        )
+      })
+    }
+    const setupStarted = performance.now()
+    const database = await openDatabase(target)
+    const cacheLabel = redisUrl
+      ? `Redis ${maskUrl(redisUrl)} (namespace ${args.cacheNamespace})`
+      : 'in-process MemoryCache'
+    process.stdout.write(`BookGen demo — cache: ${cacheLabel} · database: ${database.label}\n`)
+    await database.close()
+    log(`migrations applied in ${(performance.now() - setupStarted).toFixed(0)} ms`)
+
+    const baseUrl = await server.start()
+    log(
+      `corpus server on ${baseUrl} · ${args.figures.map((f) => `${f.name} (${server.sourceCount(f)} sources)`).join(', ')}`,
+    )
+
+    const config = (variants: Variant[]): RunConfig => ({
+      corpusBaseUrl: baseUrl,
+      figures: args.figures.map((f) => f.slug),
+      variants,
+      outDir: output.staging,
+      database: target,
+      ...(redisUrl ? { redisUrl } : {}),
+      cacheNamespace: args.cacheNamespace,
+      progress: progressEnabled(args.quiet),
+      ...defaultParallelism(),
+    })
+    const runs: RunResult[] = []
+    if (args.compare) {
+      log('running naive (child process 1/2) …')
+      runs.push(...(await runInChild(config(['naive']), args.debug)))
+      log('running optimized cold, then warm (child process 2/2) …')
+      runs.push(...(await runInChild(config(['optimized-cold', 'optimized-warm']), args.debug)))
+    } else {
+      log('running optimized …')
+      runs.push(...(await runVariants(config(['optimized-cold']))))
+    }
+
+    const { comparison, targets } = compareRuns(runs)
+    process.stdout.write(`\n${renderTable(runs, targets)}\n\n`)
+    const generatedAt = new Date().toISOString()
+    const backends = { cache: cacheLabel, database: database.label }
+    const memoryMeasurement = args.compare ? memoryNoteCompare : memoryNoteSingle
+    const metrics = {
+      version: 1,
+      generatedAt,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      backends,
+      figures: args.figures.map((f) => f.slug),
+      memoryMeasurement,
+      comparison,
+      targets,
+      runs,
+    }
+    await writeFile(join(output.staging, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`)
+    await writeFile(
+      join(output.staging, 'report.html'),
+      renderReport({ generatedAt, backends, runs, comparison, targets, memoryMeasurement }),
+    )
+    const last = runs.at(-1)!
+    const written = await output.commit([
+      ...last.figures.map((f) => ({ from: join(last.variant, f.file), name: f.file })),
+      { from: 'metrics.json', name: 'metrics.json' },
+      { from: 'report.html', name: 'report.html' },
+    ])
+    committed = true
+    process.stdout.write(`wrote ${written.join(', ')}\n`)
+    return 0
+  } finally {
+    if (!committed) await output.discard()
+    await server.close()
+    await removeTemporaryData(target)
+  }
+}
+
+/** Runs variants in a child process (fresh memory), returns their results. */
+function runInChild(config: RunConfig, debug: boolean): Promise<RunResult[]> {
+  const script = fileURLToPath(import.meta.url)
+  return new Promise((resolve, reject) => {
+    const proc = fork(
+      script,
+      ['--internal-run', JSON.stringify(config), ...(debug ? ['--debug'] : [])],
+      {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        env: process.env,
+      },
+    )
+    let results: RunResult[] | undefined
+    let failure: { code: DemoErrorCode; message: string } | undefined
+    proc.on(
+      'message',
+      (message: { results?: RunResult[]; error?: { code: DemoErrorCode; message: string } }) => {
+        if (message.results) results = message.results
+        if (message.error) failure = message.error
+      },
+    )
+    proc.on('error', reject)
+    proc.on('exit', (code, signal) => {
+      if (results && code === 0) resolve(results)
+      else if (failure) reject(new DemoError(failure.code, failure.message))
+      else
+        reject(
+          new DemoError(
+            DemoErrorCode.RUN_FAILED,
+            `the ${config.variants.join('/')} run exited with ${signal ?? `code ${code}`}`,
+          ),
+        )
+    })
+  })
+}
+
+async function child(configJson: string): Promise<number> {
+  const config = JSON.parse(configJson) as RunConfig
+  try {
+    const results = await runVariants(config)
+    await new Promise<void>((resolve) => process.send!({ results }, () => resolve()))
+    return 0
+  } catch (error) {
+    const code = error instanceof DemoError ? error.code : DemoErrorCode.RUN_FAILED
+    const message = error instanceof Error ? error.message : String(error)
+    if (process.argv.includes('--debug'))
+      process.stderr.write(`${(error as Error).stack ?? message}\n`)
+    await new Promise<void>((resolve) =>
+      process.send!({ error: { code, message } }, () => resolve()),
+    )
+    return 1
+  }
+}
+
+function report(error: unknown, debug: boolean): number {
+  if (error instanceof DemoError) {
+    process.stderr.write(`error: ${error.message}\n`)
+    if (debug)
+      process.stderr.write(
+        `${error.stack}\n${error.cause ? `cause: ${String((error.cause as Error).stack ?? error.cause)}\n` : ''}`,
+      )
+    return exitCodeFor(error.code)
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  process.stderr.write(`error: ${message}${debug ? '' : ' (run with --debug for details)'}\n`)
+  if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
+  return 1
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error) => {
+    process.stderr.write(`error: ${String(error)}\n`)
+    process.exitCode = 1
+  },
+)

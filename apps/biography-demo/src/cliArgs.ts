@@ -1,0 +1,160 @@
+import { parseArgs } from 'node:util'
+import { type Figure, figures } from './corpus/figures.js'
+import { DemoError, DemoErrorCode } from './demoError.js'
+
+/** Parsed command line of the demo. */
+export interface CliArgs {
+  help: boolean
+  figures: Figure[]
+  out: string
+  compare: boolean
+  dataDir: string | undefined
+  quiet: boolean
+  debug: boolean
+  dbSchema: string
+  cacheNamespace: string
+  /** Internal: run variants in this (child) process; the value is the JSON config. */
+  internalRun: string | undefined
+}
+
+/** Defaults of the command line options. */
+export const cliDefaults = {
+  out: './out',
+  compare: true,
+  dbSchema: 'bookgen_demo',
+  cacheNamespace: 'bookgen-demo',
+} as const
+
+/** The --help text. */
+export const usage = `Usage: bookgen-demo [options] ["Name" ...]
+       npm run demo -- "Marie Curie"
+
+Generates biographies end to end from a bundled offline corpus (served on a loopback port):
+validation, embeddings, deduplication, chapters, storage, Markdown. By default it runs the
+same work three times (naive, optimized cold, optimized warm) and prints one comparison table.
+
+Options:
+  --characters <list|all>  Comma-separated names, or "all" for every figure of the corpus
+  --out <dir>              Output folder for Markdown, metrics.json and report.html (default: ./out)
+  --compare                Run naive, optimized cold and optimized warm (default)
+  --no-compare             Run the optimized pipeline once
+  --data-dir <dir>         Keep the embedded PostgreSQL (PGlite) data in this folder
+                           (default: a temporary folder, removed at the end)
+  --db-schema <name>       PostgreSQL schema used with DATABASE_URL (default: bookgen_demo)
+  --cache-namespace <ns>   Redis key namespace used with REDIS_URL (default: bookgen-demo)
+  --quiet                  No progress bars or step messages
+  --debug                  Print stack traces on errors
+  -h, --help               Show this help
+
+Environment:
+  REDIS_URL     use this Redis server as the cache (default: an in-process memory cache)
+  DATABASE_URL  use this PostgreSQL server (default: embedded PGlite)
+
+Figures: ${figures.map((f) => f.name).join(', ')}
+
+Exit codes: 0 ok, 1 run failed, 2 bad arguments or unknown figure, 3 output folder not writable,
+4 Redis or PostgreSQL unreachable.`
+
+/** Parses and validates argv (without the node and script entries). */
+export function parseCliArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): CliArgs {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (error) {
+    throw new DemoError(DemoErrorCode.BAD_ARGUMENT, `${(error as Error).message}. See --help.`, {
+      cause: error,
+    })
+  }
+  const { values, positionals } = parsed
+  const help = values.help === true
+  const names = [
+    ...positionals,
+    ...(values.characters ?? [])
+      .flatMap((c) => c.split(','))
+      .map((c) => c.trim())
+      .filter(Boolean),
+  ]
+  let selected: Figure[] = []
+  if (names.some((n) => n.toLowerCase() === 'all')) selected = [...figures]
+  else {
+    const unknown: string[] = []
+    for (const name of names) {
+      const figure = findByName(name)
+      if (!figure) unknown.push(name)
+      else if (!selected.includes(figure)) selected.push(figure)
+    }
+    if (unknown.length > 0) {
+      throw new DemoError(
+        DemoErrorCode.UNKNOWN_CHARACTER,
+        `Unknown character ${unknown.map((u) => JSON.stringify(u)).join(', ')}. Available: ${figures.map((f) => f.name).join(', ')} (or --characters all).`,
+      )
+    }
+  }
+  if (!help && !values['internal-run'] && selected.length === 0) {
+    throw new DemoError(
+      DemoErrorCode.BAD_ARGUMENT,
+      `No character given. Available: ${figures.map((f) => f.name).join(', ')} (or --characters all). See --help.`,
+    )
+  }
+  if (values.compare && values['no-compare']) {
+    throw new DemoError(
+      DemoErrorCode.BAD_ARGUMENT,
+      '--compare and --no-compare cannot be used together',
+    )
+  }
+  if (values.out !== undefined && values.out.trim() === '') {
+    throw new DemoError(DemoErrorCode.BAD_ARGUMENT, '--out must be a folder path, got ""')
+  }
+  return {
+    help,
+    figures: selected,
+    out: values.out ?? cliDefaults.out,
+    compare: values['no-compare'] ? false : cliDefaults.compare,
+    dataDir: values['data-dir'],
+    quiet: values.quiet === true,
+    debug: values.debug === true,
+    dbSchema: values['db-schema'] ?? env.BOOKGEN_DEMO_DB_SCHEMA ?? cliDefaults.dbSchema,
+    cacheNamespace:
+      values['cache-namespace'] ?? env.BOOKGEN_DEMO_CACHE_NAMESPACE ?? cliDefaults.cacheNamespace,
+    internalRun: values['internal-run'],
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      characters: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      compare: { type: 'boolean' },
+      'no-compare': { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      'db-schema': { type: 'string' },
+      'cache-namespace': { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+      debug: { type: 'boolean' },
+      'internal-run': { type: 'string' },
+    },
+  })
+}
+
+function findByName(name: string): Figure | undefined {
+  const wanted = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim()
+  return figures.find(
+    (f) =>
+      f.name.toLowerCase() === wanted ||
+      f.slug === wanted.replace(/ /g, '-') ||
+      f.surname.toLowerCase() === wanted,
+  )
+}

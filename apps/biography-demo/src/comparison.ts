@@ -1,0 +1,211 @@
+import type { RunResult, Variant } from './runTypes.js'
+
+/** One original target, measured. `met` is null when this run could not measure it. */
+export interface TargetCheck {
+  id: string
+  label: string
+  target: string
+  measured: string
+  met: boolean | null
+}
+
+/** Ratios between the runs of one invocation. */
+export interface Comparison {
+  /** naive duration / optimized cold duration. */
+  speedupCold: number | null
+  /** naive duration / optimized warm duration. */
+  speedupWarm: number | null
+  /** 1 − optimized cold peak / naive peak. */
+  memoryReduction: number | null
+  /** naive validation wall time / optimized cold validation wall time. */
+  validationSpeedup: number | null
+  /** All variants wrote byte-identical Markdown. */
+  outputsIdentical: boolean
+}
+
+const GiB = 1024 ** 3
+
+/** Compares the runs and checks every original target against the measurements. */
+export function compareRuns(runs: readonly RunResult[]): {
+  comparison: Comparison
+  targets: TargetCheck[]
+} {
+  const by = (v: Variant) => runs.find((r) => r.variant === v)
+  const naive = by('naive')
+  const cold = by('optimized-cold')
+  const warm = by('optimized-warm')
+  const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : null)
+  const comparison: Comparison = {
+    speedupCold: ratio(naive?.durationMs, cold?.durationMs),
+    speedupWarm: ratio(naive?.durationMs, warm?.durationMs),
+    memoryReduction: naive && cold ? 1 - cold.memoryPeak / naive.memoryPeak : null,
+    validationSpeedup: ratio(naive?.stages.validate, cold?.stages.validate),
+    outputsIdentical: runs.every((r) =>
+      r.figures.every((f, i) => f.sha256 === runs[0]!.figures[i]?.sha256),
+    ),
+  }
+  const optimized = [cold, warm].filter((r): r is RunResult => r !== undefined)
+  const worstAvg = Math.max(...runs.map((r) => r.dbQueryAvgMs))
+  const peak = Math.max(...runs.map((r) => r.memoryPeak))
+  const targets: TargetCheck[] = [
+    {
+      id: 'speedup-cold',
+      label: 'Optimized (cold) faster than naive',
+      target: '≥ 5×',
+      measured: fmtRatio(comparison.speedupCold),
+      met: comparison.speedupCold === null ? null : comparison.speedupCold >= 5,
+    },
+    {
+      id: 'speedup-warm',
+      label: 'Optimized (warm) faster than naive',
+      target: '≥ 10×',
+      measured: fmtRatio(comparison.speedupWarm),
+      met: comparison.speedupWarm === null ? null : comparison.speedupWarm >= 10,
+    },
+    {
+      id: 'db-average',
+      label: 'DB query average (worst run)',
+      target: '< 100 ms',
+      measured: `${worstAvg.toFixed(2)} ms`,
+      met: runs.some((r) => r.dbQueryCount > 0) ? worstAvg < 100 : null,
+    },
+    {
+      id: 'cache-hit-ratio',
+      label: 'Cache hit ratio (warm run)',
+      target: '> 80 %',
+      measured: warm ? fmtPercent(warm.cacheHitRatio) : 'n/a (no warm run)',
+      met: warm ? warm.cacheHitRatio > 0.8 : null,
+    },
+    {
+      id: 'memory-reduction',
+      label: 'Peak memory lower than naive (cold)',
+      target: '≥ 30 %',
+      measured:
+        comparison.memoryReduction === null ? 'n/a' : fmtPercent(comparison.memoryReduction),
+      met: comparison.memoryReduction === null ? null : comparison.memoryReduction >= 0.3,
+    },
+    {
+      id: 'memory-peak',
+      label: 'Memory peak (every run)',
+      target: '< 1.5 GB',
+      measured: fmtBytes(peak),
+      met: peak < 1.5 * GiB,
+    },
+    {
+      id: 'validations-parallel',
+      label: 'Validations run in parallel',
+      target: '> 1 at once',
+      measured: cold
+        ? `${cold.validation.concurrency.toFixed(1)} at once, stage ${fmtRatio(comparison.validationSpeedup)} faster`
+        : 'n/a',
+      met: cold ? cold.validation.concurrency > 1.5 : null,
+    },
+    {
+      id: 'embeddings-cached',
+      label: 'Embeddings cached (warm run)',
+      target: 'all from cache',
+      measured: warm ? `${warm.embeddings.fromCache}/${warm.embeddings.total} from cache` : 'n/a',
+      met: warm
+        ? warm.embeddings.total > 0 && warm.embeddings.fromCache === warm.embeddings.total
+        : null,
+    },
+    {
+      id: 'lazy-loading',
+      label: 'Chapter content loaded on demand',
+      target: 'every chapter',
+      measured: optimized[0]
+        ? `${optimized[0].lazy.loadedOnDemand}/${optimized[0].lazy.chapters} chapters`
+        : 'n/a',
+      met: optimized[0]
+        ? optimized[0].lazy.chapters > 0 &&
+          optimized[0].lazy.loadedOnDemand === optimized[0].lazy.chapters &&
+          !optimized[0].lazy.contentInInitialRead
+        : null,
+    },
+  ]
+  return { comparison, targets }
+}
+
+/** The terminal table: one column per run, then the targets. */
+export function renderTable(runs: readonly RunResult[], targets: readonly TargetCheck[]): string {
+  const naive = runs.find((r) => r.variant === 'naive')
+  const header = ['', ...runs.map((r) => r.variant)]
+  const rel = (value: number, base: number | undefined, kind: 'speed' | 'less') => {
+    if (base === undefined || base === value || !value) return ''
+    return kind === 'speed'
+      ? ` (${(base / value).toFixed(1)}×)`
+      : ` (${fmtSigned(value / base - 1)})`
+  }
+  const rows: string[][] = [
+    [
+      'duration',
+      ...runs.map((r) => `${fmtMs(r.durationMs)}${rel(r.durationMs, naive?.durationMs, 'speed')}`),
+    ],
+    [
+      'peak memory (RSS)',
+      ...runs.map(
+        (r) => `${fmtBytes(r.memoryPeak)}${rel(r.memoryPeak, naive?.memoryPeak, 'less')}`,
+      ),
+    ],
+    ['DB queries', ...runs.map((r) => String(r.dbQueryCount))],
+    [
+      'DB avg / p95',
+      ...runs.map((r) => `${r.dbQueryAvgMs.toFixed(2)} / ${r.dbQueryP95Ms.toFixed(2)} ms`),
+    ],
+    [
+      'cache hit ratio',
+      ...runs.map((r) =>
+        r.cacheHits + r.cacheMisses === 0 ? 'no cache' : fmtPercent(r.cacheHitRatio),
+      ),
+    ],
+    ['validations at once', ...runs.map((r) => r.validation.concurrency.toFixed(1))],
+    ['embeddings computed', ...runs.map((r) => `${r.embeddings.computed}/${r.embeddings.total}`)],
+  ]
+  const lines = [...table([header, ...rows]), '']
+  lines.push(
+    ...table([
+      ['target', 'goal', 'measured', 'met'],
+      ...targets.map((t) => [
+        t.label,
+        t.target,
+        t.measured,
+        t.met === null ? 'n/a' : t.met ? 'yes' : 'NO',
+      ]),
+    ]),
+  )
+  return lines.join('\n')
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
+  return rows.map((r, i) => {
+    const line = r
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd()
+    return i === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line
+  })
+}
+
+/** Bytes as MB with one decimal. */
+export function fmtBytes(bytes: number): string {
+  return `${(bytes / 1024 ** 2).toFixed(1)} MB`
+}
+
+/** Milliseconds as ms or s. */
+export function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`
+}
+
+/** A 0..1 ratio as a percentage. */
+export function fmtPercent(value: number): string {
+  return `${(value * 100).toFixed(1)} %`
+}
+
+function fmtSigned(value: number): string {
+  return `${value > 0 ? '+' : '−'}${Math.abs(value * 100).toFixed(0)} %`
+}
+
+function fmtRatio(value: number | null): string {
+  return value === null ? 'n/a' : `${value.toFixed(1)}×`
+}

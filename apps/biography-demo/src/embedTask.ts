@@ -1,0 +1,9 @@
+import { termFrequencyVector } from './vectorizer.js'
+
+/**
+ * Worker-thread entry (built to dist/embedTask.js): the hashed term-frequency vector of one
+ * source text, the CPU-heavy half of its TF-IDF embedding.
+ */
+export function termVector(text: string): Float32Array {
+  return termFrequencyVector(text)
+}

@@ -1,0 +1,257 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { cached, cacheKey } from '@bookgen/cache'
+import { AsyncLazyLoader } from '@bookgen/db-optimizer'
+import {
+  defineWorkerTask,
+  type ParallelTaskExecutor,
+  type ValidationParallelizer,
+} from '@bookgen/parallel'
+import { asc, eq, isNotNull } from 'drizzle-orm'
+import type { SearchHit } from './corpus/corpusServer.js'
+import type { Figure } from './corpus/figures.js'
+import { biographies, chapters, generationJobs, sources } from './db/schema.js'
+import {
+  renderChapter,
+  renderHeader,
+  renderSources,
+  writeMarkdownStream,
+} from './markdownWriter.js'
+import { counts } from './naivePipeline.js'
+import { type FetchedPage, fetchPageStreaming } from './pageFetcher.js'
+import {
+  assemble,
+  chapterRows,
+  contentHash,
+  fetchTimeoutMs,
+  markdownFile,
+  searchCorpus,
+  sourceRows,
+  type ValidatedSource,
+} from './pipelineSupport.js'
+import { type RunContext, type RunCounters, timed } from './runContext.js'
+import type { FigureOutcome } from './runTypes.js'
+import { type SourceScore, scoreSource } from './sourceScorer.js'
+
+/** Seconds a validation result stays cached. */
+export const validationTtl = 1800
+/** Seconds an embedding stays cached. */
+export const embeddingTtl = 86_400
+
+/** The embedding worker task: `termVector` of dist/embedTask.js, run on worker threads. */
+export const termVectorTask = defineWorkerTask<string, Float32Array>(
+  new URL('./embedTask.js', import.meta.url),
+  'termVector',
+)
+
+interface CachedValidation {
+  page: Omit<FetchedPage, 'html'>
+  verdict: SourceScore
+}
+
+/**
+ * The optimized way: validations cached with `cached()` and run concurrently through
+ * `ValidationParallelizer` (pages streamed, only the article kept), embeddings read from the cache
+ * (float32 codec) or computed on worker threads, rows written with `batchInsert`/`batchUpdate`,
+ * the biography read back with its chapters and sources in one eager statement, and each
+ * chapter's heavy content loaded on demand while the Markdown is streamed to disk.
+ */
+export async function runOptimized(
+  ctx: RunContext,
+  counters: RunCounters,
+  workers: { executor: ParallelTaskExecutor; parallelizer: ValidationParallelizer },
+  variant: 'optimized-cold' | 'optimized-warm',
+): Promise<FigureOutcome[]> {
+  const outcomes: FigureOutcome[] = []
+  for (const figure of ctx.figures) {
+    outcomes.push(await optimizedFigure(ctx, counters, workers, variant, figure))
+  }
+  return outcomes
+}
+
+async function optimizedFigure(
+  ctx: RunContext,
+  counters: RunCounters,
+  {
+    executor,
+    parallelizer,
+  }: { executor: ParallelTaskExecutor; parallelizer: ValidationParallelizer },
+  variant: 'optimized-cold' | 'optimized-warm',
+  figure: Figure,
+): Promise<FigureOutcome> {
+  const { db, optimizer, cache } = ctx
+  const stages = counters.stages
+  const hits = await timed(stages, 'search', () => searchCorpus(ctx.corpusBaseUrl, figure))
+
+  let computed = 0
+  const validateSource = cached(
+    async (hit: SearchHit): Promise<CachedValidation> => {
+      computed++
+      const page = await fetchPageStreaming(hit.url, hit.fetchUrl, fetchTimeoutMs)
+      counters.validationBusyMs += page.fetchMs
+      counters.bytesFetched += page.bytes
+      return { page, verdict: scoreSource(figure, page) }
+    },
+    {
+      ttl: validationTtl,
+      keyPrefix: 'validation',
+      key: (hit) => cacheKey('validation', hit.url),
+      cache,
+    },
+  )
+  const validated = await timed(stages, 'validate', async () => {
+    const bar = ctx.progress.bar(`${variant}: validating ${figure.name}`, hits.length)
+    const results = await parallelizer.validateSourcesParallel(hits, async (hit: SearchHit) => {
+      const outcome = await validateSource(hit)
+      bar.increment()
+      return outcome
+    })
+    bar.stop()
+    return results.map((r, i): ValidatedSource => {
+      if (!r.success) throw new Error(`validation of ${hits[i]!.url} failed`, { cause: r.error })
+      const { page, verdict } = r.result as CachedValidation
+      return { hit: hits[i]!, page, verdict, contentHash: contentHash(page.text) }
+    })
+  })
+  counters.validationTotal += hits.length
+  counters.validationFromCache += hits.length - computed
+
+  const termVectors = await timed(stages, 'embed', async () => {
+    const wanted = validated.flatMap((v, i) => (v.verdict.valid ? [i] : []))
+    const keys = wanted.map((i) => cacheKey('embedding', validated[i]!.contentHash))
+    const found = await cache.getMany<Float32Array>(keys, { codec: 'float32' })
+    const vectors = new Map<number, Float32Array>()
+    const missing: number[] = []
+    wanted.forEach((index, n) => {
+      const hit = found.get(keys[n]!)
+      if (hit) vectors.set(index, hit)
+      else missing.push(index)
+    })
+    if (missing.length > 0) {
+      const bar = ctx.progress.bar(`${variant}: embedding ${figure.name}`, missing.length)
+      const results = await executor.mapParallel(
+        termVectorTask,
+        missing.map((i) => validated[i]!.page.text),
+      )
+      const fresh: Record<string, Float32Array> = {}
+      results.forEach((r, n) => {
+        if (!r.success) throw new Error('embedding failed on a worker thread', { cause: r.error })
+        const index = missing[n]!
+        vectors.set(index, r.result!)
+        fresh[cacheKey('embedding', validated[index]!.contentHash)] = r.result!
+        bar.increment()
+      })
+      bar.stop()
+      await cache.setMany(fresh, embeddingTtl, { codec: 'float32' })
+    }
+    counters.embeddingsTotal += wanted.length
+    counters.embeddingsComputed += missing.length
+    counters.embeddingsFromCache += wanted.length - missing.length
+    return vectors
+  })
+  const assembled = assemble(figure, validated, termVectors, stages)
+
+  const biographyId = randomUUID()
+  const jobId = randomUUID()
+  await timed(stages, 'store', async () => {
+    const jobVariant = variant
+    await optimizer.batchInsert(biographies, [
+      { id: biographyId, slug: figure.slug, name: figure.name, variant: jobVariant },
+    ])
+    await optimizer.batchInsert(generationJobs, [
+      { id: jobId, biographyId, variant: jobVariant, status: 'running', startedAt: new Date() },
+    ])
+    const rows = sourceRows(biographyId, validated, assembled)
+    await optimizer.batchInsert(sources, rows, { batchSize: 500 })
+    if (assembled.duplicates.size > 0) {
+      await optimizer.batchUpdate(
+        sources,
+        [...assembled.duplicates].map(([index, twin]) => ({
+          id: rows[index]!.id,
+          duplicateOf: rows[twin]!.id,
+        })),
+        { batchSize: 100 },
+      )
+    }
+    await optimizer.batchInsert(chapters, chapterRows(biographyId, assembled.chapters), {
+      batchSize: 100,
+    })
+    await optimizer.batchUpdate(biographies, [
+      {
+        id: biographyId,
+        status: 'completed',
+        sourceCount: assembled.refs.size,
+        chapterCount: assembled.chapters.length,
+        updatedAt: new Date(),
+      },
+    ])
+    await optimizer.batchUpdate(generationJobs, [
+      { id: jobId, status: 'completed', finishedAt: new Date() },
+    ])
+  })
+
+  const bio = await timed(stages, 'read', () =>
+    optimizer.timeQuery('get_biography_eager', () =>
+      db.query.biographies.findFirst({
+        where: eq(biographies.id, biographyId),
+        with: {
+          chapters: { columns: { content: false }, orderBy: [asc(chapters.position)] },
+          sources: { columns: { content: false }, where: isNotNull(sources.ref) },
+        },
+      }),
+    ),
+  )
+  if (!bio) throw new Error(`biography ${biographyId} was not found after it was stored`)
+  counters.chaptersTotal += bio.chapters.length
+
+  const path = join(ctx.outDir, markdownFile(figure))
+  const loaders = bio.chapters.map(
+    (chapter) =>
+      new AsyncLazyLoader(async () => {
+        counters.chaptersLoadedOnDemand++
+        const [row] = await optimizer.timeQuery('get_chapter_content', () =>
+          db
+            .select({ content: chapters.content })
+            .from(chapters)
+            .where(eq(chapters.id, chapter.id)),
+        )
+        return row?.content ?? ''
+      }),
+  )
+  let digest = ''
+  const bytes = await timed(stages, 'write', async () => {
+    const hash = createHash('sha256')
+    async function* parts(): AsyncGenerator<string> {
+      const header = renderHeader(figure, counts(validated, assembled), bio!.chapters)
+      hash.update(header)
+      yield header
+      for (const [n, chapter] of bio!.chapters.entries()) {
+        const loader = loaders[n]!
+        const section = renderChapter(chapter, await loader.get())
+        loader.reset()
+        hash.update(section)
+        yield section
+      }
+      const list = renderSources(bio!.sources.map((s) => ({ ...s, ref: s.ref! })))
+      hash.update(list)
+      yield list
+    }
+    const written = await writeMarkdownStream(path, parts())
+    digest = hash.digest('hex')
+    return written
+  })
+
+  return {
+    slug: figure.slug,
+    name: figure.name,
+    considered: hits.length,
+    valid: validated.filter((v) => v.verdict.valid).length,
+    duplicates: assembled.duplicates.size,
+    chapters: assembled.chapters.length,
+    citations: assembled.refs.size,
+    conflicts: assembled.chapters.reduce((n, c) => n + c.conflicts.length, 0),
+    file: markdownFile(figure),
+    sha256: digest,
+    bytes,
+  }
+}

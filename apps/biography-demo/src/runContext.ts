@@ -1,0 +1,53 @@
+import type { Cache } from '@bookgen/cache'
+import type { QueryOptimizer } from '@bookgen/db-optimizer'
+import type { Figure } from './corpus/figures.js'
+import type { DemoDatabase } from './db/database.js'
+import type { Progress } from './progress.js'
+import type { StageTimes } from './runTypes.js'
+
+/** What a pipeline run gets from the CLI. */
+export interface RunContext {
+  /** Base URL of the corpus server. */
+  readonly corpusBaseUrl: string
+  readonly db: DemoDatabase
+  /** Times every query and publishes it on `bookgen:db:query`. */
+  readonly optimizer: QueryOptimizer
+  readonly figures: readonly Figure[]
+  /** Folder the Markdown files are written to. */
+  readonly outDir: string
+  readonly progress: Progress
+  /** The cache of the optimized pipeline (unused by the naive one). */
+  readonly cache: Cache
+  /** Worker-thread count for embeddings. */
+  readonly threads: number
+  /** Closures in flight when validating. */
+  readonly concurrency: number
+}
+
+/** Counters a pipeline fills while it runs. */
+export interface RunCounters {
+  stages: StageTimes
+  validationBusyMs: number
+  validationFromCache: number
+  validationTotal: number
+  embeddingsTotal: number
+  embeddingsComputed: number
+  embeddingsFromCache: number
+  chaptersLoadedOnDemand: number
+  chaptersTotal: number
+  bytesFetched: number
+}
+
+/** Measures `fn` and adds its wall time to `stages[stage]`. */
+export async function timed<T>(
+  stages: StageTimes,
+  stage: keyof StageTimes,
+  fn: () => Promise<T> | T,
+): Promise<T> {
+  const started = performance.now()
+  try {
+    return await fn()
+  } finally {
+    stages[stage] += performance.now() - started
+  }
+}

@@ -1,0 +1,98 @@
+/** How a run does its work. */
+export type Variant = 'naive' | 'optimized-cold' | 'optimized-warm'
+
+/** Wall time of each stage of a run, milliseconds (summed over figures). */
+export interface StageTimes {
+  search: number
+  validate: number
+  embed: number
+  deduplicate: number
+  chapters: number
+  store: number
+  read: number
+  write: number
+}
+
+/** What one figure produced in one run. */
+export interface FigureOutcome {
+  slug: string
+  name: string
+  considered: number
+  valid: number
+  duplicates: number
+  chapters: number
+  citations: number
+  conflicts: number
+  /** Output file name, relative to the output folder. */
+  file: string
+  /** SHA-256 of the Markdown written, to compare variants. */
+  sha256: string
+  bytes: number
+}
+
+/** Everything measured in one run (one variant). */
+export interface RunResult {
+  variant: Variant
+  /** Wall time of the profiled run, milliseconds. */
+  durationMs: number
+  /** Peak RSS during the run, bytes, and how the profiler obtained it. */
+  memoryPeak: number
+  memoryPeakSource: string
+  memoryStart: number
+  heapPeak: number
+  /** Statements run, as timed by the QueryOptimizer at the driver. */
+  dbQueryCount: number
+  /** Statements the profiler recorded from `bookgen:db:query` inside the profile. */
+  profilerDbQueryCount: number
+  /** Milliseconds. */
+  dbQueryAvgMs: number
+  dbQueryP50Ms: number
+  dbQueryP95Ms: number
+  dbQueryMaxMs: number
+  cacheHits: number
+  cacheMisses: number
+  cacheHitRatio: number
+  cpuPercent: number
+  stages: StageTimes
+  validation: {
+    total: number
+    /** Sum of the individual validation times, milliseconds. */
+    busyMs: number
+    /** Wall time of the validation stage, milliseconds. */
+    wallMs: number
+    /** busyMs / wallMs: how many validations ran at once on average. */
+    concurrency: number
+    fromCache: number
+  }
+  embeddings: { total: number; computed: number; fromCache: number; onWorkerThreads: boolean }
+  lazy: { chapters: number; loadedOnDemand: number; contentInInitialRead: boolean }
+  /** Bytes downloaded from the corpus server. */
+  bytesFetched: number
+  figures: FigureOutcome[]
+  /** N+1 patterns the QueryOptimizer detected during the run. */
+  nPlusOneWarnings: string[]
+  /** Statement shapes that took the most time in total (from the QueryOptimizer). */
+  slowestStatements: {
+    shape: string
+    count: number
+    avgMs: number
+    maxMs: number
+    totalMs: number
+  }[]
+  /** Full profiler metrics (`profile.toJSON()`). */
+  profile: Record<string, unknown>
+}
+
+/** Emptied stage times. */
+export function emptyStages(): StageTimes {
+  return {
+    search: 0,
+    validate: 0,
+    embed: 0,
+    deduplicate: 0,
+    chapters: 0,
+    store: 0,
+    read: 0,
+    write: 0,
+  }
+}

@@ -1,0 +1,191 @@
+import { mkdir } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { type Cache, MemoryCache, RedisCache } from '@bookgen/cache'
+import { QueryOptimizer } from '@bookgen/db-optimizer'
+import { ParallelTaskExecutor, ValidationParallelizer } from '@bookgen/parallel'
+import { performanceProfile } from '@bookgen/profiler'
+import { findFigure } from './corpus/figures.js'
+import { type DatabaseTarget, openDatabase } from './db/database.js'
+import { runNaive } from './naivePipeline.js'
+import { runOptimized, termVectorTask } from './optimizedPipeline.js'
+import { Progress } from './progress.js'
+import type { RunContext, RunCounters } from './runContext.js'
+import { emptyStages, type RunResult, type Variant } from './runTypes.js'
+
+/** What a process running variants needs (sent by the CLI to its child processes). */
+export interface RunConfig {
+  corpusBaseUrl: string
+  /** Figure slugs. */
+  figures: string[]
+  /** Run in this order, in this process. */
+  variants: Variant[]
+  /** Each variant writes its Markdown to `<outDir>/<variant>/`. */
+  outDir: string
+  database: DatabaseTarget
+  /** Redis URL; the in-memory cache when absent. */
+  redisUrl?: string
+  cacheNamespace: string
+  progress: boolean
+  /** Worker threads for embeddings. */
+  threads: number
+  /** Validations in flight at once. */
+  concurrency: number
+}
+
+/** Default worker threads and validation concurrency for this machine. */
+export function defaultParallelism(): { threads: number; concurrency: number } {
+  return { threads: Math.max(1, Math.min(4, availableParallelism() - 1)), concurrency: 64 }
+}
+
+/** Opens the backends, runs each variant inside its own `performanceProfile()`, closes them. */
+export async function runVariants(config: RunConfig): Promise<RunResult[]> {
+  const figures = config.figures.map((slug) => findFigure(slug)!)
+  const database = await openDatabase(config.database)
+  const cache: Cache = config.redisUrl
+    ? new RedisCache({ url: config.redisUrl, namespace: config.cacheNamespace })
+    : new MemoryCache({ namespace: config.cacheNamespace })
+  const executor = new ParallelTaskExecutor({
+    maxWorkers: Math.max(config.threads, config.concurrency),
+    threads: config.threads,
+  })
+  const parallelizer = new ValidationParallelizer({ maxWorkers: config.concurrency })
+  const progress = new Progress(config.progress)
+  const results: RunResult[] = []
+  try {
+    if (config.variants.includes('optimized-cold')) await cache.clear()
+    for (const variant of config.variants) {
+      const outDir = join(config.outDir, variant)
+      await mkdir(outDir, { recursive: true })
+      const nPlusOne: string[] = []
+      const optimizer = new QueryOptimizer(database.db, {
+        onNPlusOne: (warning) => nPlusOne.push(warning.message),
+      })
+      const ctx: RunContext = {
+        corpusBaseUrl: config.corpusBaseUrl,
+        db: database.db,
+        optimizer,
+        figures,
+        outDir,
+        progress,
+        cache,
+        threads: config.threads,
+        concurrency: config.concurrency,
+      }
+      cache.resetStats()
+      const measured = await runVariant(ctx, variant, { executor, parallelizer })
+      optimizer.close()
+      // Query figures come from the QueryOptimizer, which times every statement at the driver
+      // whatever async context the driver settles it in; the profiler's own count is kept too.
+      const all = optimizer.getQueryStats().all
+      const result: RunResult = {
+        ...measured,
+        dbQueryCount: all.count,
+        dbQueryAvgMs: all.avgMs,
+        dbQueryP50Ms: all.p50Ms,
+        dbQueryP95Ms: all.p95Ms,
+        dbQueryMaxMs: all.maxMs,
+        profilerDbQueryCount: measured.dbQueryCount,
+      }
+      const statements = Object.entries(optimizer.getQueryStats().byShape)
+        .sort((a, b) => b[1].totalMs - a[1].totalMs)
+        .slice(0, 8)
+        .map(([shape, s]) => ({
+          shape: shape.length > 160 ? `${shape.slice(0, 157)}...` : shape,
+          count: s.count,
+          avgMs: round(s.avgMs),
+          maxMs: round(s.maxMs),
+          totalMs: round(s.totalMs),
+        }))
+      results.push({ ...result, nPlusOneWarnings: nPlusOne, slowestStatements: statements })
+    }
+  } finally {
+    progress.stop()
+    await executor.close()
+    await parallelizer.close()
+    await cache.close()
+    await database.close()
+  }
+  return results
+}
+
+async function runVariant(
+  ctx: RunContext,
+  variant: Variant,
+  workers: { executor: ParallelTaskExecutor; parallelizer: ValidationParallelizer },
+): Promise<RunResult> {
+  const counters: RunCounters = {
+    stages: emptyStages(),
+    validationBusyMs: 0,
+    validationFromCache: 0,
+    validationTotal: 0,
+    embeddingsTotal: 0,
+    embeddingsComputed: 0,
+    embeddingsFromCache: 0,
+    chaptersLoadedOnDemand: 0,
+    chaptersTotal: 0,
+    bytesFetched: 0,
+  }
+  let figures: RunResult['figures'] = []
+  const prof = await performanceProfile(
+    async () => {
+      if (variant === 'naive') {
+        figures = await runNaive(ctx, counters)
+      } else {
+        // Start the worker threads while the sources are fetched (I/O), not after.
+        const warmUp = workers.executor.mapParallel(termVectorTask, [''])
+        figures = await runOptimized(ctx, counters, workers, variant)
+        await warmUp
+      }
+    },
+    { name: variant, sampleIntervalMs: 20 },
+  )
+  const m = prof.getMetrics()
+  return {
+    variant,
+    durationMs: m.duration * 1000,
+    memoryPeak: m.memoryPeak,
+    memoryPeakSource: m.memoryPeakSource,
+    memoryStart: m.memoryStart,
+    heapPeak: m.heapPeak,
+    dbQueryCount: m.dbQueries.count,
+    dbQueryAvgMs: m.dbQueries.avg * 1000,
+    dbQueryP50Ms: m.dbQueries.p50 * 1000,
+    dbQueryP95Ms: m.dbQueries.p95 * 1000,
+    dbQueryMaxMs: m.dbQueries.max * 1000,
+    cacheHits: m.cacheHits,
+    cacheMisses: m.cacheMisses,
+    cacheHitRatio: m.cacheHitRatio,
+    cpuPercent: m.cpuPercent,
+    stages: counters.stages,
+    validation: {
+      total: counters.validationTotal,
+      busyMs: counters.validationBusyMs,
+      wallMs: counters.stages.validate,
+      concurrency:
+        counters.stages.validate > 0 ? counters.validationBusyMs / counters.stages.validate : 0,
+      fromCache: counters.validationFromCache,
+    },
+    embeddings: {
+      total: counters.embeddingsTotal,
+      computed: counters.embeddingsComputed,
+      fromCache: counters.embeddingsFromCache,
+      onWorkerThreads: variant !== 'naive',
+    },
+    lazy: {
+      chapters: counters.chaptersTotal,
+      loadedOnDemand: counters.chaptersLoadedOnDemand,
+      contentInInitialRead: variant === 'naive',
+    },
+    bytesFetched: counters.bytesFetched,
+    figures,
+    profilerDbQueryCount: m.dbQueries.count,
+    nPlusOneWarnings: [],
+    slowestStatements: [],
+    profile: prof.toJSON() as unknown as Record<string, unknown>,
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100
+}
