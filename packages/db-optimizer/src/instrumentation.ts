@@ -58,9 +58,9 @@ export class Instrumentation {
     start: number,
     rows: number | undefined,
     error: unknown,
+    span: Span | undefined,
   ): void {
     const durationMs = performance.now() - start
-    const span = spanStorage.getStore()
     const listening = this.listeners.size > 0
     const publishing = queryChannel.hasSubscribers
     if (span === undefined && !listening && !publishing) return
@@ -162,6 +162,7 @@ function isPglite(client: Any): boolean {
 function wrapPostgresJs(sql: Any, inst: Instrumentation): Any {
   const pool = inst.pool
   const unsafe = (text: string, args?: Any, options?: Any) => {
+    const span = spanStorage.getStore()
     const start = performance.now()
     const query = args === undefined ? sql.unsafe(text) : sql.unsafe(text, args, options)
     const params: readonly unknown[] = Array.isArray(args) ? args : []
@@ -179,12 +180,13 @@ function wrapPostgresJs(sql: Any, inst: Instrumentation): Any {
         start,
         typeof result?.count === 'number' ? result.count : undefined,
         undefined,
+        span,
       )
       return resolve(result)
     }
     query.reject = (error: unknown) => {
       pool.inflight.delete(query)
-      inst.record(text, params, start, undefined, error)
+      inst.record(text, params, start, undefined, error, span)
       return reject(error)
     }
     return query
@@ -213,6 +215,7 @@ function wrapPostgresJs(sql: Any, inst: Instrumentation): Any {
 
 function wrapPglite(client: Any, inst: Instrumentation): Any {
   const query = (text: string, params?: Any, options?: Any) => {
+    const span = spanStorage.getStore()
     const start = performance.now()
     const values: readonly unknown[] = Array.isArray(params) ? params : []
     const token = {}
@@ -229,12 +232,13 @@ function wrapPglite(client: Any, inst: Instrumentation): Any {
           start,
           count > 0 ? count : (result?.affectedRows ?? count),
           undefined,
+          span,
         )
         return result
       },
       (error: unknown) => {
         pool.inflight.delete(token)
-        inst.record(text, values, start, undefined, error)
+        inst.record(text, values, start, undefined, error, span)
         throw error
       },
     )
