@@ -178,6 +178,9 @@ async function microWorkload(): Promise<void> {
 }
 
 async function measure(label: string, workload: () => Promise<void>): Promise<number> {
+  const check = (count: number) => {
+    if (count !== OPS) throw new Error(`expected ${OPS} queries, got ${count}`)
+  }
   const modes: [string, () => Promise<void>][] = [
     ['no profile', workload],
     ['no profile again (A/A: the noise floor)', workload],
@@ -186,50 +189,57 @@ async function measure(label: string, workload: () => Promise<void>): Promise<nu
       async () => {
         const p = startProfile()
         await workload()
-        const m = p.stop()
-        if (m.dbQueryCount !== OPS)
-          throw new Error(`expected ${OPS} queries, got ${m.dbQueryCount}`)
+        check(p.stop().dbQueryCount)
       },
     ],
     [
       'performanceProfile(fn)',
-      async () => {
-        const p = await performanceProfile(workload)
-        if (p.dbQueryCount !== OPS)
-          throw new Error(`expected ${OPS} queries, got ${p.dbQueryCount}`)
-      },
+      async () => check((await performanceProfile(workload)).dbQueryCount),
+    ],
+    [
+      'performanceProfile(fn, { isolate: false })',
+      async () => check((await performanceProfile(workload, { isolate: false })).dbQueryCount),
     ],
   ]
-  const times = new Map<string, number[]>(modes.map(([name]) => [name, []]))
+  const wall = new Map<string, number[]>(modes.map(([name]) => [name, []]))
+  const cpu = new Map<string, number[]>(modes.map(([name]) => [name, []]))
   for (const [, fn] of modes) await fn() // warm-up
   for (let r = 0; r < RUNS; r++) {
     // rotate the order so that drift and GC debt do not always hit the same mode
     for (let k = 0; k < modes.length; k++) {
       const [name, fn] = modes[(r + k) % modes.length]!
+      const c = process.cpuUsage()
       const t = performance.now()
       await fn()
-      times.get(name)!.push(performance.now() - t)
+      wall.get(name)!.push(performance.now() - t)
+      const used = process.cpuUsage(c)
+      cpu.get(name)!.push((used.user + used.system) / 1000)
     }
   }
-  const base = median(times.get('no profile')!)
+  const baseWall = median(wall.get('no profile')!)
+  const baseCpu = median(cpu.get('no profile')!)
   console.log(`\n## Profile overhead, ${label}: median of ${RUNS} runs\n`)
-  console.log('| mode | median ms | p25–p75 ms | overhead vs no profile |')
-  console.log('| --- | ---: | ---: | ---: |')
+  console.log('| mode | wall ms (p25–p75) | wall overhead | CPU ms | CPU overhead |')
+  console.log('| --- | ---: | ---: | ---: | ---: |')
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} %`
   let worst = 0
   let noise = 0
-  for (const [name, xs] of times) {
-    const ms = median(xs)
-    const over = ((ms - base) / base) * 100
-    if (name.startsWith('no profile again')) noise = Math.abs(over)
-    else if (name !== 'no profile') worst = Math.max(worst, over)
-    const shown = name === 'no profile' ? '—' : `${over >= 0 ? '+' : ''}${over.toFixed(2)} %`
-    const spread = `${quantile(xs, 0.25).toFixed(1)}–${quantile(xs, 0.75).toFixed(1)}`
-    console.log(`| ${name} | ${ms.toFixed(2)} | ${spread} | ${shown} |`)
+  for (const [name] of modes) {
+    const w = wall.get(name)!
+    const c = cpu.get(name)!
+    const overWall = ((median(w) - baseWall) / baseWall) * 100
+    const overCpu = ((median(c) - baseCpu) / baseCpu) * 100
+    if (name.startsWith('no profile again')) noise = Math.abs(overCpu)
+    else if (name !== 'no profile') worst = Math.max(worst, overCpu)
+    const base = name === 'no profile'
+    console.log(
+      `| ${name} | ${median(w).toFixed(2)} (${quantile(w, 0.25).toFixed(1)}–${quantile(w, 0.75).toFixed(1)}) | ${base ? '—' : pct(overWall)} | ${median(c).toFixed(2)} | ${base ? '—' : pct(overCpu)} |`,
+    )
   }
   console.log(
-    `\nTarget < 1 %: ${worst < 1 ? 'MET' : 'MISSED'} (worst profiled mode ${worst.toFixed(2)} %; A/A difference ${noise.toFixed(2)} %)`,
+    `\nTarget < 1 % (judged on CPU time, which other processes on the machine disturb less than wall time): ${worst < 1 ? 'MET' : 'MISSED'} (worst profiled mode ${pct(worst)}; A/A difference ${noise.toFixed(2)} %)`,
   )
-  return base
+  return baseWall
 }
 
 const ioBase = await measure(
