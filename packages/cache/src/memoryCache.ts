@@ -2,6 +2,13 @@ import { performance } from 'node:perf_hooks'
 import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
+import {
+  COARSE_CLOCK_SLACK_MS,
+  coarseNow,
+  exactNow,
+  releaseClock,
+  retainClock,
+} from './coarseClock.js'
 import { resolveCodec } from './codecs.js'
 import type {
   Cache,
@@ -63,6 +70,8 @@ interface Entry {
   /** Epoch ms; 0 = never. */
   expiresAt: number
   size: number
+  /** Read since it was written or last given a second chance (see #evict). */
+  used: boolean
 }
 
 /**
@@ -101,6 +110,7 @@ export class MemoryCache implements Cache {
     this.#defaultTtl = o.defaultTtl
     this.#codec = resolveCodec(o.codec)
     this.#maxKeyLength = o.maxKeyLength
+    retainClock()
   }
 
   /** Entries currently held (expired ones may still count until touched or evicted). */
@@ -114,19 +124,25 @@ export class MemoryCache implements Cache {
   }
 
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
-    assertKey(key, this.#maxKeyLength)
     if (options?.codec !== undefined) resolveCodec(options.codec)
+    return this.getSync<T>(key)
+  }
+
+  /**
+   * Synchronous `get`: the value, or `undefined` on a miss (counted and published like `get`).
+   */
+  getSync<T = unknown>(key: string): T | undefined {
+    assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     const entry = this.#map.get(key)
-    if (entry === undefined || (entry.expiresAt !== 0 && entry.expiresAt <= Date.now())) {
+    if (entry === undefined || (entry.expiresAt !== 0 && expired(entry.expiresAt))) {
       if (entry !== undefined) this.#remove(key, entry)
       this.#stats.misses++
       if (start >= 0) this.#emit('miss', key, start)
       return undefined
     }
-    this.#map.delete(key)
-    this.#map.set(key, entry)
+    entry.used = true
     this.#stats.hits++
     if (start >= 0) this.#emit('hit', key, start)
     return entry.value as T
@@ -176,7 +192,7 @@ export class MemoryCache implements Cache {
     if (this.#closed) throw closedError()
     const entry = this.#map.get(key)
     if (entry === undefined) return false
-    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+    if (entry.expiresAt !== 0 && expired(entry.expiresAt)) {
       this.#remove(key, entry)
       return false
     }
@@ -203,7 +219,7 @@ export class MemoryCache implements Cache {
     if (options?.codec !== undefined) resolveCodec(options.codec)
     const out = new Map<string, T>()
     for (const key of keys) {
-      const value = await this.get<T>(key)
+      const value = this.getSync<T>(key)
       if (value !== undefined) out.set(key, value)
     }
     return out
@@ -244,7 +260,9 @@ export class MemoryCache implements Cache {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return
     this.#closed = true
+    releaseClock()
     this.#map.clear()
     this.#bytes = 0
   }
@@ -262,22 +280,32 @@ export class MemoryCache implements Cache {
     const previous = this.#map.get(key)
     if (previous !== undefined) this.#remove(key, previous)
     if (this.#maxBytes > 0 && size > this.#maxBytes) return false
-    this.#map.set(key, { value, expiresAt: ttl === 0 ? 0 : Date.now() + ttl * 1000, size })
+    const expiresAt = ttl === 0 ? 0 : exactNow() + ttl * 1000
+    this.#map.set(key, { value, expiresAt, size, used: false })
     this.#bytes += size
     this.#evict()
     return true
   }
 
   #evict(): void {
-    // The Map keeps insertion order and get() re-inserts, so the first entries are the least
-    // recently used. Expired entries are dropped lazily when touched, or here in LRU order.
-    for (const [key, entry] of this.#map) {
-      if (
-        this.#map.size <= this.#maxEntries &&
-        (this.#maxBytes === 0 || this.#bytes <= this.#maxBytes)
-      )
-        break
-      this.#remove(key, entry)
+    // Approximate LRU ("second chance", like Redis's own approximation): the Map keeps write
+    // order; an entry read since it was written or last moved goes to the back once instead of
+    // being evicted. Reads then cost one flag write instead of a Map delete + insert.
+    const over = () =>
+      this.#map.size > this.#maxEntries || (this.#maxBytes > 0 && this.#bytes > this.#maxBytes)
+    let spared = 0
+    while (over()) {
+      const first = this.#map.entries().next()
+      if (first.done) return
+      const [key, entry] = first.value
+      if (entry.used && spared < this.#map.size) {
+        spared++
+        entry.used = false
+        this.#map.delete(key)
+        this.#map.set(key, entry)
+      } else {
+        this.#remove(key, entry)
+      }
     }
   }
 
@@ -289,6 +317,12 @@ export class MemoryCache implements Cache {
   #emit(op: CacheEventOp, key: string, start: number): void {
     publishCacheEvent({ op, key, namespace: this.namespace, durationMs: performance.now() - start })
   }
+}
+
+function expired(expiresAt: number): boolean {
+  const now = coarseNow()
+  if (expiresAt - now > COARSE_CLOCK_SLACK_MS) return false
+  return expiresAt <= exactNow()
 }
 
 function byteSize(encoded: string | Buffer): number {

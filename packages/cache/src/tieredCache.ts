@@ -85,7 +85,7 @@ export class TieredCache implements Cache {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = cacheChannel.hasSubscribers ? performance.now() : -1
-    const local = await this.memory.get<T>(key)
+    const local = this.memory.getSync<T>(key)
     if (local !== undefined) {
       this.#stats.hits++
       if (start >= 0) this.#emit('hit', key, start)

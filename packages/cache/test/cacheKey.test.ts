@@ -14,7 +14,9 @@ describe('cacheKey', () => {
       cacheKey('q', { a: [1, { c: 2, d: 1 }], b: 2 }),
     )
     expect(cacheKey('q', { a: 1 })).not.toBe(cacheKey('q', { a: 2 }))
-    expect(cacheKey('d', new Date('2024-01-01T00:00:00Z'))).toBe('bookgen:d:2024-01-01T00:00:00.000Z')
+    expect(cacheKey('d', new Date('2024-01-01T00:00:00Z'))).toBe(
+      'bookgen:d:2024-01-01T00:00:00.000Z',
+    )
   })
 
   it('hashes long keys, keeping the prefix, short and distinct', () => {

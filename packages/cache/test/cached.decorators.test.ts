@@ -16,7 +16,7 @@ class SourceValidator {
   }
 
   @Cached({ ttl: 60, cache, keyPrefix: 'lookup' })
-  async lookup(id: number): Promise<null> {
+  async lookup(_id: number): Promise<null> {
     this.calls++
     return null
   }

@@ -2,12 +2,12 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { performance } from 'node:perf_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  getFreePort,
   startRedis,
   type ThrowawayRedis,
-  getFreePort,
   waitFor,
 } from '../../../tools/testing/servers.mjs'
-import { CACHE_CHANNEL, type CacheEvent, RedisCache, cached } from '../src/index.js'
+import { CACHE_CHANNEL, type CacheEvent, cached, RedisCache } from '../src/index.js'
 import { sleep, testNamespace } from './helpers.js'
 
 // Generous bound for a 250 ms command timeout on a loaded 2-core machine.

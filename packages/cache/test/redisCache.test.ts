@@ -31,7 +31,10 @@ describe('RedisCache', () => {
     await raw.set(foreign, 'mine', 'EX', 60)
     await raw.set(lookalike, 'also mine', 'EX', 60)
     try {
-      await cache.setMany(Object.fromEntries(Array.from({ length: 2500 }, (_, i) => [`k${i}`, i])), 60)
+      await cache.setMany(
+        Object.fromEntries(Array.from({ length: 2500 }, (_, i) => [`k${i}`, i])),
+        60,
+      )
       expect(await cache.clear()).toBe(2500)
       expect(await raw.get(foreign)).toBe('mine')
       expect(await raw.get(lookalike)).toBe('also mine')
