@@ -1,0 +1,110 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { RedisCache } from '@bookgen/cache'
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type CliRun, parseMarkdown, runCli } from './helpers.js'
+
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
+const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
+// Own schema and Redis namespace: other suites use the same servers at the same time.
+const schema = `bookgen_demo_test_${process.pid}`
+const namespace = `bookgen-demo-test-${process.pid}`
+
+describe('demo CLI on the real servers (REDIS_URL + DATABASE_URL)', () => {
+  let dir: string
+  let run: CliRun
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} })
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bookgen-demo-services-'))
+    run = await runCli(
+      [
+        'Rosalind Franklin',
+        '--out',
+        dir,
+        '--quiet',
+        '--db-schema',
+        schema,
+        '--cache-namespace',
+        namespace,
+      ],
+      { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl },
+    )
+  })
+
+  afterAll(async () => {
+    await sql.unsafe(`drop schema if exists "${schema}" cascade`)
+    await sql.end()
+    const cache = new RedisCache({ url: redisUrl, namespace })
+    await cache.clear()
+    await cache.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('names Redis and PostgreSQL on its first line', () => {
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    const first = run.stdout.split('\n')[0]!
+    expect(first).toContain(`cache: Redis redis://`)
+    expect(first).toContain(`(namespace ${namespace})`)
+    expect(first).toContain(`database: PostgreSQL postgres://`)
+    expect(first).toContain(`(schema ${schema})`)
+  })
+
+  it('stores the biographies, chapters, sources and jobs of the three runs in its own schema', async () => {
+    const bios = await sql.unsafe(
+      `select variant, status, source_count, chapter_count from "${schema}".biographies order by variant`,
+    )
+    expect(bios.map((b) => b.variant)).toEqual(['naive', 'optimized-cold', 'optimized-warm'])
+    expect(bios.every((b) => b.status === 'completed')).toBe(true)
+    expect(new Set(bios.map((b) => b.source_count)).size).toBe(1)
+    const [{ n: chapters }] = await sql.unsafe(
+      `select count(*)::int as n from "${schema}".chapters`,
+    )
+    expect(chapters).toBe(bios[0]!.chapter_count * 3)
+    const [{ n: duplicates }] = await sql.unsafe(
+      `select count(*)::int as n from "${schema}".sources where duplicate_of is not null`,
+    )
+    expect(duplicates).toBeGreaterThan(0)
+    const jobs = await sql.unsafe(`select status from "${schema}".generation_jobs`)
+    expect(jobs.map((j) => j.status)).toEqual(['completed', 'completed', 'completed'])
+    const [{ n: migrations }] = await sql.unsafe(
+      `select count(*)::int as n from "${schema}".__drizzle_migrations`,
+    )
+    expect(migrations).toBe(1)
+  })
+
+  it('caches validations and float32 embeddings in Redis under its namespace', async () => {
+    const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'))
+    const warm = metrics.runs[2]
+    expect(warm.variant).toBe('optimized-warm')
+    expect(warm.cacheHitRatio).toBeGreaterThanOrEqual(0.8)
+    expect(warm.embeddings.fromCache).toBe(warm.embeddings.total)
+    expect(warm.validation.fromCache).toBe(warm.validation.total)
+    const cache = new RedisCache({ url: redisUrl, namespace })
+    try {
+      const markdown = await readFile(join(dir, 'rosalind-franklin.md'), 'utf8')
+      const { listed } = parseMarkdown(markdown)
+      expect(listed.size).toBeGreaterThan(5)
+      const validation = await cache.get<{ verdict: { valid: boolean } }>(
+        `bookgen:validation:${listed.get(1)}`,
+      )
+      expect(validation?.verdict.valid).toBe(true)
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('writes the same Markdown as the naive run, with chapters and unique sources', async () => {
+    const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'))
+    expect(metrics.comparison.outputsIdentical).toBe(true)
+    const { chapters, cited, listed } = parseMarkdown(
+      await readFile(join(dir, 'rosalind-franklin.md'), 'utf8'),
+    )
+    expect(chapters).toContain('King’s College and Photograph 51')
+    for (const ref of cited) expect(listed.has(ref)).toBe(true)
+    expect(new Set(listed.values()).size).toBe(listed.size)
+  })
+})

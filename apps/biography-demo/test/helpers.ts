@@ -1,0 +1,51 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+/** The built CLI (run `npx tsup` first; the Nx test target builds it). */
+export const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+
+/** Result of one CLI run. */
+export interface CliRun {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the built CLI with arguments and extra environment; never rejects. */
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CliRun> {
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env }
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete merged[key]
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cliPath, ...args],
+      { env: merged, maxBuffer: 16 * 1024 * 1024, timeout: 110_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
+  })
+}
+
+/** Citation numbers used in the chapters and the numbered entries of the "Sources" list. */
+export function parseMarkdown(markdown: string): {
+  chapters: string[]
+  cited: Set<number>
+  listed: Map<number, string>
+} {
+  const [body = '', sourcesPart = ''] = markdown.split('\n## Sources\n')
+  const chapters = [...body.matchAll(/^## (\d+)\. (.+)$/gm)].map((m) => m[2]!)
+  const cited = new Set([...body.matchAll(/\[(\d+)\](?!\()/g)].map((m) => Number(m[1])))
+  const listed = new Map<number, string>()
+  for (const m of sourcesPart.matchAll(/^(\d+)\. \[[^\]]*\]\(([^)]+)\)/gm)) {
+    listed.set(Number(m[1]), m[2]!)
+  }
+  return { chapters, cited, listed }
+}
+
+/** Env without the service variables: the embedded defaults. */
+export const embeddedEnv = { REDIS_URL: undefined, DATABASE_URL: undefined }
