@@ -146,7 +146,7 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
         svgs.map((svg) => ({
           id: svg.id,
           bars: [...svg.querySelectorAll('rect.bar')].filter(
-            (r) => (r as SVGGraphicsElement).getBBox().width > 0,
+            (r) => (r as unknown as { getBBox(): { width: number } }).getBBox().width > 0,
           ).length,
           height: svg.getBoundingClientRect().height,
         })),
