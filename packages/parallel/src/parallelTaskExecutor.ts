@@ -128,7 +128,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     }
   }
 
-  /** In-process concurrency (and cap on threads). */
+  /** In-process concurrency: most closures in flight at once. */
   get maxWorkers(): number {
     return this.#options.maxWorkers
   }

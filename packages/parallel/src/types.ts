@@ -35,7 +35,7 @@ export type Task<T> = ((context: TaskContext) => T | PromiseLike<T>) | BoundWork
 /** Options of `ParallelTaskExecutor` (and of the standalone helpers). */
 export interface ExecutorOptions {
   /**
-   * Most closures in flight at once (in-process concurrency), and the cap on worker threads.
+   * Most closures in flight at once (in-process concurrency); the default of `threads` derives from it.
    * @default Math.min(32, os.availableParallelism() + 4)  (like Python's ThreadPoolExecutor)
    */
   maxWorkers?: number

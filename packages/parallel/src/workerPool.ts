@@ -46,7 +46,14 @@ export class WorkerPool {
 
   async #probe(task: WorkerTask<unknown, unknown>): Promise<void> {
     const message: ProbeMessage = { k: 'probe', m: task.moduleUrl, e: task.exportName }
-    const reply = (await this.#run(message, undefined)) as ProbeReply
+    let reply: ProbeReply
+    try {
+      reply = (await this.#run(message, undefined)) as ProbeReply
+    } catch (error) {
+      if (error instanceof ParallelError) throw error
+      // The module killed its thread while loading (process.exit, resourceLimits...).
+      throw probeError(task, 'load', error)
+    }
     if (!reply.ok) throw probeError(task, reply.reason, deserializeError(reply.error))
   }
 

@@ -161,6 +161,15 @@ describe('worker threads', () => {
     expect(await ex.parallelMap(double, [4])).toEqual([8])
   })
 
+  it('rejects with WORKER_TASK_LOAD_FAILED when a module kills its thread while loading', async () => {
+    const ex = executor()
+    const exits = defineWorkerTask(new URL('./fixtures/exitsOnLoad.mjs', import.meta.url), 'x')
+    const error = (await ex.parallelMap(exits, [1]).catch((e) => e)) as ParallelError
+    expect(error.code).toBe('WORKER_TASK_LOAD_FAILED')
+    expect((error.cause as Error).message).toContain('code 3')
+    expect(await ex.parallelMap(double, [21])).toEqual([42])
+  })
+
   it('parallelMap accepts a worker task and closes its own threads', async () => {
     const hash = defineWorkerTask<string, string>(fixtures, 'hash')
     const out = await parallelMap(hash, ['a', 'b', 'a'], { maxWorkers: 2 })
