@@ -15,7 +15,7 @@ export interface CreateDatabaseOptions<TSchema extends Record<string, unknown>> 
    * `connection` applies: each setting is run as `SET name = value` once at start.
    * @default {} (postgres.js defaults: max 10, no timeouts)
    */
-  postgres?: Partial<PostgresJsOptions> & Record<string, unknown>
+  postgres?: Partial<PostgresJsOptions> | Record<string, unknown>
   /**
    * PGlite options (`extensions`, `debug`, …), used when the URL selects PGlite.
    * @default {}
@@ -78,7 +78,8 @@ export async function createDatabase<
   )
   const client = new PGlite(target.dataDir, options.pglite ?? {})
   await client.waitReady
-  for (const [name, value] of Object.entries(options.postgres?.connection ?? {})) {
+  const settings = (options.postgres?.connection ?? {}) as Record<string, unknown>
+  for (const [name, value] of Object.entries(settings)) {
     if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) {
       throw new DbOptimizerError(
         'INVALID_ARGUMENT',

@@ -1,7 +1,15 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
-import { count, createTables, drivers, dropTables, makeTables, sourceRows, type Tables } from './drivers.js'
+import {
+  count,
+  createTables,
+  drivers,
+  dropTables,
+  makeTables,
+  sourceRows,
+  type Tables,
+} from './drivers.js'
 
 describe.each(drivers)('batchInsert on $name', (driver) => {
   let database: Database
@@ -31,8 +39,16 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
     const n = await optimizer.batchInsert(tables.sources, rows, { batchSize: 20, method: 'values' })
     expect(n).toBe(50)
     expect(await count(database, `dbo_src_${tables.id}`)).toBe(50)
-    const [row] = await database.db.select().from(tables.sources).where(sql`url = 'https://example.org/7'`)
-    expect(row).toMatchObject({ title: 'Title 7', verified: false, meta: { n: 7, tags: ['a', 'b'] }, biographyId: 7 })
+    const [row] = await database.db
+      .select()
+      .from(tables.sources)
+      .where(sql`url = 'https://example.org/7'`)
+    expect(row).toMatchObject({
+      title: 'Title 7',
+      verified: false,
+      meta: { n: 7, tags: ['a', 'b'] },
+      biographyId: 7,
+    })
     expect(row?.publishedAt?.toISOString()).toBe('2020-01-08T00:00:00.000Z')
   })
 
@@ -43,12 +59,27 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
     expect(n).toBe(2500)
     const shapes = Object.keys(optimizer.getQueryStats().byShape)
     expect(shapes.some((s) => s.includes('unnest('))).toBe(true)
-    const [row] = await database.db.select().from(tables.sources).where(sql`url = 'https://example.org/2499'`)
-    expect(row).toMatchObject({ title: 'Title 2499', score: 0.99, verified: false, meta: { n: 2499, tags: ['a', 'b'] } })
-    expect(row?.publishedAt?.toISOString()).toBe(new Date(Date.UTC(2020, 0, 1 + (2499 % 365))).toISOString())
+    const [row] = await database.db
+      .select()
+      .from(tables.sources)
+      .where(sql`url = 'https://example.org/2499'`)
+    expect(row).toMatchObject({
+      title: 'Title 2499',
+      score: 0.99,
+      verified: false,
+      meta: { n: 2499, tags: ['a', 'b'] },
+    })
+    expect(row?.publishedAt?.toISOString()).toBe(
+      new Date(Date.UTC(2020, 0, 1 + (2499 % 365))).toISOString(),
+    )
     const nulls = await optimizer.batchInsert(
       tables.sources,
-      Array.from({ length: 150 }, (_, i) => ({ url: `n${i}`, title: null, meta: null, score: null })),
+      Array.from({ length: 150 }, (_, i) => ({
+        url: `n${i}`,
+        title: null,
+        meta: null,
+        score: null,
+      })),
     )
     expect(nulls).toBe(150)
     const [empty] = await database.db.select().from(tables.sources).where(sql`url = 'n3'`)
@@ -58,9 +89,14 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
   it('cuts VALUES batches under the 65,535 bind-parameter limit by itself', async () => {
     await reset()
     const rows = sourceRows(9000) // 8 parameters a row: 72,000 in one statement would be refused
-    const n = await optimizer.batchInsert(tables.sources, rows, { batchSize: 9000, method: 'values' })
+    const n = await optimizer.batchInsert(tables.sources, rows, {
+      batchSize: 9000,
+      method: 'values',
+    })
     expect(n).toBe(9000)
-    const insert = Object.entries(optimizer.getQueryStats().byShape).find(([s]) => s.startsWith('insert'))
+    const insert = Object.entries(optimizer.getQueryStats().byShape).find(([s]) =>
+      s.startsWith('insert'),
+    )
     expect(insert?.[1].count).toBe(2)
     expect(await count(database, `dbo_src_${tables.id}`)).toBe(9000)
   })
@@ -72,7 +108,10 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
     Object.freeze(rows)
     await optimizer.batchInsert(tables.sources, rows)
     await reset()
-    await optimizer.batchInsert(tables.sources, rows, { method: 'values', onConflict: { target: 'url' } })
+    await optimizer.batchInsert(tables.sources, rows, {
+      method: 'values',
+      onConflict: { target: 'url' },
+    })
     expect(JSON.stringify(rows)).toBe(before)
   })
 
@@ -85,17 +124,27 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
         { url: 'b', title: 'b1' },
         { url: 'a', title: `last-${method}` },
       ]
-      const n = await optimizer.batchInsert(tables.sources, rows, { method, onConflict: { target: 'url' } })
+      const n = await optimizer.batchInsert(tables.sources, rows, {
+        method,
+        onConflict: { target: 'url' },
+      })
       expect(n).toBe(2)
-      const got = await database.db.select({ url: tables.sources.url, title: tables.sources.title }).from(tables.sources).orderBy(tables.sources.url)
+      const got = await database.db
+        .select({ url: tables.sources.url, title: tables.sources.title })
+        .from(tables.sources)
+        .orderBy(tables.sources.url)
       expect(got).toEqual([
         { url: 'a', title: `last-${method}` },
         { url: 'b', title: 'b1' },
       ])
     }
-    const kept = await optimizer.batchInsert(tables.sources, [{ url: 'a', title: 'ignored' }, { url: 'c' }], {
-      onConflict: { target: tables.sources.url, action: 'nothing' },
-    })
+    const kept = await optimizer.batchInsert(
+      tables.sources,
+      [{ url: 'a', title: 'ignored' }, { url: 'c' }],
+      {
+        onConflict: { target: tables.sources.url, action: 'nothing' },
+      },
+    )
     expect(kept).toBe(1)
   })
 
@@ -104,7 +153,9 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
     const rows: (typeof tables.sources.$inferInsert)[] = sourceRows(500)
     rows[250] = { ...rows[250], url: rows[10]?.url as string } // duplicate of a row in batch 1
     for (const method of ['values', 'unnest'] as const) {
-      const error = await optimizer.batchInsert(tables.sources, rows, { batchSize: 100, method }).catch((e) => e)
+      const error = await optimizer
+        .batchInsert(tables.sources, rows, { batchSize: 100, method })
+        .catch((e) => e)
       expect(error).toBeInstanceOf(DbOptimizerError)
       expect(error.code).toBe('BATCH_FAILED')
       expect(error.batch).toBe(2)
@@ -135,9 +186,15 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
     expect(await count(database, `dbo_src_${tables.id}`)).toBe(0)
     expect(await optimizer.batchInsert(tables.sources, rows, { batchSize: 200 })).toBe(1000)
     const dupes = await database.db.execute(
-      sql.raw(`select count(*)::int as n from (select url from "dbo_src_${tables.id}" group by url having count(*) > 1) d`),
+      sql.raw(
+        `select count(*)::int as n from (select url from "dbo_src_${tables.id}" group by url having count(*) > 1) d`,
+      ),
     )
-    expect(Number((Array.isArray(dupes) ? dupes : (dupes as unknown as { rows: { n: number }[] }).rows)[0]?.n)).toBe(0)
+    expect(
+      Number(
+        (Array.isArray(dupes) ? dupes : (dupes as unknown as { rows: { n: number }[] }).rows)[0]?.n,
+      ),
+    ).toBe(0)
     expect(await count(database, `dbo_src_${tables.id}`)).toBe(1000)
   })
 
@@ -148,25 +205,51 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
   })
 
   it('rejects bad input with a code', async () => {
-    const bad = async (fn: () => Promise<unknown>) => (await fn().then(() => undefined, (e) => e)) as DbOptimizerError
-    expect((await bad(() => optimizer.batchInsert({} as never, [{ url: 'x' }] as never))).code).toBe('INVALID_TABLE')
-    expect((await bad(() => optimizer.batchInsert(null as never, [{ url: 'x' }] as never))).code).toBe('INVALID_TABLE')
+    const bad = async (fn: () => Promise<unknown>) =>
+      (await fn().then(
+        () => undefined,
+        (e) => e,
+      )) as DbOptimizerError
+    expect(
+      (await bad(() => optimizer.batchInsert({} as never, [{ url: 'x' }] as never))).code,
+    ).toBe('INVALID_TABLE')
+    expect(
+      (await bad(() => optimizer.batchInsert(null as never, [{ url: 'x' }] as never))).code,
+    ).toBe('INVALID_TABLE')
     for (const batchSize of [0, -5, 1.5, Number.NaN]) {
-      const error = await bad(() => optimizer.batchInsert(tables.sources, [{ url: 'x' }], { batchSize }))
+      const error = await bad(() =>
+        optimizer.batchInsert(tables.sources, [{ url: 'x' }], { batchSize }),
+      )
       expect(error.code).toBe('INVALID_ARGUMENT')
       expect(error.message).toContain('options.batchSize')
     }
-    const unknown = await bad(() => optimizer.batchInsert(tables.sources, [{ url: 'x' }, { url: 'y', nope: 1 } as never]))
+    const unknown = await bad(() =>
+      optimizer.batchInsert(tables.sources, [{ url: 'x' }, { url: 'y', nope: 1 } as never]),
+    )
     expect(unknown.code).toBe('UNKNOWN_COLUMN')
     expect(unknown.message).toContain('rows[1]')
     expect(unknown.message).toContain('"nope"')
-    expect((await bad(() => optimizer.batchInsert(tables.sources, [null as never]))).code).toBe('INVALID_ROWS')
-    expect((await bad(() => optimizer.batchInsert(tables.sources, 'x' as never))).code).toBe('INVALID_ROWS')
-    expect((await bad(() => optimizer.batchInsert(tables.sources, [{ url: 'x' }], { fastPathThreshold: -1 }))).code).toBe(
-      'INVALID_ARGUMENT',
+    expect((await bad(() => optimizer.batchInsert(tables.sources, [null as never]))).code).toBe(
+      'INVALID_ROWS',
+    )
+    expect((await bad(() => optimizer.batchInsert(tables.sources, 'x' as never))).code).toBe(
+      'INVALID_ROWS',
     )
     expect(
-      (await bad(() => optimizer.batchInsert(tables.sources, [{ url: 'x' }], { onConflict: { target: 'nope' as never } }))).code,
+      (
+        await bad(() =>
+          optimizer.batchInsert(tables.sources, [{ url: 'x' }], { fastPathThreshold: -1 }),
+        )
+      ).code,
+    ).toBe('INVALID_ARGUMENT')
+    expect(
+      (
+        await bad(() =>
+          optimizer.batchInsert(tables.sources, [{ url: 'x' }], {
+            onConflict: { target: 'nope' as never },
+          }),
+        )
+      ).code,
     ).toBe('UNKNOWN_COLUMN')
   })
 })

@@ -1,7 +1,14 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
-import { createTables, drivers, dropTables, makeTables, sourceRows, type Tables } from './drivers.js'
+import {
+  createTables,
+  drivers,
+  dropTables,
+  makeTables,
+  sourceRows,
+  type Tables,
+} from './drivers.js'
 
 describe.each(drivers)('batchUpdate on $name', (driver) => {
   let database: Database
@@ -36,10 +43,16 @@ describe.each(drivers)('batchUpdate on $name', (driver) => {
   }
 
   it('updates in one statement per batch, in one transaction, and returns the rows updated', async () => {
-    const updates = Array.from({ length: 1000 }, (_, i) => ({ id: i + 1, title: `new ${i + 1}`, score: i }))
+    const updates = Array.from({ length: 1000 }, (_, i) => ({
+      id: i + 1,
+      title: `new ${i + 1}`,
+      score: i,
+    }))
     const n = await optimizer.batchUpdate(tables.sources, updates, { batchSize: 300 })
     expect(n).toBe(1000)
-    const update = Object.entries(optimizer.getQueryStats().byShape).find(([s]) => s.startsWith('update'))
+    const update = Object.entries(optimizer.getQueryStats().byShape).find(([s]) =>
+      s.startsWith('update'),
+    )
     expect(update?.[1].count).toBe(4)
     expect(await titles([1, 500, 1000, 1001])).toEqual([
       { id: 1, title: 'new 1', score: 0 },
@@ -64,7 +77,14 @@ describe.each(drivers)('batchUpdate on $name', (driver) => {
     expect(n).toBe(2)
     expect(missing).toEqual([[99999, 88888]])
     const error = await optimizer
-      .batchUpdate(tables.sources, [{ id: 3, title: 'three' }, { id: 77777, title: 'ghost' }], { requireAll: true })
+      .batchUpdate(
+        tables.sources,
+        [
+          { id: 3, title: 'three' },
+          { id: 77777, title: 'ghost' },
+        ],
+        { requireAll: true },
+      )
       .catch((e) => e)
     expect(error).toBeInstanceOf(DbOptimizerError)
     expect(error.code).toBe('ROWS_NOT_FOUND')
@@ -100,34 +120,65 @@ describe.each(drivers)('batchUpdate on $name', (driver) => {
 
   it('is all-or-nothing and never mutates its input', async () => {
     const updates = Object.freeze(
-      Array.from({ length: 600 }, (_, i) => Object.freeze({ id: i + 1, url: i === 450 ? 'https://example.org/1000' : `u${i}` })),
+      Array.from({ length: 600 }, (_, i) =>
+        Object.freeze({ id: i + 1, url: i === 450 ? 'https://example.org/1000' : `u${i}` }),
+      ),
     )
     const before = JSON.stringify(updates)
-    const error = await optimizer.batchUpdate(tables.sources, updates, { batchSize: 200 }).catch((e) => e)
+    const error = await optimizer
+      .batchUpdate(tables.sources, updates, { batchSize: 200 })
+      .catch((e) => e)
     expect(error.code).toBe('BATCH_FAILED')
     expect(error.batch).toBe(2)
     expect(error.rowRange).toEqual([400, 600])
     expect(error.cause.code).toBe('23505')
     expect(JSON.stringify(updates)).toBe(before)
-    const [row] = await database.db.select({ url: tables.sources.url }).from(tables.sources).where(sql`id = 1`)
+    const [row] = await database.db
+      .select({ url: tables.sources.url })
+      .from(tables.sources)
+      .where(sql`id = 1`)
     expect(row?.url).toBe('https://example.org/0')
   })
 
   it('rejects bad input with a code', async () => {
-    const bad = async (fn: () => Promise<unknown>) => (await fn().then(() => undefined, (e) => e)) as DbOptimizerError
-    expect((await bad(() => optimizer.batchUpdate(tables.sources, [{ title: 'no id' }]))).code).toBe('MISSING_KEY')
-    expect((await bad(() => optimizer.batchUpdate(tables.sources, [{ id: 1, title: 'x' }], { key: 'nope' as never }))).code).toBe(
-      'UNKNOWN_COLUMN',
+    const bad = async (fn: () => Promise<unknown>) =>
+      (await fn().then(
+        () => undefined,
+        (e) => e,
+      )) as DbOptimizerError
+    expect(
+      (await bad(() => optimizer.batchUpdate(tables.sources, [{ title: 'no id' }]))).code,
+    ).toBe('MISSING_KEY')
+    expect(
+      (
+        await bad(() =>
+          optimizer.batchUpdate(tables.sources, [{ id: 1, title: 'x' }], { key: 'nope' as never }),
+        )
+      ).code,
+    ).toBe('UNKNOWN_COLUMN')
+    expect(
+      (await bad(() => optimizer.batchUpdate(tables.sources, [{ id: 1, nope: 1 } as never]))).code,
+    ).toBe('UNKNOWN_COLUMN')
+    expect((await bad(() => optimizer.batchUpdate(tables.sources, [{ id: 1 }]))).code).toBe(
+      'INVALID_ROWS',
     )
-    expect((await bad(() => optimizer.batchUpdate(tables.sources, [{ id: 1, nope: 1 } as never]))).code).toBe('UNKNOWN_COLUMN')
-    expect((await bad(() => optimizer.batchUpdate(tables.sources, [{ id: 1 }]))).code).toBe('INVALID_ROWS')
-    expect((await bad(() => optimizer.batchUpdate(tables.sources, [{ id: 1, title: 'x' }], { batchSize: 0 }))).code).toBe(
-      'INVALID_ARGUMENT',
+    expect(
+      (
+        await bad(() =>
+          optimizer.batchUpdate(tables.sources, [{ id: 1, title: 'x' }], { batchSize: 0 }),
+        )
+      ).code,
+    ).toBe('INVALID_ARGUMENT')
+    expect(
+      (
+        await bad(() =>
+          optimizer.batchUpdate(tables.sources, [{ id: 1, title: 'x' }], { batchSize: 2.5 }),
+        )
+      ).code,
+    ).toBe('INVALID_ARGUMENT')
+    expect((await bad(() => optimizer.batchUpdate(undefined as never, []))).code).toBe(
+      'INVALID_TABLE',
     )
-    expect((await bad(() => optimizer.batchUpdate(tables.sources, [{ id: 1, title: 'x' }], { batchSize: 2.5 }))).code).toBe(
-      'INVALID_ARGUMENT',
-    )
-    expect((await bad(() => optimizer.batchUpdate(undefined as never, []))).code).toBe('INVALID_TABLE')
     expect(await optimizer.batchUpdate(tables.sources, [])).toBe(0)
   })
 })

@@ -66,7 +66,9 @@ export async function dropTables(database: Database, tables: Tables): Promise<vo
 }
 
 export async function count(database: Database, table: string): Promise<number> {
-  const result = (await database.db.execute(sql.raw(`select count(*)::int as n from "${table}"`))) as unknown
+  const result = (await database.db.execute(
+    sql.raw(`select count(*)::int as n from "${table}"`),
+  )) as unknown
   const rows = Array.isArray(result) ? result : (result as { rows: { n: number }[] }).rows
   return Number(rows[0].n)
 }

@@ -3,8 +3,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConnectionPool, createDatabase, type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
-import { count, createTables, DATABASE_URL, dropTables, makeTables, sourceRows, type Tables } from './drivers.js'
+import {
+  ConnectionPool,
+  createDatabase,
+  type Database,
+  DbOptimizerError,
+  QueryOptimizer,
+} from '../src/index.js'
+import {
+  count,
+  createTables,
+  DATABASE_URL,
+  dropTables,
+  makeTables,
+  sourceRows,
+  type Tables,
+} from './drivers.js'
 
 // The backend (or the embedded database) disappears in the middle of a multi-batch load.
 describe('a load whose connection dies mid-way, on postgres-js (pg_terminate_backend)', () => {
@@ -14,7 +28,9 @@ describe('a load whose connection dies mid-way, on postgres-js (pg_terminate_bac
 
   beforeAll(async () => {
     tables = makeTables()
-    database = await createDatabase(DATABASE_URL, { postgres: { connection: { application_name: `dbo_fault_${tables.id}` } } })
+    database = await createDatabase(DATABASE_URL, {
+      postgres: { connection: { application_name: `dbo_fault_${tables.id}` } },
+    })
     await createTables(database, tables)
   })
 
@@ -35,7 +51,9 @@ describe('a load whose connection dies mid-way, on postgres-js (pg_terminate_bac
         onProgress: async ({ batch }) => {
           if (batch !== 1) return
           for (let attempt = 0; attempt < 50 && killed === 0; attempt++) {
-            const found = await admin<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${`dbo_fault_${tables.id}`} and state = 'idle in transaction'`
+            const found = await admin<
+              { pid: number }[]
+            >`select pid from pg_stat_activity where application_name = ${`dbo_fault_${tables.id}`} and state = 'idle in transaction'`
             for (const { pid } of found) {
               await admin`select pg_terminate_backend(${pid})`
               killed++
@@ -56,7 +74,9 @@ describe('a load whose connection dies mid-way, on postgres-js (pg_terminate_bac
     expect(error?.cause).toBeInstanceOf(Error)
     expect(await count(database, table)).toBe(0)
     expect(await optimizer.batchInsert(tables.sources, rows, { batchSize: 1000 })).toBe(5000)
-    const [totals] = await admin<{ n: number; distinct: number }[]>`select count(*)::int as n, count(distinct url)::int as distinct from ${admin(table)}`
+    const [totals] = await admin<
+      { n: number; distinct: number }[]
+    >`select count(*)::int as n, count(distinct url)::int as distinct from ${admin(table)}`
     expect([totals?.n, totals?.distinct]).toEqual([5000, 5000])
   })
 })
@@ -84,12 +104,10 @@ describe('a load whose embedded database is closed mid-way, on pglite', () => {
       expect(ConnectionPool.getPoolStatus(database.db).open).toBe(0)
       database = await createDatabase(`pglite:${dir}`)
       expect(await count(database, `dbo_src_${tables.id}`)).toBe(3000)
-      const again = await new QueryOptimizer(database.db)
-        .batchInsert(tables.sources, rows)
-        .then(
-          () => undefined,
-          (e) => e as DbOptimizerError,
-        )
+      const again = await new QueryOptimizer(database.db).batchInsert(tables.sources, rows).then(
+        () => undefined,
+        (e) => e as DbOptimizerError,
+      )
       expect(again?.code).toBe('BATCH_FAILED')
       expect(await count(database, `dbo_src_${tables.id}`)).toBe(3000)
       await database.close()

@@ -3,7 +3,7 @@ import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type Database,
-  DbOptimizerError,
+  type DbOptimizerError,
   enableQueryLogging,
   QUERY_CHANNEL,
   type QueryChannelMessage,
@@ -11,17 +11,26 @@ import {
   type SlowQueryRecord,
   statementShape,
 } from '../src/index.js'
-import { createTables, drivers, dropTables, makeTables, sourceRows, type Tables } from './drivers.js'
+import {
+  createTables,
+  drivers,
+  dropTables,
+  makeTables,
+  sourceRows,
+  type Tables,
+} from './drivers.js'
 
 describe('statementShape', () => {
   it('collapses literals, parameters and value lists so one statement has one shape', () => {
     expect(statementShape('select * from "t" where "id" in ($1, $2, $3) and x = 5')).toBe(
-      statementShape("select * from \"t\" where \"id\" in ($1) and x = 'a'"),
+      statementShape('select * from "t" where "id" in ($1) and x = \'a\''),
     )
     expect(statementShape('insert into "t1" ("a", "b") values ($1, $2), ($3, default)')).toBe(
       'insert into "t1" ("a", "b") values (…)',
     )
-    expect(statementShape('select * from "t1" where "id" = $1')).not.toBe(statementShape('select * from "t2" where "id" = $1'))
+    expect(statementShape('select * from "t1" where "id" = $1')).not.toBe(
+      statementShape('select * from "t2" where "id" = $1'),
+    )
   })
 })
 
@@ -43,7 +52,9 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
 
   it('measures every statement at the driver, by shape and by span name', async () => {
     const optimizer = new QueryOptimizer(database.db)
-    const rows = await optimizer.timeQuery('get_sources', () => database.db.select().from(tables.sources))
+    const rows = await optimizer.timeQuery('get_sources', () =>
+      database.db.select().from(tables.sources),
+    )
     expect(rows).toHaveLength(200)
     for (let i = 1; i <= 5; i++) {
       await database.db.select().from(tables.sources).where(eq(tables.sources.id, i))
@@ -52,7 +63,9 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     const stats = optimizer.getQueryStats()
     expect(stats.all.count).toBe(7)
     expect(stats.byName.get_sources?.count).toBe(1)
-    const byId = Object.entries(stats.byShape).find(([s]) => s.includes('where') && s.includes('"id" = ?'))
+    const byId = Object.entries(stats.byShape).find(
+      ([s]) => s.includes('where') && s.includes('"id" = ?'),
+    )
     expect(byId?.[1].count).toBe(5)
     const sleep = Object.entries(stats.byShape).find(([s]) => s.includes('pg_sleep'))?.[1]
     expect(sleep?.maxMs).toBeGreaterThanOrEqual(50)
@@ -85,7 +98,10 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     const optimizer = new QueryOptimizer(database.db)
     try {
       await optimizer.timeQuery('by_url', () =>
-        database.db.select().from(tables.sources).where(eq(tables.sources.url, 'https://example.org/secret-42')),
+        database.db
+          .select()
+          .from(tables.sources)
+          .where(eq(tables.sources.url, 'https://example.org/secret-42')),
       )
       await database.db.execute(sql`select * from nope_${sql.raw(tables.id)}`).catch(() => {})
     } finally {
@@ -106,13 +122,21 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
 
   it('warns once about an N+1 loop, naming the statement shape and the count', async () => {
     const warnings: string[] = []
-    const optimizer = new QueryOptimizer(database.db, { nPlusOneThreshold: 10, logger: { warn: (m) => warnings.push(m) } })
-    const parents = await database.db.select({ id: tables.sources.id }).from(tables.sources).limit(25)
+    const optimizer = new QueryOptimizer(database.db, {
+      nPlusOneThreshold: 10,
+      logger: { warn: (m) => warnings.push(m) },
+    })
+    const parents = await database.db
+      .select({ id: tables.sources.id })
+      .from(tables.sources)
+      .limit(25)
     await optimizer.timeQuery('n_plus_one', async () => {
-      for (const p of parents) await database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, p.id))
+      for (const p of parents)
+        await database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, p.id))
     })
     await optimizer.timeQuery('fine', async () => {
-      for (const p of parents.slice(0, 10)) await database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, p.id))
+      for (const p of parents.slice(0, 10))
+        await database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, p.id))
     })
     const found = optimizer.getNPlusOneWarnings()
     expect(found).toHaveLength(1)
@@ -126,7 +150,10 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
 
   it('logs slow spans like the original, and rejects negative thresholds', async () => {
     const warnings: string[] = []
-    const optimizer = new QueryOptimizer(database.db, { slowQueryMs: 20, logger: { warn: (m) => warnings.push(m) } })
+    const optimizer = new QueryOptimizer(database.db, {
+      slowQueryMs: 20,
+      logger: { warn: (m) => warnings.push(m) },
+    })
     await optimizer.timeQuery('slow', () => database.db.execute(sql`select pg_sleep(0.03)`))
     await optimizer.timeQuery('quick', () => database.db.execute(sql`select 1`))
     expect(warnings).toHaveLength(1)
@@ -146,7 +173,9 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
 
   it('enableQueryLogging logs statements over the threshold with parameters redacted unless asked', async () => {
     const logged: { message: string; record?: SlowQueryRecord }[] = []
-    const logger = { warn: (message: string, record?: SlowQueryRecord) => logged.push({ message, record }) }
+    const logger = {
+      warn: (message: string, record?: SlowQueryRecord) => logged.push({ message, record }),
+    }
     const stop = enableQueryLogging(database.db, { thresholdMs: 20, logger })
     await database.db.execute(sql`select pg_sleep(0.03), ${'private-value'}::text`)
     await database.db.execute(sql`select ${'fast'}::text`)
@@ -167,7 +196,9 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
   })
 
   it('rejects something that is not a drizzle database', () => {
-    expect(() => new QueryOptimizer({} as never)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_DATABASE' }))
+    expect(() => new QueryOptimizer({} as never)).toThrow(
+      expect.objectContaining({ code: 'UNSUPPORTED_DATABASE' }),
+    )
     expect(() => new QueryOptimizer({ session: { client: 42 } } as never)).toThrow(
       expect.objectContaining({ code: 'UNSUPPORTED_DATABASE' }),
     )
@@ -175,7 +206,9 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
 
   it('explains a query, and analyses DML inside a rolled-back transaction', async () => {
     const optimizer = new QueryOptimizer(database.db)
-    const plain = await optimizer.explain(database.db.select().from(tables.sources).where(eq(tables.sources.id, 3)))
+    const plain = await optimizer.explain(
+      database.db.select().from(tables.sources).where(eq(tables.sources.id, 3)),
+    )
     expect(plain.plan['Node Type']).toMatch(/Scan/)
     expect(plain.totalCost).toBeGreaterThan(0)
     expect(plain.executionTimeMs).toBeUndefined()
@@ -186,7 +219,9 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     expect(analysed.text).toContain('actual rows=')
     const [left] = await database.db.select({ n: sql<number>`count(*)::int` }).from(tables.sources)
     expect(left?.n).toBe(200)
-    await expect(optimizer.explain('select 1' as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(optimizer.explain('select 1' as never)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
     optimizer.close()
   })
 })

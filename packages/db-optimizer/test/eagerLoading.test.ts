@@ -1,0 +1,194 @@
+import { asc, desc, eq, sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type Database,
+  eagerLoad,
+  loadChildren,
+  QueryOptimizer,
+  selectinLoad,
+} from '../src/index.js'
+import { createTables, drivers, dropTables, makeTables, type Tables } from './drivers.js'
+
+describe.each(drivers)('eager and select-in loading on $name', (driver) => {
+  let database: Database
+  let tables: Tables
+  let optimizer: QueryOptimizer
+
+  beforeAll(async () => {
+    database = await driver.open()
+    tables = makeTables()
+    await createTables(database, tables)
+    optimizer = new QueryOptimizer(database.db)
+    await optimizer.batchInsert(
+      tables.biographies,
+      Array.from({ length: 12 }, (_, i) => ({ name: `Person ${i + 1}` })),
+    )
+    // 3 children for each of the first 10 parents; parents 11 and 12 have none
+    await optimizer.batchInsert(
+      tables.sources,
+      Array.from({ length: 30 }, (_, i) => ({
+        url: `s${i}`,
+        title: `t${i}`,
+        biographyId: (i % 10) + 1,
+      })),
+    )
+  })
+
+  afterAll(async () => {
+    await dropTables(database, tables)
+    await database.close()
+  })
+
+  const expectations = (
+    loaded: { id: number; name: string; sources: { url: string; biographyId: number | null }[] }[],
+  ) => {
+    expect(loaded.map((p) => p.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+    expect(loaded[0]?.sources.map((s) => s.url)).toEqual(['s0', 's10', 's20'])
+    expect(loaded[9]?.sources.map((s) => s.url)).toEqual(['s9', 's19', 's29'])
+    expect(loaded[10]?.sources).toEqual([])
+    for (const p of loaded) for (const s of p.sources) expect(s.biographyId).toBe(p.id)
+  }
+
+  it('eagerLoad: parents and children in ONE statement', async () => {
+    optimizer.reset()
+    const loaded = await eagerLoad(database.db, {
+      parent: tables.biographies,
+      child: tables.sources,
+      foreignKey: tables.sources.biographyId,
+      as: 'sources',
+      orderBy: asc(tables.biographies.id),
+      orderChildrenBy: asc(tables.sources.id),
+    })
+    expect(optimizer.getQueryStats().all.count).toBe(1)
+    expectations(loaded)
+    expect(loaded[0]?.name).toBe('Person 1')
+  })
+
+  it('selectinLoad: parents, then all children with = ANY($1): TWO statements', async () => {
+    optimizer.reset()
+    const loaded = await selectinLoad(database.db, {
+      parent: tables.biographies,
+      child: tables.sources,
+      foreignKey: tables.sources.biographyId,
+      as: 'sources',
+      orderBy: tables.biographies.id,
+      orderChildrenBy: tables.sources.id,
+    })
+    const shapes = Object.keys(optimizer.getQueryStats().byShape)
+    expect(optimizer.getQueryStats().all.count).toBe(2)
+    expect(shapes.some((s) => s.includes('any(cast('))).toBe(true)
+    expectations(loaded)
+  })
+
+  it('applies where and limit to parents, not to joined rows', async () => {
+    for (const load of [eagerLoad, selectinLoad]) {
+      const loaded = await load(database.db, {
+        parent: tables.biographies,
+        child: tables.sources,
+        foreignKey: tables.sources.biographyId,
+        as: 'sources',
+        where: sql`${tables.biographies.id} <= 5`,
+        orderBy: desc(tables.biographies.id),
+        orderChildrenBy: tables.sources.id,
+        limit: 2,
+      })
+      expect(loaded.map((p) => [p.id, p.sources.length])).toEqual([
+        [5, 3],
+        [4, 3],
+      ])
+    }
+  })
+
+  it('loadChildren attaches children to parents you already have without touching them', async () => {
+    const parents = Object.freeze(
+      await database.db
+        .select()
+        .from(tables.biographies)
+        .where(sql`${tables.biographies.id} in (2, 11)`)
+        .orderBy(tables.biographies.id),
+    )
+    optimizer.reset()
+    const loaded = await loadChildren(database.db, parents, {
+      child: tables.sources,
+      foreignKey: tables.sources.biographyId,
+      references: tables.biographies.id,
+      as: 'sources',
+    })
+    expect(optimizer.getQueryStats().all.count).toBe(1)
+    expect(loaded.map((p) => [p.id, p.sources.length])).toEqual([
+      [2, 3],
+      [11, 0],
+    ])
+    expect('sources' in (parents[0] as object)).toBe(false)
+    expect(
+      await loadChildren(database.db, [], {
+        child: tables.sources,
+        foreignKey: tables.sources.biographyId,
+        references: tables.biographies.id,
+        as: 'x',
+      }),
+    ).toEqual([])
+  })
+
+  it('replaces an N+1 loop with the same result, and the detector sees the difference', async () => {
+    const loop = new QueryOptimizer(database.db, { logger: { warn: () => {} } })
+    const naive = await loop.timeQuery('naive', async () => {
+      const parents = await database.db
+        .select()
+        .from(tables.biographies)
+        .orderBy(tables.biographies.id)
+      const out = []
+      for (const p of parents) {
+        out.push({
+          ...p,
+          sources: await database.db
+            .select()
+            .from(tables.sources)
+            .where(eq(tables.sources.biographyId, p.id))
+            .orderBy(tables.sources.id),
+        })
+      }
+      return out
+    })
+    const fast = await loop.timeQuery('selectin', () =>
+      selectinLoad(database.db, {
+        parent: tables.biographies,
+        child: tables.sources,
+        foreignKey: tables.sources.biographyId,
+        as: 'sources',
+        orderBy: tables.biographies.id,
+        orderChildrenBy: tables.sources.id,
+      }),
+    )
+    expect(fast).toEqual(naive)
+    expect(loop.getNPlusOneWarnings().map((w) => [w.span, w.count])).toEqual([['naive', 12]])
+    loop.close()
+  })
+
+  it('rejects bad relations with a code', async () => {
+    await expect(
+      eagerLoad(database.db, {
+        parent: tables.biographies,
+        child: tables.sources,
+        foreignKey: tables.biographies.id,
+        as: 'x',
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(
+      selectinLoad(database.db, {
+        parent: {} as never,
+        child: tables.sources,
+        foreignKey: tables.sources.biographyId,
+        as: 'x',
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_TABLE' })
+    await expect(
+      eagerLoad(database.db, {
+        parent: tables.biographies,
+        child: tables.sources,
+        foreignKey: tables.sources.biographyId,
+        as: '',
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  })
+})
