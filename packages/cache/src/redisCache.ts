@@ -558,6 +558,8 @@ function openClient(o: ResolvedOptions): Redis {
     commandTimeout: o.commandTimeout,
     connectTimeout: o.connectTimeout,
     enableAutoPipelining: o.enableAutoPipelining,
+    // One MGET already carries a whole batch; deferring it to the next tick only adds latency.
+    autoPipeliningIgnoredCommands: ['mget'],
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), o.maxReconnectDelay),

@@ -1,0 +1,40 @@
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  type Cache,
+  Cached,
+  type CachedFunction,
+  type CacheStats,
+  cached,
+  MemoryCache,
+  type RedisCache,
+  type TieredCache,
+} from '../src/index.js'
+
+describe('types', () => {
+  it('every store is a Cache', () => {
+    expectTypeOf<MemoryCache>().toMatchTypeOf<Cache>()
+    expectTypeOf<RedisCache>().toMatchTypeOf<Cache>()
+    expectTypeOf<TieredCache>().toMatchTypeOf<Cache>()
+  })
+
+  it('get is typed by the caller and may be undefined', () => {
+    const cache = new MemoryCache()
+    expectTypeOf(cache.get<{ a: number }>('k')).resolves.toEqualTypeOf<{ a: number } | undefined>()
+    expectTypeOf(cache.getMany<number>(['k'])).resolves.toEqualTypeOf<Map<string, number>>()
+    expectTypeOf(cache.getStats()).toEqualTypeOf<CacheStats>()
+    expectTypeOf(cache.clear()).resolves.toBeNumber()
+  })
+
+  it('cached keeps the parameters and awaits the result', () => {
+    const f = cached(async (url: string, n: number) => ({ url, n }))
+    expectTypeOf(f).toMatchTypeOf<CachedFunction<[string, number], { url: string; n: number }>>()
+    expectTypeOf(f).parameters.toEqualTypeOf<[string, number]>()
+    expectTypeOf(f('a', 1)).resolves.toEqualTypeOf<{ url: string; n: number }>()
+    // @ts-expect-error wrong argument type
+    f(1, 1)
+  })
+
+  it('@Cached decorates async methods', () => {
+    expectTypeOf(Cached).returns.toBeFunction()
+  })
+})
