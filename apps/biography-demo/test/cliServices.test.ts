@@ -34,9 +34,9 @@ describe('demo CLI on the real servers (REDIS_URL + DATABASE_URL)', () => {
     )
   })
 
-  async function count(query: string): Promise<{ n: number }[]> {
+  async function count(query: string): Promise<number> {
     const rows = await sql.unsafe<{ n: number }[]>(query)
-    return [{ n: rows[0]!.n }]
+    return rows[0]!.n
   }
 
   afterAll(async () => {
@@ -65,15 +65,15 @@ describe('demo CLI on the real servers (REDIS_URL + DATABASE_URL)', () => {
     expect(bios.map((b) => b.variant)).toEqual(['naive', 'optimized-cold', 'optimized-warm'])
     expect(bios.every((b) => b.status === 'completed')).toBe(true)
     expect(new Set(bios.map((b) => b.source_count)).size).toBe(1)
-    const [{ n: chapters }] = await count(`select count(*)::int as n from "${schema}".chapters`)
+    const chapters = await count(`select count(*)::int as n from "${schema}".chapters`)
     expect(chapters).toBe(bios[0]!.chapter_count * 3)
-    const [{ n: duplicates }] = await count(
+    const duplicates = await count(
       `select count(*)::int as n from "${schema}".sources where duplicate_of is not null`,
     )
     expect(duplicates).toBeGreaterThan(0)
     const jobs = await sql.unsafe(`select status from "${schema}".generation_jobs`)
     expect(jobs.map((j) => j.status)).toEqual(['completed', 'completed', 'completed'])
-    const [{ n: migrations }] = await count(
+    const migrations = await count(
       `select count(*)::int as n from "${schema}".__drizzle_migrations`,
     )
     expect(migrations).toBe(1)
