@@ -54,6 +54,7 @@ export class MetricsRecorder {
   #timedOut = 0
   #cancelled = 0
   #retried = 0
+  #messages = 0
   #busyInProcess = 0
   #busyThreads = 0
   #activeRuns = 0
@@ -79,6 +80,10 @@ export class MetricsRecorder {
     this.waitTime.add(waitMs)
     if (onThread) this.#busyThreads += runMs
     else this.#busyInProcess += runMs * weight
+  }
+
+  message(): void {
+    this.#messages++
   }
 
   retried(): void {
@@ -108,6 +113,7 @@ export class MetricsRecorder {
       },
       runTime: this.runTime.stats(),
       waitTime: this.waitTime.stats(),
+      threadMessages: this.#messages,
       utilization: {
         inProcess: ratio(this.#busyInProcess, this.slotsInProcess),
         threads: ratio(this.#busyThreads, this.slotsThreads),

@@ -445,6 +445,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     const inline = await this.#prepare([...defs.values()])
     return {
       n: list.length,
+      hasWorkers: defs.size > 0,
       call(i, context) {
         const fn = closures[i]
         if (fn !== undefined) return fn.length === 0 ? (fn as () => unknown)() : fn(context(i))
@@ -473,6 +474,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       const wantsContext = fn.length >= 3
       return {
         n: list.length,
+        hasWorkers: false,
         call: (i, context) =>
           wantsContext
             ? fn(list[i] as In, i, context(i))
@@ -489,6 +491,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     const run = inline?.get(workerTaskKey(task))
     return {
       n: list.length,
+      hasWorkers: true,
       call: (i) => (run as (input: unknown) => unknown)(list[i]),
       worker: () => task,
       input: (i) => list[i],

@@ -12,6 +12,8 @@ import type { WorkerPool } from './workerPool.js'
 /** Work of a run, by index. */
 export interface RunSource {
   readonly n: number
+  /** False when no task is a worker task (skips partitioning). */
+  readonly hasWorkers: boolean
   /** Runs closure task `i` in-process; `context` builds its TaskContext on demand. */
   call(i: number, context: (i: number) => TaskContext): unknown
   /** The worker task of item `i`, or undefined when `i` runs in-process. */
@@ -169,7 +171,7 @@ export class TaskRun {
 
   #partition(useThreads: boolean): void {
     const source = this.#source
-    if (!useThreads) {
+    if (!useThreads || !source.hasWorkers) {
       this.#closureCount = this.#n
       return
     }
@@ -405,6 +407,7 @@ export class TaskRun {
 
   #dispatch(pool: WorkerPool, chunk: Chunk): void {
     this.#inFlight++
+    this.#config.metrics.message()
     this.#chunks.add(chunk)
     const inputs: unknown[] = new Array(chunk.indices.length)
     for (let k = 0; k < chunk.indices.length; k++) {
@@ -532,11 +535,16 @@ function withTimeout(
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     // Ref'd on purpose: it guarantees the task settles even if its promise never does.
-    const timer = setTimeout(() => {
-      const error = timeoutError(taskId, timeout)
-      ctrl.abort(error)
-      reject(error)
-    }, timeout)
+    const timer = setTimeout(() => ctrl.abort(timeoutError(taskId, timeout)), timeout)
+    // Aborted by the timeout above or by a cancel: either way the lane moves on now.
+    ctrl.signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        reject(ctrl.signal.reason)
+      },
+      { once: true },
+    )
     promise.then(
       (value) => {
         clearTimeout(timer)

@@ -118,6 +118,8 @@ export interface ExecutorMetrics {
   runTime: DurationStats
   /** Time from a task being ready to its start (ms). */
   waitTime: DurationStats
+  /** Messages (chunks of worker tasks) sent to worker threads. */
+  threadMessages: number
   /** Busy time / (active time x slots), 0..1, for closures and for worker threads. */
   utilization: { inProcess: number; threads: number }
 }

@@ -80,7 +80,14 @@ describe('worker threads', () => {
     expect(out[0]).toBe(0)
     expect(out[49_999]).toBe(99_998)
     expect(out.every((v, i) => v === i * 2)).toBe(true)
-    expect(ex.getMetrics().utilization.threads).toBeGreaterThan(0)
+    const metrics = ex.getMetrics()
+    expect(metrics.utilization.threads).toBeGreaterThan(0)
+    // Tiny tasks travel in chunks: far fewer messages than tasks, but several per thread.
+    expect(metrics.threadMessages).toBeGreaterThan(8)
+    expect(metrics.threadMessages).toBeLessThan(500)
+    const perTask = await ex.mapParallel(slowDouble, [1, 2, 3, 4], { chunkSize: 1 })
+    expect(perTask.map((r) => r.result)).toEqual([2, 4, 6, 8])
+    expect(ex.getMetrics().threadMessages - metrics.threadMessages).toBe(4)
   })
 
   it('rejects uncloneable inputs before sending and fails uncloneable results alone', async () => {
