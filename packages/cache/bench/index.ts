@@ -226,7 +226,7 @@ async function main() {
   target('MemoryCache hit vs bare async Map', ratio(memHit, bareHit), 0.8)
   target('TieredCache memory hit vs bare async Map', ratio(tierHit, bareHit), 0.8)
   notes.push(
-    `- memory-tier hit absolute: ${fmt(memHit.opsPerSec)} ops/s (issue's 5 M/s is above the bare baseline here, see DESIGN.md calibration)`,
+    `- memory-tier hit absolute: ${fmt(memHit.opsPerSec)} ops/s (issue: ≥ 5 M/s — ${memHit.opsPerSec >= 5e6 ? 'met' : 'missed'} this run; DESIGN.md calibrates the target to ≥ 0.8× the bare baseline)`,
   )
 
   // 4. 1536-dimension embedding reads: float32 vs JSON codec.

@@ -65,9 +65,10 @@ export const float32Codec: Codec<Float32Array> = {
     if (bytes.byteLength % 4 !== 0) {
       throw new Error(`float32 codec: ${bytes.byteLength} bytes is not a multiple of 4`)
     }
-    const out = new Float32Array(bytes.byteLength / 4)
-    new Uint8Array(out.buffer).set(bytes)
-    return out
+    // One copy, not a view: the Buffer may share memory with the socket's read buffer.
+    return new Float32Array(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    )
   },
 }
 
