@@ -23,7 +23,9 @@ export interface BatchOutcome<In, Out> {
 }
 
 /** Options of `parallelBatchProcess`. */
-export interface BatchProcessOptions extends ExecutorOptions, Omit<RunOptions, 'onResult'> {
+export interface BatchProcessOptions
+  extends ExecutorOptions,
+    Omit<RunOptions, 'onResult' | 'taskIds'> {
   /** Items per batch. @default 10 */
   batchSize?: number
   /**
