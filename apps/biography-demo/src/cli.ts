@@ -83,6 +83,7 @@ async function run(args: CliArgs): Promise<number> {
       ...(redisUrl ? { redisUrl } : {}),
       cacheNamespace: args.cacheNamespace,
       progress: progressEnabled(args.quiet),
+      quiet: args.quiet,
       ...defaultParallelism(),
     })
     const runs: RunResult[] = []

@@ -17,6 +17,11 @@ export interface Comparison {
   speedupWarm: number | null
   /** 1 − optimized cold peak / naive peak. */
   memoryReduction: number | null
+  /**
+   * 1 − optimized cold (peak − start) / naive (peak − start): the memory the run itself added on
+   * top of what the process held when the profile started (node, the database driver or PGlite).
+   */
+  runMemoryReduction: number | null
   /** naive validation wall time / optimized cold validation wall time. */
   validationSpeedup: number | null
   /** All variants wrote byte-identical Markdown. */
@@ -39,6 +44,10 @@ export function compareRuns(runs: readonly RunResult[]): {
     speedupCold: ratio(naive?.durationMs, cold?.durationMs),
     speedupWarm: ratio(naive?.durationMs, warm?.durationMs),
     memoryReduction: naive && cold ? 1 - cold.memoryPeak / naive.memoryPeak : null,
+    runMemoryReduction:
+      naive && cold
+        ? 1 - (cold.memoryPeak - cold.memoryStart) / (naive.memoryPeak - naive.memoryStart)
+        : null,
     validationSpeedup: ratio(naive?.stages.validate, cold?.stages.validate),
     outputsIdentical: runs.every((r) =>
       r.figures.every((f, i) => f.sha256 === runs[0]!.figures[i]?.sha256),
@@ -147,7 +156,15 @@ export function renderTable(runs: readonly RunResult[], targets: readonly Target
         (r) => `${fmtBytes(r.memoryPeak)}${rel(r.memoryPeak, naive?.memoryPeak, 'less')}`,
       ),
     ],
+    [
+      'memory added by run',
+      ...runs.map(
+        (r) =>
+          `${fmtBytes(r.memoryPeak - r.memoryStart)}${rel(r.memoryPeak - r.memoryStart, naive && naive.memoryPeak - naive.memoryStart, 'less')}`,
+      ),
+    ],
     ['DB queries', ...runs.map((r) => String(r.dbQueryCount))],
+    ['DB time (total)', ...runs.map((r) => fmtMs(r.dbQueryAvgMs * r.dbQueryCount))],
     [
       'DB avg / p95',
       ...runs.map((r) => `${r.dbQueryAvgMs.toFixed(2)} / ${r.dbQueryP95Ms.toFixed(2)} ms`),

@@ -58,6 +58,13 @@ export function renderReport(input: ReportInput): string {
       (v) => String(v),
     ),
     barChart(
+      'db-time',
+      'DB time (total)',
+      'ms',
+      bars((r) => r.dbQueryAvgMs * r.dbQueryCount),
+      fmtMs,
+    ),
+    barChart(
       'query-avg',
       'DB query average',
       'ms',

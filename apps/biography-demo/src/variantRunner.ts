@@ -27,6 +27,8 @@ export interface RunConfig {
   redisUrl?: string
   cacheNamespace: string
   progress: boolean
+  /** Silence the QueryOptimizer's slow-span warnings. */
+  quiet: boolean
   /** Worker threads for embeddings. */
   threads: number
   /** Validations in flight at once. */
@@ -60,6 +62,7 @@ export async function runVariants(config: RunConfig): Promise<RunResult[]> {
       const nPlusOne: string[] = []
       const optimizer = new QueryOptimizer(database.db, {
         onNPlusOne: (warning) => nPlusOne.push(warning.message),
+        ...(config.quiet ? { logger: { warn: () => {} } } : {}),
       })
       const ctx: RunContext = {
         corpusBaseUrl: config.corpusBaseUrl,

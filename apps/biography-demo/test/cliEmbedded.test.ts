@@ -155,11 +155,12 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
         'chart-duration',
         'chart-memory',
         'chart-queries',
+        'chart-db-time',
         'chart-query-avg',
         'chart-hit-ratio',
         'chart-stages',
       ])
-      for (const chart of charts.slice(0, 4)) {
+      for (const chart of charts.slice(0, 5)) {
         expect(chart.bars, chart.id).toBe(3)
         expect(chart.height, chart.id).toBeGreaterThan(50)
       }
