@@ -29,7 +29,7 @@ export interface MemoryCacheOptions {
    */
   namespace?: string
   /**
-   * Most entries held; the least recently used go first.
+   * Most entries held; the least recently used go first (approximate LRU, see the class).
    * @default 10000
    */
   maxEntries?: number
@@ -75,7 +75,8 @@ interface Entry {
 }
 
 /**
- * A bounded in-process cache (entries and/or bytes) with TTL and LRU eviction. Values are held by
+ * A bounded in-process cache (entries and/or bytes) with TTL and approximate LRU eviction
+ * (second chance: an entry read since it was written or last spared is moved to the back once). Values are held by
  * reference: `get` returns the very object given to `set`, so do not mutate cached objects.
  */
 export class MemoryCache implements Cache {

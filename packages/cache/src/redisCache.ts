@@ -203,6 +203,8 @@ export class RedisCache implements Cache {
     this.#onClientError = (error) => this.#recordError('', error, -1)
     this.#onReady = () => {
       this.#everReady = true
+      // A fresh connection proves the server is back: stop answering locally at once.
+      this.#breaker?.reset()
     }
     this.client.on('error', this.#onClientError)
     this.client.on('ready', this.#onReady)
