@@ -1,0 +1,471 @@
+// Benchmark of @bookgen/db-optimizer against the named peers, in ONE run, on local PostgreSQL
+// (postgres.js at DATABASE_URL) and on PGlite in memory. Prints the tables and writes RESULTS.md.
+//   npm run bench            (BENCH_ROWS=100000 by default)
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { eq, sql } from 'drizzle-orm'
+import {
+  boolean,
+  doublePrecision,
+  integer,
+  jsonb,
+  pgTable,
+  serial,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePg } from 'drizzle-orm/postgres-js'
+import {
+  createDatabase,
+  type Database,
+  eagerLoad,
+  QueryOptimizer,
+  selectinLoad,
+} from '../src/index.js'
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const ROWS = Number(process.env.BENCH_ROWS ?? 100_000)
+const ROW_BY_ROW_SAMPLE = 2_000
+const UPDATE_ROWS = 10_000
+const UPDATE_ONE_BY_ONE_SAMPLE = 1_000
+const id = randomBytes(3).toString('hex')
+
+const sources = pgTable(`dbo_bench_src_${id}`, {
+  id: serial('id').primaryKey(),
+  url: text('url').notNull(),
+  title: text('title'),
+  author: text('author'),
+  publishedAt: timestamp('published_at', { mode: 'date' }),
+  score: doublePrecision('score'),
+  verified: boolean('verified'),
+  meta: jsonb('meta'),
+  biographyId: integer('biography_id'),
+})
+const parents = pgTable(`dbo_bench_bio_${id}`, {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+})
+const COLUMNS = [
+  'url',
+  'title',
+  'author',
+  'published_at',
+  'score',
+  'verified',
+  'meta',
+  'biography_id',
+]
+
+type Row = typeof sources.$inferInsert
+const makeRows = (n: number, start = 0): Row[] =>
+  Array.from({ length: n }, (_, k) => {
+    const i = start + k
+    return {
+      url: `https://example.org/source/${i}`,
+      title: `A source about person ${i % 1000}`,
+      author: `Author ${i % 313}`,
+      publishedAt: new Date(Date.UTC(2000 + (i % 20), i % 12, 1 + (i % 28))),
+      score: (i % 1000) / 1000,
+      verified: i % 3 === 0,
+      meta: { lang: 'en', pages: i % 400 },
+      biographyId: i % 100,
+    }
+  })
+
+const lines: string[] = []
+const out = (line = '') => {
+  console.log(line)
+  lines.push(line)
+}
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)] as number
+}
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}×`
+const verdict = (ok: boolean) => (ok ? 'met' : '**missed**')
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now()
+  await fn()
+  return performance.now() - start
+}
+
+async function exec(database: Database, text: string) {
+  await database.db.execute(sql.raw(text))
+}
+
+function copyText(row: Row): string {
+  const esc = (v: unknown) =>
+    v === null || v === undefined
+      ? '\\N'
+      : String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n')
+  return `${[
+    row.url,
+    row.title,
+    row.author,
+    row.publishedAt?.toISOString(),
+    row.score,
+    row.verified,
+    JSON.stringify(row.meta),
+    row.biographyId,
+  ]
+    .map(esc)
+    .join('\t')}\n`
+}
+
+interface Summary {
+  driver: string
+  ours: number
+  rowByRow: number
+  chunks: number
+  copy: number
+  update: number
+  updateOne: number
+  eager: number
+  selectin: number
+  loop: number
+  eagerStatements: number
+  selectinStatements: number
+  loopStatements: number
+}
+
+async function benchDriver(name: 'postgres-js' | 'pglite'): Promise<Summary> {
+  const database =
+    name === 'postgres-js' ? await createDatabase(DATABASE_URL) : await createDatabase()
+  const table = `dbo_bench_src_${id}`
+  await exec(database, `drop table if exists "${table}"`)
+  await exec(
+    database,
+    `create table "${table}" (id serial primary key, url text not null, title text, author text, published_at timestamp, score double precision, verified boolean, meta jsonb, biography_id integer)`,
+  )
+  const truncate = () => exec(database, `truncate "${table}" restart identity`)
+  const optimizer = new QueryOptimizer(database.db, { logger: { warn: () => {} } })
+  const rows = makeRows(ROWS)
+  const rounds = name === 'postgres-js' ? 3 : 2
+  try {
+    out(`\n### ${name}: bulk insert of ${fmt(ROWS)} rows (8 columns)\n`)
+    const oursTimes: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      await truncate()
+      oursTimes.push(await time(() => optimizer.batchInsert(sources, rows)))
+    }
+    const [{ n }] = (await database.db.select({ n: sql<number>`count(*)::int` }).from(sources)) as [
+      { n: number },
+    ]
+    if (n !== ROWS) throw new Error(`batchInsert wrote ${n} rows, expected ${ROWS}`)
+
+    await truncate()
+    const sample = makeRows(ROW_BY_ROW_SAMPLE, ROWS)
+    const rowByRowMs = await time(async () => {
+      for (const row of sample) await database.db.insert(sources).values(row)
+    })
+
+    const chunkTimes: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      await truncate()
+      chunkTimes.push(
+        await time(async () => {
+          for (let i = 0; i < rows.length; i += 1000)
+            await database.db.insert(sources).values(rows.slice(i, i + 1000))
+        }),
+      )
+    }
+
+    const copyTimes: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      await truncate()
+      if (name === 'postgres-js') {
+        const client = database.client as import('postgres').Sql
+        copyTimes.push(
+          await time(async () => {
+            const writable = await client
+              .unsafe(`copy "${table}" (${COLUMNS.join(', ')}) from stdin`)
+              .writable()
+            await pipeline(Readable.from(chunked(rows)), writable)
+          }),
+        )
+      } else {
+        const client = database.client as import('@electric-sql/pglite').PGlite
+        copyTimes.push(
+          await time(async () => {
+            const blob = new Blob(rows.map(copyText))
+            await client.query(`copy "${table}" (${COLUMNS.join(', ')}) from '/dev/blob'`, [], {
+              blob,
+            })
+          }),
+        )
+      }
+    }
+
+    const ours = ROWS / (median(oursTimes) / 1000)
+    const rowByRow = ROW_BY_ROW_SAMPLE / (rowByRowMs / 1000)
+    const chunks = ROWS / (median(chunkTimes) / 1000)
+    const copy = ROWS / (median(copyTimes) / 1000)
+    out('| method | rows/s | ours vs it |')
+    out('| --- | ---: | ---: |')
+    out(`| batchInsert (auto → unnest), median of ${rounds} | ${fmt(ours)} | — |`)
+    out(
+      `| row-by-row insert (${fmt(ROW_BY_ROW_SAMPLE)}-row sample, extrapolated) | ${fmt(rowByRow)} | ${ratio(ours, rowByRow)} |`,
+    )
+    out(
+      `| drizzle insert().values() in chunks of 1,000, median of ${rounds} | ${fmt(chunks)} | ${ratio(ours, chunks)} |`,
+    )
+    out(
+      `| COPY (${name === 'postgres-js' ? 'postgres.js sql`copy … from stdin`.writable()' : "PGlite COPY FROM '/dev/blob'"}), median of ${rounds} | ${fmt(copy)} | ${ratio(ours, copy)} |`,
+    )
+
+    // batchUpdate
+    out(`\n### ${name}: update of ${fmt(UPDATE_ROWS)} rows\n`)
+    await truncate()
+    await optimizer.batchInsert(sources, rows.slice(0, UPDATE_ROWS))
+    const updates = Array.from({ length: UPDATE_ROWS }, (_, i) => ({
+      id: i + 1,
+      title: `updated ${i}`,
+      score: i / UPDATE_ROWS,
+    }))
+    const updateTimes: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      updateTimes.push(await time(() => optimizer.batchUpdate(sources, updates)))
+    }
+    const oneByOneMs = await time(async () => {
+      for (const u of updates.slice(0, UPDATE_ONE_BY_ONE_SAMPLE)) {
+        await database.db
+          .update(sources)
+          .set({ title: u.title, score: u.score })
+          .where(eq(sources.id, u.id))
+      }
+    })
+    const update = UPDATE_ROWS / (median(updateTimes) / 1000)
+    const updateOne = UPDATE_ONE_BY_ONE_SAMPLE / (oneByOneMs / 1000)
+    out('| method | rows/s | ours vs it |')
+    out('| --- | ---: | ---: |')
+    out(
+      `| batchUpdate (UPDATE … FROM unnest, batches of 1,000), median of ${rounds} | ${fmt(update)} | — |`,
+    )
+    out(
+      `| one UPDATE per row (${fmt(UPDATE_ONE_BY_ONE_SAMPLE)}-row sample, extrapolated) | ${fmt(updateOne)} | ${ratio(update, updateOne)} |`,
+    )
+
+    // 100 parents × 20 children
+    out(`\n### ${name}: 100 parents × 20 children\n`)
+    const parentTable = `dbo_bench_bio_${id}`
+    await exec(database, `drop table if exists "${parentTable}"`)
+    await exec(
+      database,
+      `create table "${parentTable}" (id serial primary key, name text not null)`,
+    )
+    await truncate()
+    await optimizer.batchInsert(
+      parents,
+      Array.from({ length: 100 }, (_, i) => ({ name: `Person ${i}` })),
+    )
+    await optimizer.batchInsert(
+      sources,
+      makeRows(2000).map((r, i) => ({ ...r, biographyId: (i % 100) + 1 })),
+    )
+    await exec(database, `create index on "${table}" (biography_id)`)
+    await exec(database, `analyze "${table}"`)
+    const relation = {
+      parent: parents,
+      child: sources,
+      foreignKey: sources.biographyId,
+      as: 'sources' as const,
+    }
+    const loop = async () => {
+      const ps = await database.db.select().from(parents)
+      const result = []
+      for (const p of ps)
+        result.push({
+          ...p,
+          sources: await database.db.select().from(sources).where(eq(sources.biographyId, p.id)),
+        })
+      return result
+    }
+    const statements = async (fn: () => Promise<{ sources: unknown[] }[]>) => {
+      optimizer.reset()
+      const result = await fn()
+      if (result.length !== 100 || result.some((p) => p.sources.length !== 20))
+        throw new Error('wrong load result')
+      return optimizer.getQueryStats().all.count
+    }
+    const loopStatements = await statements(loop)
+    const eagerStatements = await statements(() => eagerLoad(database.db, relation))
+    const selectinStatements = await statements(() => selectinLoad(database.db, relation))
+    // interleaved, so that load from other processes hits all three alike
+    const reps = 9
+    const times = { loop: [] as number[], eager: [] as number[], selectin: [] as number[] }
+    for (let r = 0; r < reps + 2; r++) {
+      const l = await time(loop)
+      const e = await time(() => eagerLoad(database.db, relation))
+      const s = await time(() => selectinLoad(database.db, relation))
+      if (r < 2) continue
+      times.loop.push(l)
+      times.eager.push(e)
+      times.selectin.push(s)
+    }
+    const loopMs = median(times.loop)
+    const eagerMs = median(times.eager)
+    const selectinMs = median(times.selectin)
+    out('| method | statements | median ms | speed-up vs N+1 |')
+    out('| --- | ---: | ---: | ---: |')
+    out(`| N+1 loop | ${loopStatements} | ${loopMs.toFixed(2)} | — |`)
+    out(
+      `| eagerLoad (one LEFT JOIN) | ${eagerStatements} | ${eagerMs.toFixed(2)} | ${ratio(loopMs, eagerMs)} |`,
+    )
+    out(
+      `| selectinLoad (parents + = ANY($1)) | ${selectinStatements} | ${selectinMs.toFixed(2)} | ${ratio(loopMs, selectinMs)} |`,
+    )
+    return {
+      driver: name,
+      ours,
+      rowByRow,
+      chunks,
+      copy,
+      update,
+      updateOne,
+      eager: loopMs / eagerMs,
+      selectin: loopMs / selectinMs,
+      loop: loopMs,
+      eagerStatements,
+      selectinStatements,
+      loopStatements,
+    }
+  } finally {
+    optimizer.close()
+    await exec(database, `drop table if exists "${table}"`)
+    await exec(database, `drop table if exists "dbo_bench_bio_${id}"`)
+    await database.close()
+  }
+}
+
+function* chunked(rows: Row[]) {
+  for (let i = 0; i < rows.length; i += 1000)
+    yield rows
+      .slice(i, i + 1000)
+      .map(copyText)
+      .join('')
+}
+
+/**
+ * What the driver-level timing adds to one statement. (1) isolated: postgres.js `unsafe()` plus
+ * settling the query by hand (no I/O), wrapped vs raw, alternating rounds, outside and inside a
+ * `timeQuery` span; (2) end to end: `select 1` through drizzle, instrumented db vs a plain
+ * drizzle db over the same postgres.js client, alternating rounds after a warm-up.
+ */
+async function overhead() {
+  const database = await createDatabase(DATABASE_URL, { postgres: { max: 1 } })
+  const client = database.client as import('postgres').Sql
+  const plain = drizzlePg(client)
+  const optimizer = new QueryOptimizer(database.db, { logger: { warn: () => {} } })
+  const wrapped = (database.db as unknown as { session: { client: import('postgres').Sql } })
+    .session.client
+  const N = 100_000
+  const iso = (c: import('postgres').Sql) => {
+    const start = performance.now()
+    for (let i = 0; i < N; i++) {
+      const q = c.unsafe('select $1::int', [i]) as unknown as { resolve(x: unknown): void }
+      q.resolve(Object.assign([], { count: 0 }))
+    }
+    return ((performance.now() - start) * 1000) / N
+  }
+  const isolated = async (inSpan: boolean) => {
+    const raw: number[] = []
+    const ours: number[] = []
+    for (let r = 0; r < 11; r++) {
+      const run = (c: import('postgres').Sql) =>
+        inSpan ? optimizer.timeQuery('overhead', () => iso(c)) : iso(c)
+      raw.push(await run(client))
+      ours.push(await run(wrapped))
+    }
+    return { raw: median(raw), ours: median(ours) }
+  }
+  const outside = await isolated(false)
+  const inside = await isolated(true)
+  const Q = 500
+  const e2e = async (db: typeof plain) => {
+    const start = performance.now()
+    for (let i = 0; i < Q; i++) await db.execute(sql`select 1`)
+    return ((performance.now() - start) * 1000) / Q
+  }
+  for (let r = 0; r < 4; r++) {
+    await e2e(plain)
+    await e2e(database.db as unknown as typeof plain)
+  }
+  const rawTimes: number[] = []
+  const instTimes: number[] = []
+  for (let r = 0; r < 15; r++) {
+    rawTimes.push(await e2e(plain))
+    instTimes.push(await e2e(database.db as unknown as typeof plain))
+  }
+  optimizer.close()
+  await database.close()
+  return { outside, inside, e2eRaw: median(rawTimes), e2eOurs: median(instTimes) }
+}
+
+const started = new Date()
+out(`# @bookgen/db-optimizer — benchmark results\n`)
+out(`- Date: ${started.toISOString().slice(0, 10)}`)
+out('- Command: `npm run bench` in `packages/db-optimizer` (`tsx bench/index.ts`, one run)')
+out(
+  `- Machine: ${cpus().length} shared cores (${cpus()[0]?.model.trim()}), Node ${process.version}, local PostgreSQL at DATABASE_URL and PGlite 0.5 in memory. Other engineers' builds and tests ran at the same time: figures are noisy.`,
+)
+out(
+  '- Row-by-row inserts and one-UPDATE-per-row are measured on a smaller sample and extrapolated to rows/s (said in each row).',
+)
+
+const results: Summary[] = []
+for (const name of ['postgres-js', 'pglite'] as const) results.push(await benchDriver(name))
+out('\n### Driver-level timing overhead (postgres.js)\n')
+const o = await overhead()
+const isoOutside = o.outside.ours - o.outside.raw
+const isoInside = o.inside.ours - o.inside.raw
+out('| measurement | raw µs | instrumented µs | added µs per statement |')
+out('| --- | ---: | ---: | ---: |')
+out(
+  `| isolated: unsafe() + settle, no span (100,000 calls, median of 11) | ${o.outside.raw.toFixed(2)} | ${o.outside.ours.toFixed(2)} | ${isoOutside.toFixed(2)} |`,
+)
+out(
+  `| isolated: same, inside a timeQuery span (N+1 counting on) | ${o.inside.raw.toFixed(2)} | ${o.inside.ours.toFixed(2)} | ${isoInside.toFixed(2)} |`,
+)
+out(
+  `| end to end: \`select 1\` through drizzle (500 round trips, median of 15) | ${o.e2eRaw.toFixed(1)} | ${o.e2eOurs.toFixed(1)} | ${(o.e2eOurs - o.e2eRaw).toFixed(1)} (noise: several µs) |`,
+)
+
+out('\n## Summary against the targets\n')
+out('| target | postgres-js | pglite |')
+out('| --- | --- | --- |')
+const row = (label: string, f: (s: Summary) => string) =>
+  out(`| ${label} | ${results.map(f).join(' | ')} |`)
+row(
+  'batchInsert ≥ 50× row-by-row',
+  (s) => `${ratio(s.ours, s.rowByRow)} — ${verdict(s.ours / s.rowByRow >= 50)}`,
+)
+row(
+  'batchInsert ≥ 1.5× drizzle chunks of 1,000',
+  (s) => `${ratio(s.ours, s.chunks)} — ${verdict(s.ours / s.chunks >= 1.5)}`,
+)
+row(
+  'batchInsert within 1.5× of COPY',
+  (s) => `COPY is ${ratio(s.copy, s.ours)} ours — ${verdict(s.copy / s.ours <= 1.5)}`,
+)
+row(
+  'batchUpdate ≥ 20× one UPDATE per row',
+  (s) => `${ratio(s.update, s.updateOne)} — ${verdict(s.update / s.updateOne >= 20)}`,
+)
+row(
+  '100 × 20 eager/selectin ≥ 10× N+1, ≤ 2 statements',
+  (s) =>
+    `eager ${s.eager.toFixed(1)}× (${s.eagerStatements} stmt), selectin ${s.selectin.toFixed(1)}× (${s.selectinStatements} stmt) vs ${s.loopStatements} — ${verdict(Math.min(s.eager, s.selectin) >= 10 && Math.max(s.eagerStatements, s.selectinStatements) <= 2)}`,
+)
+out(
+  `| timing overhead ≤ 5 µs per statement | ${isoOutside.toFixed(2)} µs (${isoInside.toFixed(2)} in a span) — ${verdict(Math.max(isoOutside, isoInside) <= 5)} | same wrapper (not measured separately) |`,
+)
+
+if (process.env.BENCH_WRITE !== '0') {
+  writeFileSync(new URL('./RESULTS.md', import.meta.url), `${lines.join('\n')}\n`)
+}
