@@ -14,6 +14,8 @@ export interface CacheChannelMessage {
   key: string
   namespace: string
   durationMs: number
+  /** For `op: 'error'`: the error. */
+  error?: unknown
 }
 
 /** A message on `bookgen:db:query` (parameters are never included). */
