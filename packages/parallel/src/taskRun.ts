@@ -48,6 +48,8 @@ export interface RunConfig {
   stopOnError: boolean
   /** Time every closure (TaskResult durations needed); otherwise closures are sampled. */
   timeEveryTask: boolean
+  /** No user callback runs between two tasks of a lane, so their clock readings can be shared. */
+  chainTiming: boolean
 }
 
 const PENDING = 0
@@ -216,6 +218,8 @@ export class TaskRun {
     const source = this.#source
     const timeout = this.#config.timeout
     const status = this.#status
+    const chain = this.#config.chainTiming
+    let last = -1
     try {
       for (;;) {
         if (this.#stopped) return
@@ -234,7 +238,9 @@ export class TaskRun {
           this.#config.timeEveryTask ||
           taskChannel.hasSubscribers ||
           (++this.#tick & (SAMPLE_EVERY - 1)) === 0
-        const start = timed ? performance.now() : 0
+        // Back-to-back tasks of a lane share a clock reading: the previous end is this start
+        // (only cheap bookkeeping runs in between; not when user callbacks could run there).
+        const start = timed ? (last >= 0 ? last : performance.now()) : 0
         let ok = false
         let value: unknown
         let error: unknown
@@ -249,7 +255,9 @@ export class TaskRun {
         } catch (e) {
           error = e
         }
-        const ms = timed ? performance.now() - start : 0
+        const end = timed ? performance.now() : -1
+        const ms = timed ? end - start : 0
+        last = chain && !taskChannel.hasSubscribers ? end : -1
         if (ctrl) this.#attemptCtrls.delete(i)
         if (status[i] !== RUNNING) continue
         if (timed) {
