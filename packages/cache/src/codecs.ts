@@ -148,7 +148,7 @@ function unencodable(codec: string, value: unknown, cause?: unknown): CacheError
 }
 
 /** Short description of a value for error messages. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (value === null) return 'null'
   if (typeof value === 'string')
     return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)

@@ -19,7 +19,7 @@ import type {
   GetOptions,
   SetOptions,
 } from './types.js'
-import { assertKey, assertPositiveInteger, assertTtl } from './validate.js'
+import { assertKey, assertPositiveInteger, assertTtl, stripUndefined } from './validate.js'
 
 /** Options of `MemoryCache`. */
 export interface MemoryCacheOptions {
@@ -332,11 +332,4 @@ function byteSize(encoded: string | Buffer): number {
 
 function closedError(): CacheError {
   return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')
-}
-
-/** Copies an options object without its undefined properties, so defaults apply to them. */
-export function stripUndefined<T extends object>(options: T): T {
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v
-  return out as T
 }

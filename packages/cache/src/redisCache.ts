@@ -9,7 +9,6 @@ import {
   circuitBreakerDefaults,
 } from './circuitBreaker.js'
 import { resolveCodec } from './codecs.js'
-import { stripUndefined } from './memoryCache.js'
 import type {
   Cache,
   CacheEventOp,
@@ -20,7 +19,7 @@ import type {
   GetOptions,
   SetOptions,
 } from './types.js'
-import { assertKey, assertPositiveInteger, assertTtl } from './validate.js'
+import { assertKey, assertPositiveInteger, assertTtl, stripUndefined } from './validate.js'
 
 /** Options of `RedisCache`. Connection settings default to the environment. */
 export interface RedisCacheOptions {

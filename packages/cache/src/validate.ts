@@ -41,3 +41,10 @@ export function assertPositiveInteger(value: unknown, what: string, allowZero = 
     )
   }
 }
+
+/** Copies an options object without its undefined properties, so defaults apply to them. */
+export function stripUndefined<T extends object>(options: T): T {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v
+  return out as T
+}

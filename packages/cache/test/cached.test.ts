@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { waitFor } from '../../../tools/testing/servers.mjs'
 import { cached, cacheKey, MemoryCache, RedisCache, setCache } from '../src/index.js'
 import { REDIS_URL, rawClient, sleep, testNamespace } from './helpers.js'
 
@@ -113,7 +114,8 @@ describe('cached()', () => {
     // Stale: every caller gets version 1 at once, and exactly one refresh starts.
     const stale = await Promise.all(Array.from({ length: 20 }, () => fn()))
     expect(stale.every((v) => v === 1)).toBe(true)
-    await sleep(300)
+    await waitFor(() => version === 2, 3000, 'the background refresh')
+    await sleep(50)
     expect(version).toBe(2)
     expect(maxRunning).toBe(1)
     expect(await fn()).toBe(2)
