@@ -177,6 +177,21 @@ describe('worker threads', () => {
     expect(await ex.parallelMap(double, [21])).toEqual([42])
   })
 
+  it('returns typed arrays (embeddings) intact, identical to inline mode', async () => {
+    const embed = defineWorkerTask<string, Float32Array>(
+      new URL('../examples/embed.mjs', import.meta.url),
+      'embed',
+    )
+    const texts = Array.from({ length: 300 }, (_, i) => `Marie Curie ${i % 7} radium polonium ${i}`)
+    const onThreads = await executor().parallelMap(embed, texts)
+    const inline = await executor({ mode: 'inline' }).parallelMap(embed, texts)
+    expect(onThreads).toHaveLength(300)
+    expect(onThreads[0]).toBeInstanceOf(Float32Array)
+    expect(onThreads[0]?.length).toBe(64)
+    expect(onThreads).toEqual(inline)
+    expect(onThreads[0]).not.toEqual(onThreads[1])
+  })
+
   it('parallelMap accepts a worker task and closes its own threads', async () => {
     const hash = defineWorkerTask<string, string>(fixtures, 'hash')
     const out = await parallelMap(hash, ['a', 'b', 'a'], { maxWorkers: 2 })
