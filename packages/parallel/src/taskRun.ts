@@ -74,7 +74,8 @@ interface WorkerQueue {
 interface Chunk {
   queue: WorkerQueue
   indices: number[]
-  ctrl: AbortController
+  /** Set for exclusive chunks only: tinypool runs an abortable task alone on its thread. */
+  ctrl: AbortController | undefined
   start: number
   timer: NodeJS.Timeout | undefined
   timedOut: boolean
@@ -112,6 +113,12 @@ export class TaskRun {
   #inFlight = 0
   readonly #chunks = new Set<Chunk>()
   #avgItemMs: number | undefined
+  /**
+   * Chunks carry an abort signal (and then run alone on a thread) only when something may
+   * have to stop them while they run: a signal or a timeout. Otherwise two chunks per thread
+   * are pipelined: the next one waits in the thread's own queue, not for a round trip.
+   */
+  readonly #exclusive: boolean
   #onAbort: (() => void) | undefined
   #resolve!: () => void
   /** Resolves when every task has settled. */
@@ -126,6 +133,7 @@ export class TaskRun {
     this.#n = source.n
     this.#status = new Uint8Array(this.#n)
     this.#attempts = new Uint16Array(this.#n)
+    this.#exclusive = config.signal !== undefined || config.timeout !== undefined
     this.finished = new Promise<void>((resolve) => {
       this.#resolve = resolve
     })
@@ -164,7 +172,7 @@ export class TaskRun {
     this.#retryTimers.clear()
     for (const chunk of this.#chunks) {
       if (chunk.timer) clearTimeout(chunk.timer)
-      chunk.ctrl.abort(reason)
+      chunk.ctrl?.abort(reason)
     }
     for (let i = 0; i < this.#n; i++) {
       if (this.#status[i] !== SETTLED) this.#settle(i, false, undefined, reason, 0, 'cancelled')
@@ -382,8 +390,12 @@ export class TaskRun {
     for (let k = 0; k < queues.length; k++) {
       const queue = queues[(this.#rr + k) % queues.length] as WorkerQueue
       let indices: number[] | undefined
-      if (queue.single.length > 0) indices = [queue.single.shift() as number]
-      else if (queue.cursor < queue.indices.length) {
+      let exclusive = this.#exclusive
+      if (queue.single.length > 0) {
+        indices = [queue.single.shift() as number]
+        // Alone on its thread, so that a crash is attributed to this task only.
+        exclusive = true
+      } else if (queue.cursor < queue.indices.length) {
         const size = this.#chunkSize()
         indices = queue.indices.slice(queue.cursor, queue.cursor + size)
         queue.cursor += indices.length
@@ -394,7 +406,7 @@ export class TaskRun {
         return {
           queue,
           indices,
-          ctrl: new AbortController(),
+          ctrl: exclusive ? new AbortController() : undefined,
           start: 0,
           timer: undefined,
           timedOut: false,
@@ -429,10 +441,10 @@ export class TaskRun {
     if (timeout !== undefined) {
       chunk.timer = setTimeout(() => {
         chunk.timedOut = true
-        chunk.ctrl.abort()
+        chunk.ctrl?.abort()
       }, timeout)
     }
-    pool.runChunk(chunk.queue.task, inputs, chunk.ctrl.signal).then(
+    pool.runChunk(chunk.queue.task, inputs, chunk.ctrl?.signal).then(
       (reply) => this.#chunkDone(chunk, reply),
       (error: unknown) => this.#chunkFailed(chunk, error),
     )

@@ -61,7 +61,7 @@ export class WorkerPool {
   runChunk(
     task: WorkerTask<unknown, unknown>,
     inputs: unknown[],
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
   ): Promise<ChunkReply> {
     const message: ChunkMessage = { k: 'chunk', m: task.moduleUrl, e: task.exportName, inputs }
     return this.#run(message, signal) as Promise<ChunkReply>
@@ -87,7 +87,7 @@ export class WorkerPool {
         filename,
         minThreads: this.#options.threads,
         maxThreads: this.#options.threads,
-        concurrentTasksPerWorker: 1,
+        concurrentTasksPerWorker: 2,
         taskQueue: new ArrayQueue() as unknown as TaskQueue,
         workerData: { setup: this.#options.setup },
         ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
