@@ -34,7 +34,23 @@ describe('types', () => {
     f(1, 1)
   })
 
-  it('@Cached decorates async methods', () => {
+  it('@Cached decorates async methods and keeps their signature', () => {
+    class Validator {
+      @Cached({ ttl: 60, cache: new MemoryCache() })
+      async validate(url: string): Promise<{ valid: boolean }> {
+        return { valid: url.length > 0 }
+      }
+    }
+    expectTypeOf<Validator['validate']>().parameters.toEqualTypeOf<[string]>()
+    expectTypeOf<Validator['validate']>().returns.resolves.toEqualTypeOf<{ valid: boolean }>()
     expectTypeOf(Cached).returns.toBeFunction()
+    class Sync {
+      // @ts-expect-error a cached method must be async: callers get a Promise
+      @Cached({ ttl: 60 })
+      compute(n: number): number {
+        return n
+      }
+    }
+    expectTypeOf<Sync>().toHaveProperty('compute')
   })
 })
