@@ -12,8 +12,12 @@ describe('README examples run as written', () => {
     expect(examples.length).toBeGreaterThanOrEqual(5)
   })
 
-  it.each(examples.map((e) => [e.line, e]))('example at line %i', async (_line, example) => {
-    const { stderr } = await runExample(example, packageDir, { timeoutMs: 60_000 })
-    expect(stderr).not.toMatch(/AssertionError|Error:/)
-  }, 90_000)
+  it.each(examples.map((e) => [e.line, e]))(
+    'example at line %i',
+    async (_line, example) => {
+      const { stderr } = await runExample(example, packageDir, { timeoutMs: 60_000 })
+      expect(stderr).not.toMatch(/AssertionError|Error:/)
+    },
+    90_000,
+  )
 })

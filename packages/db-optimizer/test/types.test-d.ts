@@ -1,0 +1,69 @@
+import { integer, pgTable, serial, text } from 'drizzle-orm/pg-core'
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  type Database,
+  DbOptimizerError,
+  type DbOptimizerErrorCode,
+  eagerLoad,
+  optimizeForReadHeavy,
+  type PoolPreset,
+  QueryOptimizer,
+  selectinLoad,
+} from '../src/index.js'
+
+const parents = pgTable('p', { id: serial('id').primaryKey(), name: text('name').notNull() })
+const children = pgTable('c', {
+  id: serial('id').primaryKey(),
+  parentId: integer('parent_id'),
+  body: text('body'),
+})
+declare const database: Database
+const optimizer = new QueryOptimizer(database.db)
+
+describe('types', () => {
+  it('batchInsert takes the table insert shape and returns a count', () => {
+    expectTypeOf(optimizer.batchInsert(parents, [{ name: 'a' }])).toEqualTypeOf<Promise<number>>()
+    // @ts-expect-error name is required
+    optimizer.batchInsert(parents, [{ id: 1 }])
+    // @ts-expect-error not a column
+    optimizer.batchInsert(parents, [{ name: 'a', nope: 1 }])
+    // @ts-expect-error onConflict target must be a column key
+    optimizer.batchInsert(parents, [{ name: 'a' }], { onConflict: { target: 'nope' } })
+  })
+
+  it('batchUpdate takes partial rows and a column key', () => {
+    expectTypeOf(
+      optimizer.batchUpdate(parents, [{ id: 1, name: 'b' }], { key: 'id' }),
+    ).toEqualTypeOf<Promise<number>>()
+    // @ts-expect-error key must be a column key
+    optimizer.batchUpdate(parents, [{ id: 1 }], { key: 'nope' })
+  })
+
+  it('loading helpers type the children property', async () => {
+    const loaded = await eagerLoad(database.db, {
+      parent: parents,
+      child: children,
+      foreignKey: children.parentId,
+      as: 'kids',
+    })
+    expectTypeOf(loaded[0]!.name).toEqualTypeOf<string>()
+    expectTypeOf(loaded[0]!.kids).toEqualTypeOf<
+      { id: number; parentId: number | null; body: string | null }[]
+    >()
+    const two = await selectinLoad(database.db, {
+      parent: parents,
+      child: children,
+      foreignKey: children.parentId,
+      as: 'kids',
+    })
+    expectTypeOf(two[0]!.kids[0]!.body).toEqualTypeOf<string | null>()
+  })
+
+  it('errors carry a typed code; presets are typed options', () => {
+    expectTypeOf(
+      new DbOptimizerError('BATCH_FAILED', 'x').code,
+    ).toEqualTypeOf<DbOptimizerErrorCode>()
+    expectTypeOf(optimizeForReadHeavy()).toEqualTypeOf<PoolPreset>()
+    expectTypeOf(optimizeForReadHeavy().options.max).toEqualTypeOf<number>()
+  })
+})
