@@ -1,0 +1,194 @@
+// Measures the demo's targets: runs the built CLI (naive vs optimized cold vs warm, one invocation
+// each) several times on the embedded defaults and on the real servers, then writes RESULTS.md.
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { RedisCache } from '@bookgen/cache'
+import postgres from 'postgres'
+import type { TargetCheck } from '../src/comparison.js'
+import type { RunResult } from '../src/runTypes.js'
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const resultsFile = fileURLToPath(new URL('../RESULTS.md', import.meta.url))
+const repeats = Number(process.env.BENCH_RUNS ?? 3)
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
+const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
+const schema = 'bookgen_demo_bench'
+const namespace = 'bookgen-demo-bench'
+
+interface Metrics {
+  runs: RunResult[]
+  comparison: {
+    speedupCold: number
+    speedupWarm: number
+    memoryReduction: number
+    runMemoryReduction: number
+    outputsIdentical: boolean
+  }
+  targets: TargetCheck[]
+}
+
+interface Case {
+  label: string
+  args: string[]
+  env: Record<string, string | undefined>
+}
+
+const embedded = { REDIS_URL: undefined, DATABASE_URL: undefined }
+const services = { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl }
+const cases: Case[] = [
+  { label: 'embedded (MemoryCache + PGlite), Marie Curie', args: ['Marie Curie'], env: embedded },
+  { label: 'real servers (Redis + PostgreSQL), Marie Curie', args: ['Marie Curie'], env: services },
+  { label: 'embedded, --characters all', args: ['--characters', 'all'], env: embedded },
+  { label: 'real servers, --characters all', args: ['--characters', 'all'], env: services },
+]
+
+async function main(): Promise<void> {
+  const started = new Date()
+  const loadBefore = loadavg()[0]!
+  const rows: { label: string; runs: Metrics[] }[] = []
+  for (const c of cases) {
+    const runs: Metrics[] = []
+    const times = c.args.includes('all') ? 1 : repeats
+    for (let i = 0; i < times; i++) {
+      const metrics = await runOnce(c)
+      runs.push(metrics)
+      const [naive, cold, warm] = metrics.runs
+      console.log(
+        `${c.label} #${i + 1}: naive ${ms(naive!.durationMs)}, cold ${ms(cold!.durationMs)} (${metrics.comparison.speedupCold.toFixed(1)}×), warm ${ms(warm!.durationMs)} (${metrics.comparison.speedupWarm.toFixed(1)}×), peak ${mb(naive!.memoryPeak)} → ${mb(cold!.memoryPeak)}`,
+      )
+    }
+    rows.push({ label: c.label, runs })
+  }
+  await cleanUp()
+  const loadAfter = loadavg()[0]!
+  const text = render(rows, started, loadBefore, loadAfter)
+  await writeFile(resultsFile, text)
+  console.log(`\n${text}`)
+}
+
+async function runOnce(c: Case): Promise<Metrics> {
+  const out = await mkdtemp(join(tmpdir(), 'bookgen-demo-bench-'))
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env }
+    for (const [k, v] of Object.entries(c.env)) {
+      if (v === undefined) delete env[k]
+      else env[k] = v
+    }
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [
+          cli,
+          ...c.args,
+          '--out',
+          out,
+          '--quiet',
+          '--db-schema',
+          schema,
+          '--cache-namespace',
+          namespace,
+        ],
+        { env, maxBuffer: 16 * 1024 * 1024 },
+        (error, _stdout, stderr) =>
+          error ? reject(new Error(`${c.label}: ${stderr}`)) : resolve(),
+      )
+    })
+    return JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as Metrics
+  } finally {
+    await rm(out, { recursive: true, force: true })
+  }
+}
+
+function render(
+  rows: { label: string; runs: Metrics[] }[],
+  started: Date,
+  loadBefore: number,
+  loadAfter: number,
+): string {
+  const lines = [
+    '# Demo: naive vs optimized biography generation',
+    '',
+    `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench\` in`,
+    '`apps/biography-demo` (`tsx bench/index.ts`: the built CLI, one invocation = naive, optimized',
+    `cold and optimized warm in the same invocation; ${repeats} invocations per single-figure case,`,
+    'one for `--characters all`; medians shown). Machine: ' +
+      `${cpus().length} shared cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version},`,
+    `noisy: other suites ran at the same time (1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end).`,
+    'Peak memory is the kernel RSS high-water mark of each run; naive runs in its own child process,',
+    'optimized cold and warm in another (see ARCHITECTURE.md). "Run memory" is peak − RSS at the start',
+    'of the run: what the run itself added on top of node and the database engine.',
+    '',
+    '| case | naive | opt. cold | opt. warm | cold speed-up (≥ 5×) | warm speed-up (≥ 10×) | peak naive → cold | peak lower (≥ 30 %) | run memory lower | DB avg worst (< 100 ms) | warm hit ratio (> 80 %) | same Markdown |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for (const row of rows) {
+    const pick = (f: (m: Metrics) => number) => median(row.runs.map(f))
+    const v = (i: number) => (m: Metrics) => m.runs[i]!
+    const cold = pick((m) => m.comparison.speedupCold)
+    const warm = pick((m) => m.comparison.speedupWarm)
+    const mem = pick((m) => m.comparison.memoryReduction)
+    const runMem = pick((m) => m.comparison.runMemoryReduction)
+    const dbAvg = pick((m) => Math.max(...m.runs.map((r) => r.dbQueryAvgMs)))
+    const hit = pick((m) => v(2)(m).cacheHitRatio)
+    lines.push(
+      `| ${row.label} | ${ms(pick((m) => v(0)(m).durationMs))} | ${ms(pick((m) => v(1)(m).durationMs))} | ${ms(pick((m) => v(2)(m).durationMs))} | ${mark(cold.toFixed(1) + '×', cold >= 5)} | ${mark(warm.toFixed(1) + '×', warm >= 10)} | ${mb(pick((m) => v(0)(m).memoryPeak))} → ${mb(pick((m) => v(1)(m).memoryPeak))} | ${mark(pct(mem), mem >= 0.3)} | ${pct(runMem)} | ${mark(dbAvg.toFixed(1) + ' ms', dbAvg < 100)} | ${mark(pct(hit), hit > 0.8)} | ${row.runs.every((m) => m.comparison.outputsIdentical) ? 'yes' : 'NO'} |`,
+    )
+  }
+  const peak = Math.max(
+    ...rows.flatMap((r) => r.runs.flatMap((m) => m.runs.map((x) => x.memoryPeak))),
+  )
+  const others = ['validations-parallel', 'embeddings-cached', 'lazy-loading'].map((id) => {
+    const all = rows.flatMap((r) => r.runs.map((m) => m.targets.find((t) => t.id === id)!))
+    return `${all[0]!.label}: ${all.every((t) => t.met) ? 'met in every invocation' : `missed in ${all.filter((t) => !t.met).length} of ${all.length}`} (e.g. ${all[0]!.measured})`
+  })
+  lines.push(
+    '',
+    `Memory peak < 1.5 GB: ${peak < 1.5 * 1024 ** 3 ? 'met' : 'MISSED'} (largest peak of every run: ${mb(peak)}).`,
+    ...others.map((o) => `${o}.`),
+    '',
+    'Missed targets are marked **missed**. On the embedded defaults the peak-memory target is',
+    'dominated by PGlite: the embedded PostgreSQL (a WebAssembly build) holds about 330 MB of RSS in',
+    'both processes before any work starts, so even when the optimized run adds far less memory than',
+    'the naive one ("run memory lower"), the peak of the whole process falls by less than 30 %. With',
+    'the real servers the database lives in its own process and the peak falls by more than 30 %.',
+    'Timings on this shared machine vary from run to run by tens of percent.',
+    '',
+  )
+  return lines.join('\n')
+}
+
+async function cleanUp(): Promise<void> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} })
+  await sql.unsafe(`drop schema if exists "${schema}" cascade`)
+  await sql.end()
+  const cache = new RedisCache({ url: redisUrl, namespace })
+  await cache.clear()
+  await cache.close()
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+function mark(text: string, met: boolean): string {
+  return met ? text : `${text} **missed**`
+}
+
+function ms(value: number): string {
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 ** 2).toFixed(0)} MB`
+}
+
+function pct(value: number): string {
+  return `${(value * 100).toFixed(0)} %`
+}
+
+await main()
