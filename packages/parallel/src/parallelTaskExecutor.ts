@@ -370,6 +370,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     let done = false
     let failure: unknown
     let run: TaskRun | undefined
+    let closing = false
     const onResult = options.onResult
     const sink: Sink = (i, success, value, error, ms, attempts) => {
       const result = toResult<T>(i, success, value, error, ms, attempts, options.taskIds)
@@ -382,6 +383,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
         const source = await makeSource()
         await this.#run(source, options, false, sink, (r) => {
           run = r
+          if (closing) r.cancel(streamClosed())
         })
       } catch (error) {
         failure = error
@@ -391,7 +393,8 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       }
     })()
     const stop = async () => {
-      run?.cancel(new ParallelError('CANCELLED', 'the stream was closed before the end'))
+      closing = true
+      run?.cancel(streamClosed())
       await finished
     }
     const iterator: AsyncIterableIterator<TaskResult<T>> = {
@@ -538,6 +541,10 @@ export class ParallelTaskExecutor implements AsyncDisposable {
   #assertOpen(): void {
     if (this.#closed) throw new ParallelError('CLOSED', 'the executor is closed')
   }
+}
+
+function streamClosed(): ParallelError {
+  return new ParallelError('CANCELLED', 'the stream was closed before the end')
 }
 
 function toResult<T>(

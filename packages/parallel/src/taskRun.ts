@@ -137,13 +137,14 @@ export class TaskRun {
     this.finished = new Promise<void>((resolve) => {
       this.#resolve = resolve
     })
+    config.metrics.runStarted()
+    this.#runStart = performance.now()
   }
 
   /** Starts the work. */
   start(): void {
-    const { metrics, signal, pool } = this.#config
-    metrics.runStarted()
-    this.#runStart = performance.now()
+    const { signal, pool } = this.#config
+    if (this.#stopped) return
     if (this.#n === 0) {
       this.#finish()
       return
@@ -177,6 +178,7 @@ export class TaskRun {
     for (let i = 0; i < this.#n; i++) {
       if (this.#status[i] !== SETTLED) this.#settle(i, false, undefined, reason, 0, 'cancelled')
     }
+    if (this.#settled === this.#n) this.#finish()
   }
 
   #partition(useThreads: boolean): void {

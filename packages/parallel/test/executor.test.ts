@@ -155,6 +155,24 @@ describe('closures', () => {
     expect(partial).toHaveLength(10)
   })
 
+  it('a stream closed before it is read cancels everything', async () => {
+    const ex = executor({ maxWorkers: 2 })
+    let ran = 0
+    const stream = ex.stream(
+      Array.from({ length: 6 }, () => async () => {
+        ran++
+        await sleep(20)
+      }),
+    )
+    await stream.return?.()
+    expect(ran).toBe(0)
+    expect(await stream.next()).toEqual({ value: undefined, done: true })
+    const empty = ex.stream([])
+    await empty.return?.()
+    expect(await ex.executeParallel([], { signal: AbortSignal.abort() })).toEqual([])
+    expect(ex.getMetrics().tasks.cancelled).toBe(6)
+  })
+
   it('settles everything as cancelled when the signal is already aborted', async () => {
     const ex = executor()
     let ran = false
