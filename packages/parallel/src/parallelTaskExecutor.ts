@@ -276,6 +276,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     sink: Sink,
     started?: (run: TaskRun) => void,
   ): Promise<void> {
+    this.#assertOpen()
     const config = this.#config(source.n, options, stopOnError)
     // Plain values without an onResult callback need no per-task durations.
     config.timeEveryTask = !stopOnError || options.onResult !== undefined
