@@ -77,19 +77,19 @@ export interface ExecutorOptions {
 
 /** Per-call options of `executeParallel`, `mapParallel`, `parallelMap` and the streams. */
 export interface RunOptions<T = unknown> {
-  /** Cancels pending tasks (and running worker tasks); they settle with code `CANCELLED`. */
+  /** Cancels pending tasks (and running worker tasks); they settle with code `CANCELLED`. @default undefined */
   signal?: AbortSignal
-  /** Overrides the executor's `timeout` (ms). */
+  /** Overrides the executor's `timeout` (ms). @default the executor's `timeout` */
   timeout?: number
-  /** Overrides the executor's `retries`. */
+  /** Overrides the executor's `retries`. @default the executor's `retries` */
   retries?: number
-  /** Overrides the executor's `retryDelay` (ms). */
+  /** Overrides the executor's `retryDelay` (ms). @default the executor's `retryDelay` */
   retryDelay?: number
-  /** Overrides the executor's `chunkSize`. */
+  /** Overrides the executor's `chunkSize`. @default the executor's `chunkSize` */
   chunkSize?: number | 'auto'
-  /** Ids for the tasks, in input order (defaults to the index). */
+  /** Ids for the tasks, in input order. @default the index of each task */
   taskIds?: readonly (string | number)[]
-  /** Called with each result as soon as its task settles (completion order). */
+  /** Called with each result as soon as its task settles (completion order). @default undefined */
   onResult?: (result: TaskResult<T>) => void
 }
 
