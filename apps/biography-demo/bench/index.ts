@@ -69,7 +69,20 @@ async function main(): Promise<void> {
   console.log(`\n${text}`)
 }
 
-async function runOnce(c: Case): Promise<Metrics> {
+async function runOnce(c: Case, attempt = 1): Promise<Metrics> {
+  try {
+    return await invoke(c)
+  } catch (error) {
+    // In the shared checkout a package's dist can vanish while its owner rebuilds it.
+    if (attempt < 3 && String(error).includes('ERR_MODULE_NOT_FOUND')) {
+      await new Promise((resolve) => setTimeout(resolve, 10_000))
+      return runOnce(c, attempt + 1)
+    }
+    throw error
+  }
+}
+
+async function invoke(c: Case): Promise<Metrics> {
   const out = await mkdtemp(join(tmpdir(), 'bookgen-demo-bench-'))
   try {
     const env: NodeJS.ProcessEnv = { ...process.env }
@@ -149,11 +162,11 @@ function render(
     `Memory peak < 1.5 GB: ${peak < 1.5 * 1024 ** 3 ? 'met' : 'MISSED'} (largest peak of every run: ${mb(peak)}).`,
     ...others.map((o) => `${o}.`),
     '',
-    'Missed targets are marked **missed**. On the embedded defaults the peak-memory target is',
-    'dominated by PGlite: the embedded PostgreSQL (a WebAssembly build) holds about 330 MB of RSS in',
-    'both processes before any work starts, so even when the optimized run adds far less memory than',
-    'the naive one ("run memory lower"), the peak of the whole process falls by less than 30 %. With',
-    'the real servers the database lives in its own process and the peak falls by more than 30 %.',
+    'Missed targets are marked **missed**. The peak-memory target compares the peak RSS of two whole',
+    'processes, which includes what they hold before any work starts: with PGlite that is the embedded',
+    'PostgreSQL itself (a WebAssembly build, about 330 MB of RSS in both processes), so the peak falls',
+    'by far less than the memory the run itself adds ("run memory lower"). With the real servers the',
+    'database runs in its own process and the baseline is node alone (about 75 MB).',
     'Timings on this shared machine vary from run to run by tens of percent.',
     '',
   )
