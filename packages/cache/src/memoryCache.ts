@@ -182,10 +182,10 @@ export class MemoryCache implements Cache {
     if (this.#closed) throw closedError()
     const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     const entry = this.#map.get(key)
-    if (entry === undefined) return false
-    this.#remove(key, entry)
+    if (entry !== undefined) this.#remove(key, entry)
+    // Published for every delete, found or not, like the other stores.
     if (start >= 0) this.#emit('delete', key, start)
-    return entry.expiresAt === 0 || entry.expiresAt > Date.now()
+    return entry !== undefined && (entry.expiresAt === 0 || entry.expiresAt > Date.now())
   }
 
   async exists(key: string): Promise<boolean> {

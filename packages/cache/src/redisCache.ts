@@ -235,6 +235,8 @@ export class RedisCache implements Cache {
     } catch (error) {
       this.#fail(key, error, start)
       this.#stats.misses++
+      // The read's outcome is a miss, as getStats() counts it; the fault itself was an 'error'.
+      if (start >= 0) this.#emit('miss', key, start)
       return undefined
     }
     return this.#decoded<T>(key, raw, codec, start)
@@ -370,6 +372,7 @@ export class RedisCache implements Cache {
     } catch (error) {
       this.#fail(keys[0]!, error, start)
       this.#stats.misses += keys.length
+      if (start >= 0) for (const key of keys) this.#emit('miss', key, start)
       return out
     }
     for (let i = 0; i < keys.length; i++) {
@@ -489,6 +492,7 @@ export class RedisCache implements Cache {
     } catch (error) {
       this.#recordError(key, error, start)
       this.#stats.misses++
+      if (start >= 0) this.#emit('miss', key, start)
       return undefined
     }
     this.#stats.hits++

@@ -144,6 +144,7 @@ export class TieredCache implements Cache {
   ): Promise<Map<string, T>> {
     for (const key of keys) assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
+    const start = cacheChannel.hasSubscribers ? performance.now() : -1
     const found = await this.memory.getMany<T>(keys)
     const missing = keys.filter((k) => !found.has(k))
     if (missing.length > 0) {
@@ -158,9 +159,11 @@ export class TieredCache implements Cache {
       const value = found.get(key)
       if (value === undefined) {
         this.#stats.misses++
+        if (start >= 0) this.#emit('miss', key, start)
       } else {
         this.#stats.hits++
         out.set(key, value)
+        if (start >= 0) this.#emit('hit', key, start)
       }
     }
     return out

@@ -1,8 +1,14 @@
 // One behavioural suite that every store passes, against the real Redis where the store uses it.
 import diagnosticsChannel from 'node:diagnostics_channel'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { CACHE_CHANNEL, type Cache, CacheError, type CacheEvent } from '../src/index.js'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import {
+  CACHE_CHANNEL,
+  type Cache,
+  CacheError,
+  type CacheEvent,
+  cacheChannel,
+} from '../src/index.js'
 import { sleep } from './helpers.js'
 
 export interface SuiteContext {
@@ -183,7 +189,7 @@ export function describeCacheSuite(name: string, factory: () => Cache | Promise<
       expect(await cache.exists('good')).toBe(false)
     })
 
-    it('publishes hit, miss, set and delete events on the bookgen:cache channel', async () => {
+    it('publishes hit, miss, set and delete events shaped { op, key, namespace, durationMs }', async () => {
       const events: CacheEvent[] = []
       const listener = (message: unknown) => {
         events.push(message as CacheEvent)
@@ -193,7 +199,10 @@ export function describeCacheSuite(name: string, factory: () => Cache | Promise<
         await cache.set('ev', 1, 60)
         await cache.get('ev')
         await cache.get('ev-missing')
+        await cache.setMany({ m1: 1 }, 60)
+        await cache.getMany(['m1', 'm-missing'])
         await cache.delete('ev')
+        await cache.delete('never-there')
       } finally {
         diagnosticsChannel.unsubscribe(CACHE_CHANNEL, listener)
       }
@@ -202,9 +211,34 @@ export function describeCacheSuite(name: string, factory: () => Cache | Promise<
         ['set', 'ev'],
         ['hit', 'ev'],
         ['miss', 'ev-missing'],
+        ['set', 'm1'],
+        ['hit', 'm1'],
+        ['miss', 'm-missing'],
         ['delete', 'ev'],
+        ['delete', 'never-there'],
       ])
-      for (const e of mine) expect(e.durationMs).toBeGreaterThanOrEqual(0)
+      for (const e of mine) {
+        expect(Object.keys(e).sort()).toEqual(['durationMs', 'key', 'namespace', 'op'])
+        expect(e.durationMs).toBeGreaterThanOrEqual(0)
+        expect(e.durationMs).toBeLessThan(1000)
+      }
+    })
+
+    it('publishes nothing while the channel has no subscribers', async () => {
+      expect(cacheChannel.hasSubscribers).toBe(false)
+      const publish = vi.spyOn(cacheChannel, 'publish')
+      try {
+        await cache.set('quiet', 1, 60)
+        await cache.get('quiet')
+        await cache.get('quiet-missing')
+        await cache.setMany({ q1: 1 }, 60)
+        await cache.getMany(['q1', 'q2'])
+        await cache.delete('quiet')
+        expect(publish).not.toHaveBeenCalled()
+      } finally {
+        publish.mockRestore()
+      }
+      expect(cache.getStats()).toMatchObject({ hits: 2, misses: 2 })
     })
 
     it('throws CLOSED after close(), and close() is idempotent', async () => {

@@ -32,9 +32,9 @@ describe('RedisCache when Redis fails', () => {
 
   it('answers misses and false within the bound when Redis is killed mid-workload, then recovers', async () => {
     const cache = new RedisCache({ url: server.url, namespace: testNamespace('fault-kill') })
-    const errors: CacheEvent[] = []
+    const events: CacheEvent[] = []
     const onEvent = (m: unknown) => {
-      if ((m as CacheEvent).op === 'error') errors.push(m as CacheEvent)
+      if ((m as CacheEvent).namespace === cache.namespace) events.push(m as CacheEvent)
     }
     diagnosticsChannel.subscribe(CACHE_CHANNEL, onEvent)
     try {
@@ -94,8 +94,25 @@ describe('RedisCache when Redis fails', () => {
       const health = cache.getHealth()
       expect(health.errors).toBeGreaterThan(0)
       expect(health.lastError).toBeInstanceOf(Error)
+      const errors = events.filter((e) => e.op === 'error')
       expect(errors.length).toBeGreaterThan(0)
-      expect(errors[0]).toMatchObject({ op: 'error', namespace: cache.namespace })
+      expect(errors[0]).toEqual({
+        op: 'error',
+        key: expect.any(String),
+        namespace: cache.namespace,
+        durationMs: expect.any(Number),
+        error: expect.any(Error),
+      })
+
+      // A failed read is published as the 'miss' getStats() counts (after an 'error' when the
+      // server was tried; alone when the open circuit answered locally).
+      events.length = 0
+      const missesBefore = cache.getStats().misses
+      expect(await cache.get('k')).toBeUndefined()
+      expect(cache.getStats().misses).toBe(missesBefore + 1)
+      expect(events.filter((e) => e.op !== 'error')).toEqual([
+        { op: 'miss', key: 'k', namespace: cache.namespace, durationMs: expect.any(Number) },
+      ])
 
       // Redis comes back (empty, as after a crash): the cache recovers by itself.
       await server.restart()
