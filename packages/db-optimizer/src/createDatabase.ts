@@ -47,7 +47,7 @@ export interface Database<TSchema extends Record<string, unknown> = Record<strin
 export async function createDatabase<
   TSchema extends Record<string, unknown> = Record<string, never>,
 >(url?: string, options: CreateDatabaseOptions<TSchema> = {}): Promise<Database<TSchema>> {
-  const target = parseUrl(url)
+  const target = parseDatabaseUrl(url)
   const config = options.schema === undefined ? {} : { schema: options.schema }
   if (target.driver === 'postgres-js') {
     const postgres = (
@@ -108,11 +108,17 @@ interface PgliteClient {
   query(sql: string, params?: unknown[]): Promise<unknown>
 }
 
-type Target =
+/** Which driver a URL selects, and where (see {@link createDatabase}). */
+export type DatabaseTarget =
   | { driver: 'postgres-js'; url: string }
   | { driver: 'pglite'; dataDir: string | undefined }
 
-function parseUrl(url: string | undefined): Target {
+/**
+ * Which driver {@link createDatabase} would use for a URL, without opening anything:
+ * `{ driver: 'postgres-js', url }` or `{ driver: 'pglite', dataDir }` (`undefined` = in memory).
+ * Throws `INVALID_URL` for URLs it does not understand.
+ */
+export function parseDatabaseUrl(url?: string): DatabaseTarget {
   if (url === undefined || url === '') return { driver: 'pglite', dataDir: undefined }
   if (typeof url !== 'string') {
     throw new DbOptimizerError('INVALID_URL', `url must be a string, got ${typeof url}`)

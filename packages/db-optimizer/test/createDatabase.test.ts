@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
-import { createDatabase, DbOptimizerError } from '../src/index.js'
+import { createDatabase, type Database, DbOptimizerError, parseDatabaseUrl } from '../src/index.js'
 import { DATABASE_URL, drivers } from './drivers.js'
 
 const one = async (db: { execute: (q: ReturnType<typeof sql>) => Promise<unknown> }) => {
@@ -12,35 +12,36 @@ const one = async (db: { execute: (q: ReturnType<typeof sql>) => Promise<unknown
 }
 
 describe.each(drivers)('createDatabase for $name', (driver) => {
-  it('opens a working drizzle database and closes it idempotently', async () => {
+  it('opens a working drizzle database, closes it idempotently, and supports await using', async () => {
     const database = await driver.open()
     expect(database.driver).toBe(driver.name)
     expect(await one(database.db)).toEqual({ one: 1 })
     await database.close()
     await database.close()
-  })
-
-  it('works with await using', async () => {
-    let closed: Promise<unknown> | undefined
+    let disposed: Database | undefined
     {
-      await using database = await driver.open()
-      expect(await one(database.db)).toEqual({ one: 1 })
-      closed = Promise.resolve(database.client)
+      await using scoped = await driver.open()
+      disposed = scoped
+      expect(await one(scoped.db)).toEqual({ one: 1 })
     }
-    expect(await closed).toBeDefined()
+    await expect(one(disposed.db)).rejects.toThrow()
   })
 })
 
 describe('createDatabase URL rules', () => {
-  it('postgres:// and postgresql:// select postgres.js; nothing, pglite: and memory:// select in-memory PGlite', async () => {
-    const pg = await createDatabase(DATABASE_URL.replace(/^postgres:/, 'postgresql:'))
-    expect(pg.driver).toBe('postgres-js')
-    await pg.close()
-    for (const url of [undefined, '', 'pglite:', 'memory://']) {
-      const db = await createDatabase(url)
-      expect(db.driver).toBe('pglite')
-      await db.close()
+  it('postgres:// and postgresql:// select postgres.js; nothing, pglite: and memory:// select in-memory PGlite', () => {
+    expect(parseDatabaseUrl(DATABASE_URL)).toEqual({ driver: 'postgres-js', url: DATABASE_URL })
+    expect(parseDatabaseUrl('postgresql://u@h/db')).toEqual({
+      driver: 'postgres-js',
+      url: 'postgresql://u@h/db',
+    })
+    for (const url of [undefined, '', 'pglite:', 'pglite://', 'memory://']) {
+      expect(parseDatabaseUrl(url)).toEqual({ driver: 'pglite', dataDir: undefined })
     }
+    expect(parseDatabaseUrl('pglite:./data')).toEqual({ driver: 'pglite', dataDir: './data' })
+    expect(parseDatabaseUrl('pglite:///var/db')).toEqual({ driver: 'pglite', dataDir: '/var/db' })
+    expect(parseDatabaseUrl('file:///var/db')).toEqual({ driver: 'pglite', dataDir: '/var/db' })
+    expect(parseDatabaseUrl('/tmp/x')).toEqual({ driver: 'pglite', dataDir: '/tmp/x' })
   })
 
   it('a pglite:<dir> or plain directory keeps the data between openings', async () => {

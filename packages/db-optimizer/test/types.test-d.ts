@@ -31,6 +31,12 @@ describe('types', () => {
     optimizer.batchInsert(parents, [{ name: 'a' }], { onConflict: { target: 'nope' } })
   })
 
+  it('timeQuery returns what the query resolves to', async () => {
+    const rows = await optimizer.timeQuery('all', () => database.db.select().from(parents))
+    expectTypeOf(rows).toEqualTypeOf<{ id: number; name: string }[]>()
+    expectTypeOf(await optimizer.timeQuery('n', async () => 42)).toEqualTypeOf<number>()
+  })
+
   it('batchUpdate takes partial rows and a column key', () => {
     expectTypeOf(
       optimizer.batchUpdate(parents, [{ id: 1, name: 'b' }], { key: 'id' }),
