@@ -8,8 +8,6 @@ import { channel } from 'node:diagnostics_channel'
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { cpus } from 'node:os'
 import { createHistogram } from 'node:perf_hooks'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { LogLinearHistogram, performanceProfile, startProfile } from '@bookgen/profiler'
 import { Histogram } from 'prom-client'
 
@@ -179,8 +177,6 @@ async function microWorkload(): Promise<void> {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
 }
 
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
 let seed = 20261124
 const random = () => {
   seed = (seed * 1103515245 + 12345) % 2 ** 31
@@ -229,10 +225,9 @@ async function measure(label: string, workload: () => Promise<void>): Promise<nu
   const cpu = new Map<string, number[]>(modes.map(([name]) => [name, []]))
   for (const [, fn] of modes) await fn() // warm-up
   for (let r = 0; r < RUNS; r++) {
-    // a new random order each round, and a full GC before each run, so that no mode always
-    // follows the same one or pays for the garbage of the previous run
+    // a new random order each round, so that no mode always follows the same one (and pays for
+    // its garbage); no forced GC between runs: it shrinks the young generation and distorts
     for (const [name, fn] of shuffle(modes)) {
-      gc()
       const c = process.cpuUsage()
       const t = performance.now()
       await fn()
