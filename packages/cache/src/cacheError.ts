@@ -10,6 +10,8 @@ export const CacheErrorCode = {
   UNENCODABLE_VALUE: 'UNENCODABLE_VALUE',
   /** A constructor or function option is invalid. */
   INVALID_OPTION: 'INVALID_OPTION',
+  /** An argument has the wrong kind (`getMany` keys not an array, `setMany` entries not a record or Map). */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   /** The cache was used after `close()`. */
   CLOSED: 'CLOSED',
 } as const

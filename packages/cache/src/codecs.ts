@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import type { Codec, CodecOption } from './types.js'
+import { describe } from './validate.js'
 
 /**
  * JSON codec (the default): strings in Redis, readable by any client. Rejects what JSON would
@@ -145,16 +146,4 @@ function unencodable(codec: string, value: unknown, cause?: unknown): CacheError
     `value cannot be encoded by the ${codec} codec, got ${describe(value)}${reason}`,
     { cause },
   )
-}
-
-/** Short description of a value for error messages. */
-function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  if (typeof value === 'bigint') return `${value}n`
-  if (typeof value === 'function') return 'a function'
-  if (typeof value === 'symbol') return value.toString()
-  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'Object'}`
-  return String(value)
 }

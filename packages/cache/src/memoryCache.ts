@@ -19,7 +19,15 @@ import type {
   GetOptions,
   SetOptions,
 } from './types.js'
-import { assertKey, assertPositiveInteger, assertTtl, stripUndefined } from './validate.js'
+import {
+  assertKey,
+  assertKeys,
+  assertPositiveInteger,
+  assertTtl,
+  encodeValue,
+  entryList,
+  stripUndefined,
+} from './validate.js'
 
 /** Options of `MemoryCache`. */
 export interface MemoryCacheOptions {
@@ -159,7 +167,7 @@ export class MemoryCache implements Cache {
     assertKey(key, this.#maxKeyLength)
     assertTtl(ttl)
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
-    const size = byteSize(codec.encode(value))
+    const size = byteSize(encodeValue(codec, value))
     if (this.#closed) throw closedError()
     const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     const stored = this.#store(key, value, ttl, size)
@@ -216,7 +224,7 @@ export class MemoryCache implements Cache {
     keys: readonly string[],
     options?: GetOptions,
   ): Promise<Map<string, T>> {
-    for (const key of keys) assertKey(key, this.#maxKeyLength)
+    assertKeys(keys, this.#maxKeyLength)
     if (options?.codec !== undefined) resolveCodec(options.codec)
     const out = new Map<string, T>()
     for (const key of keys) {
@@ -234,11 +242,11 @@ export class MemoryCache implements Cache {
     const ttl = ttlSeconds ?? this.#defaultTtl
     assertTtl(ttl)
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
-    const list = entries instanceof Map ? [...entries] : Object.entries(entries)
+    const list = entryList(entries)
     const sizes: number[] = []
     for (const [key, value] of list) {
       assertKey(key, this.#maxKeyLength)
-      sizes.push(byteSize(codec.encode(value)))
+      sizes.push(byteSize(encodeValue(codec, value, `entries[${JSON.stringify(key)}]`)))
     }
     if (this.#closed) throw closedError()
     let all = true

@@ -19,7 +19,15 @@ import type {
   GetOptions,
   SetOptions,
 } from './types.js'
-import { assertKey, assertPositiveInteger, assertTtl, stripUndefined } from './validate.js'
+import {
+  assertKey,
+  assertKeys,
+  assertPositiveInteger,
+  assertTtl,
+  encodeValue,
+  entryList,
+  stripUndefined,
+} from './validate.js'
 
 /** Options of `RedisCache`. Connection settings default to the environment. */
 export interface RedisCacheOptions {
@@ -252,7 +260,7 @@ export class RedisCache implements Cache {
     assertKey(key, this.#maxKeyLength)
     assertTtl(ttl)
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
-    const encoded = codec.encode(value)
+    const encoded = encodeValue(codec, value)
     if (this.#closed) throw closedError()
     const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
     try {
@@ -348,7 +356,7 @@ export class RedisCache implements Cache {
     keys: readonly string[],
     options?: GetOptions,
   ): Promise<Map<string, T>> {
-    for (const key of keys) assertKey(key, this.#maxKeyLength)
+    assertKeys(keys, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
     const out = new Map<string, T>()
@@ -390,11 +398,11 @@ export class RedisCache implements Cache {
     const ttl = ttlSeconds ?? this.#defaultTtl
     assertTtl(ttl)
     const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
-    const list = entries instanceof Map ? [...entries] : Object.entries(entries)
+    const list = entryList(entries)
     const encoded: (string | Buffer)[] = []
     for (const [key, value] of list) {
       assertKey(key, this.#maxKeyLength)
-      encoded.push(codec.encode(value))
+      encoded.push(encodeValue(codec, value, `entries[${JSON.stringify(key)}]`))
     }
     if (this.#closed) throw closedError()
     if (list.length === 0) return true

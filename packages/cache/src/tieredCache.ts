@@ -12,7 +12,7 @@ import type {
   GetOptions,
   SetOptions,
 } from './types.js'
-import { assertKey, assertTtl } from './validate.js'
+import { assertKey, assertKeys, assertTtl, entryList } from './validate.js'
 
 /** Options of `TieredCache`. */
 export interface TieredCacheOptions {
@@ -142,7 +142,7 @@ export class TieredCache implements Cache {
     keys: readonly string[],
     options?: GetOptions,
   ): Promise<Map<string, T>> {
-    for (const key of keys) assertKey(key, this.#maxKeyLength)
+    assertKeys(keys, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = cacheChannel.hasSubscribers ? performance.now() : -1
     const found = await this.memory.getMany<T>(keys)
@@ -178,7 +178,7 @@ export class TieredCache implements Cache {
     const start = cacheChannel.hasSubscribers ? performance.now() : -1
     const written = await this.remote.setMany(entries, ttlSeconds, options)
     const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? this.#memoryTtl : ttlSeconds
-    const list = entries instanceof Map ? [...entries] : Object.entries(entries)
+    const list = entryList(entries)
     for (const [k, v] of list) {
       this.memory.backfill(k, v, Math.min(ttl, this.#memoryTtl), estimateSize(v))
       if (start >= 0 && written) this.#emit('set', k, start)

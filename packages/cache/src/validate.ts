@@ -1,4 +1,5 @@
 import { CacheError, CacheErrorCode } from './cacheError.js'
+import type { Codec } from './types.js'
 
 /** Throws `INVALID_KEY` / `KEY_TOO_LONG` unless `key` is a non-empty string within `maxBytes`. */
 export function assertKey(key: unknown, maxBytes: number): asserts key is string {
@@ -47,4 +48,59 @@ export function stripUndefined<T extends object>(options: T): T {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v
   return out as T
+}
+
+/** Throws `INVALID_ARGUMENT` unless `keys` is an array, and validates every key. */
+export function assertKeys(keys: unknown, maxBytes: number): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) {
+    throw new CacheError(
+      CacheErrorCode.INVALID_ARGUMENT,
+      `keys must be an array of strings, got ${describe(keys)}`,
+    )
+  }
+  for (const key of keys) assertKey(key, maxBytes)
+}
+
+/** The entries of a `setMany` record or Map; throws `INVALID_ARGUMENT` for anything else. */
+export function entryList(entries: unknown): [string, unknown][] {
+  if (entries instanceof Map) return [...entries]
+  if (typeof entries === 'object' && entries !== null && !Array.isArray(entries)) {
+    return Object.entries(entries)
+  }
+  throw new CacheError(
+    CacheErrorCode.INVALID_ARGUMENT,
+    `entries must be a record or a Map, got ${describe(entries)}`,
+  )
+}
+
+/**
+ * Encodes with `codec`; any failure becomes `UNENCODABLE_VALUE` (custom codecs may throw
+ * anything), and `what` names the argument (`value`, `entries["k"]`) when it is not `value`.
+ */
+export function encodeValue(codec: Codec, value: unknown, what = 'value'): string | Buffer {
+  try {
+    return codec.encode(value)
+  } catch (error) {
+    if (error instanceof CacheError && what === 'value') throw error
+    const message = error instanceof Error ? error.message : String(error)
+    throw new CacheError(
+      CacheErrorCode.UNENCODABLE_VALUE,
+      error instanceof CacheError
+        ? `${what}: ${message}`
+        : `${what} cannot be encoded by the ${codec.name} codec, got ${describe(value)}: ${message}`,
+      { cause: error instanceof CacheError ? (error.cause ?? error) : error },
+    )
+  }
+}
+
+/** Short description of a value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'symbol') return value.toString()
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'Object'}`
+  return String(value)
 }

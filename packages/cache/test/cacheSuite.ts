@@ -7,9 +7,20 @@ import {
   type Cache,
   CacheError,
   type CacheEvent,
+  type Codec,
   cacheChannel,
 } from '../src/index.js'
 import { sleep } from './helpers.js'
+
+/** A custom codec that fails the way a user's codec may: with a plain Error. */
+const throwingCodec: Codec = {
+  name: 'throwing',
+  binary: false,
+  encode() {
+    throw new Error('cannot encode this')
+  },
+  decode: (data) => data,
+}
 
 export interface SuiteContext {
   cache: Cache
@@ -175,6 +186,14 @@ export function describeCacheSuite(name: string, factory: () => Cache | Promise<
         [() => cache.setMany({ good: 1 }, -5), 'INVALID_TTL'],
         [() => cache.getMany(['ok', '']), 'INVALID_KEY'],
         [() => cache.get('k', { codec: 'yaml' as never }), 'INVALID_OPTION'],
+        [() => cache.setMany(null as never, 60), 'INVALID_ARGUMENT'],
+        [() => cache.setMany([['bad', 1]] as never, 60), 'INVALID_ARGUMENT'],
+        [() => cache.getMany('bad' as never), 'INVALID_ARGUMENT'],
+        [() => cache.set('bad', 1, 60, { codec: throwingCodec }), 'UNENCODABLE_VALUE'],
+        [
+          () => cache.setMany({ good: 1, bad: 2 }, 60, { codec: throwingCodec }),
+          'UNENCODABLE_VALUE',
+        ],
       ]
       for (const [run, code] of cases) {
         const error = await run().then(
@@ -187,6 +206,43 @@ export function describeCacheSuite(name: string, factory: () => Cache | Promise<
       }
       expect(await cache.exists('bad')).toBe(false)
       expect(await cache.exists('good')).toBe(false)
+    })
+
+    it('a rejected write leaves the previous value in place', async () => {
+      await cache.set('keep', 'old', 60)
+      await expect(cache.set('keep', 10n, 60)).rejects.toMatchObject({ code: 'UNENCODABLE_VALUE' })
+      await expect(
+        cache.setMany({ keep: 'new', other: 1, bad: () => 1 }, 60),
+      ).rejects.toMatchObject({ code: 'UNENCODABLE_VALUE' })
+      await expect(cache.setMany({ keep: 'new' }, -1)).rejects.toMatchObject({
+        code: 'INVALID_TTL',
+      })
+      expect(await cache.get('keep')).toBe('old')
+      expect(await cache.exists('other')).toBe(false)
+    })
+
+    it('names the argument and the value in error messages', async () => {
+      const messageOf = (run: () => Promise<unknown>) =>
+        run().then(
+          () => 'no error',
+          (e: Error) => e.message,
+        )
+      expect(await messageOf(() => cache.set('', 1, 60))).toBe(
+        'key must be a non-empty string, got ""',
+      )
+      expect(await messageOf(() => cache.set('k', 1, -3))).toBe(
+        'ttlSeconds must be a non-negative integer number of seconds, got -3',
+      )
+      expect(await messageOf(() => cache.set('k', 10n, 60))).toContain('got 10n')
+      expect(await messageOf(() => cache.setMany({ ok: 1, bad: 10n }, 60))).toMatch(
+        /^entries\["bad"\]: .*got 10n/,
+      )
+      expect(await messageOf(() => cache.getMany('bad' as never))).toBe(
+        'keys must be an array of strings, got "bad"',
+      )
+      expect(await messageOf(() => cache.setMany(null as never))).toBe(
+        'entries must be a record or a Map, got null',
+      )
     })
 
     it('publishes hit, miss, set and delete events shaped { op, key, namespace, durationMs }', async () => {
