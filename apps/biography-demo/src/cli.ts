@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { fork } from 'node:child_process'
+import { type ChildProcess, fork } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -50,6 +51,18 @@ async function run(args: CliArgs): Promise<number> {
     schema: args.dbSchema,
   })
   let committed = false
+  // Ctrl-C or a TERM: stop the child runs and leave nothing half-written behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const child of children) child.kill('SIGTERM')
+    if (!committed) output.discardSync()
+    if (target.kind === 'pglite' && target.temporary) {
+      rmSync(target.dataDir, { recursive: true, force: true })
+    }
+    process.stderr.write(`\ninterrupted (${signal}): nothing was written to ${output.path}\n`)
+    process.exit(130)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     if (redisUrl) {
       await redisPing(redisUrl).catch((error: Error) => {
@@ -129,11 +142,15 @@ async function run(args: CliArgs): Promise<number> {
     process.stdout.write(`wrote ${written.join(', ')}\n`)
     return 0
   } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     if (!committed) await output.discard()
     await server.close()
     await removeTemporaryData(target)
   }
 }
+
+const children = new Set<ChildProcess>()
 
 /** Runs variants in a child process (fresh memory), returns their results. */
 function runInChild(config: RunConfig, debug: boolean): Promise<RunResult[]> {
@@ -147,6 +164,7 @@ function runInChild(config: RunConfig, debug: boolean): Promise<RunResult[]> {
         env: process.env,
       },
     )
+    children.add(proc)
     let results: RunResult[] | undefined
     let failure: { code: DemoErrorCode; message: string } | undefined
     proc.on(
@@ -158,6 +176,7 @@ function runInChild(config: RunConfig, debug: boolean): Promise<RunResult[]> {
     )
     proc.on('error', reject)
     proc.on('exit', (code, signal) => {
+      children.delete(proc)
       if (results && code === 0) resolve(results)
       else if (failure) reject(new DemoError(failure.code, failure.message))
       else

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs'
+import { constants, readdirSync, rmdirSync, rmSync } from 'node:fs'
 import { access, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { DemoError, DemoErrorCode } from './demoError.js'
@@ -51,6 +51,16 @@ export class OutputFolder {
     }
     await rm(this.staging, { recursive: true, force: true })
     return written
+  }
+
+  /** {@link discard}, synchronously: for signal handlers that exit right after. */
+  discardSync(): void {
+    rmSync(this.staging, { recursive: true, force: true })
+    try {
+      if (this.#created && readdirSync(this.path).length === 0) rmdirSync(this.path)
+    } catch {
+      // Leave the folder: it is not ours to force.
+    }
   }
 
   /** Drops the staging folder, and the output folder itself if this run created it empty. */

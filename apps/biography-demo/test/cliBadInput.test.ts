@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getFreePort } from '../../../tools/testing/servers.mjs'
-import { embeddedEnv, runCli } from './helpers.js'
+import { cliPath, embeddedEnv, runCli } from './helpers.js'
 
 const names = ['Marie Curie', 'Ada Lovelace', 'Alan Turing', 'Nikola Tesla', 'Rosalind Franklin']
 
@@ -104,5 +105,30 @@ describe('demo CLI bad input', () => {
     expect(debug.code).toBe(4)
     expect(debug.stderr).toMatch(/\n\s+at /)
     expect(debug.stderr).not.toContain('hunter2')
+  })
+
+  it('leaves nothing half-written when it is stopped mid-run (exit 130)', async () => {
+    const out = join(dir, 'interrupted')
+    const env: NodeJS.ProcessEnv = { ...process.env }
+    delete env.REDIS_URL
+    delete env.DATABASE_URL
+    const proc = spawn(process.execPath, [cliPath, 'Marie Curie', '--out', out], { env })
+    let stdout = ''
+    let stderr = ''
+    proc.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
+    await new Promise<void>((resolve) => {
+      proc.stdout.on('data', (chunk) => {
+        stdout += chunk
+        if (stdout.includes('running naive')) resolve()
+      })
+    })
+    expect(existsSync(out)).toBe(true)
+    proc.kill('SIGTERM')
+    expect(await exited).toBe(130)
+    expect(stderr).toContain(`interrupted (SIGTERM): nothing was written to ${out}`)
+    expect(existsSync(out)).toBe(false)
   })
 })
