@@ -189,10 +189,17 @@ function createRunner<This, A extends unknown[], R>(
   }
 
   const call = (self: This, args: A): Promise<Awaited<R>> => {
-    const k = key(self, args)
-    const running = inflight.get(k)
-    if (running !== undefined) return running
-    const store = cache()
+    let k: string
+    let store: Cache
+    try {
+      k = key(self, args)
+      const running = inflight.get(k)
+      if (running !== undefined) return running
+      store = cache()
+    } catch (error) {
+      // A cached function is async: bad arguments reject, they never throw synchronously.
+      return Promise.reject(error)
+    }
     const task = (async (): Promise<Awaited<R>> => {
       const hit = await store.get<unknown>(k, io)
       if (hit !== undefined) {

@@ -146,6 +146,22 @@ describe('cached()', () => {
     expect(await vectors(4)).toEqual(first)
   })
 
+  it('rejects (never throws synchronously) when the arguments cannot make a key', async () => {
+    let calls = 0
+    const fn = cached(async (_arg: unknown) => ++calls, { cache, keyPrefix: 'unkeyable' })
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    let pending: Promise<number> | undefined
+    expect(() => {
+      pending = fn(circular)
+    }).not.toThrow()
+    await expect(pending).rejects.toMatchObject({ code: 'INVALID_KEY', name: 'CacheError' })
+    await expect(fn(() => 1)).rejects.toMatchObject({ code: 'INVALID_KEY' })
+    const tooLong = cached(async (s: string) => s, { cache, key: (s) => s.repeat(2000) })
+    await expect(tooLong('k')).rejects.toMatchObject({ code: 'KEY_TOO_LONG' })
+    expect(calls).toBe(0)
+  })
+
   it('rejects invalid options with INVALID_OPTION / INVALID_TTL', () => {
     const fn = async () => 1
     expect(() => cached(fn, { ttl: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_TTL' }))
