@@ -466,6 +466,23 @@ out(
   `| timing overhead ≤ 5 µs per statement | ${isoOutside.toFixed(2)} µs (${isoInside.toFixed(2)} in a span) — ${verdict(Math.max(isoOutside, isoInside) <= 5)} | same wrapper (not measured separately) |`,
 )
 
+out('\n## Where a target is missed, and why\n')
+const pg = results[0] as Summary
+const lite = results[1] as Summary
+if (lite.ours / lite.rowByRow < 50 || lite.update / lite.updateOne < 20) {
+  out(
+    `- **PGlite, bulk vs row-by-row** (${ratio(lite.ours, lite.rowByRow)} insert, ${ratio(lite.update, lite.updateOne)} update): the 50×/20× targets were calibrated on a PostgreSQL server reached over a socket, where row-by-row pays a round trip per row. PGlite runs in-process: a single-row statement costs ~${(1000 / lite.rowByRow).toFixed(2)} ms of WASM parse/plan/execute and no network, while the bulk path is bounded by PGlite's own executor (it beats PGlite's COPY here). On postgres.js the same code reaches ${ratio(pg.ours, pg.rowByRow)} and ${ratio(pg.update, pg.updateOne)}.`,
+  )
+}
+if (Math.min(pg.eager, pg.selectin, lite.eager, lite.selectin) < 10) {
+  out(
+    `- **Eager/select-in vs N+1** (${pg.eager.toFixed(1)}×/${pg.selectin.toFixed(1)}× on postgres.js, ${lite.eager.toFixed(1)}×/${lite.selectin.toFixed(1)}× on PGlite, in 1 and 2 statements instead of ${pg.loopStatements}): both sides decode the same 2,000 child rows of 9 columns (jsonb parsed, timestamps turned into Date by drizzle), and on this loaded 2-core machine that decoding alone takes several ms. The N+1 loop only adds ${pg.loopStatements - 1} extra round trips over loopback (~${((pg.loop - pg.loop / pg.eager) / (pg.loopStatements - 1)).toFixed(2)} ms each here); the ratio is (101 round trips + decode) / (1 round trip + decode), which stays below 10× unless a round trip costs more than decoding 20 rows does (any real network: 1 ms RTT gives > 10×). On PGlite there is no round trip at all, so only per-statement planning is saved.`,
+  )
+}
+out(
+  '- **Timing overhead**: the isolated figure is the difference between two medians of a loop that mostly measures postgres.js creating Query objects; ~40 % of that loop is garbage collection, so the figure moves by ±1–2 µs between runs. Inside a `timeQuery` span, Node 20 runs AsyncLocalStorage promise hooks on every promise, which costs the raw side too. End to end, the difference is within the noise of a loopback round trip (tens of µs on this machine).',
+)
+
 if (process.env.BENCH_WRITE !== '0') {
   writeFileSync(new URL('./RESULTS.md', import.meta.url), `${lines.join('\n')}\n`)
 }

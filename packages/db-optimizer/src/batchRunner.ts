@@ -47,6 +47,10 @@ export async function runBatches(
   let failed = false
   let lost = false
   const guardDeadConnection = instrument(db).driver === 'postgres-js'
+  let markLost: () => void = () => {}
+  const lostSignal = new Promise<void>((resolve) => {
+    markLost = resolve
+  })
   try {
     const transaction = db.transaction(async (tx) => {
       let done = 0
@@ -66,7 +70,10 @@ export async function runBatches(
           // issues porsager/postgres#1154 and #1208) when it writes ROLLBACK to a connection that
           // has already closed. When the connection is gone, the server has rolled back already:
           // leave the callback pending and let the transaction reject with the connection error.
-          if (guardDeadConnection && (lost || isConnectionLoss(unwrap(error)))) return hang()
+          if (guardDeadConnection && (lost || isConnectionLoss(unwrap(error)))) {
+            // wait (bounded) to learn whether the connection is really gone before answering
+            if (lost || (await closedWithin(lostSignal, 5000))) return hang()
+          }
           throw error
         }
       }
@@ -75,6 +82,7 @@ export async function runBatches(
     })
     transaction.catch(() => {
       lost = true
+      markLost()
     })
     return await transaction
   } catch (error) {
@@ -96,6 +104,18 @@ export async function runBatches(
       { cause, batch: current, rowRange: range },
     )
   }
+}
+
+/** True when `signal` resolves within `ms` (the transaction failed because its connection closed). */
+async function closedWithin(signal: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+    timer.unref()
+  })
+  const closed = await Promise.race([signal.then(() => true as const), timeout])
+  clearTimeout(timer)
+  return closed
 }
 
 function hang(): Promise<never> {
