@@ -83,6 +83,7 @@ async function run(args: CliArgs): Promise<number> {
     log(`migrations applied in ${(performance.now() - setupStarted).toFixed(0)} ms`)
 
     const baseUrl = await server.start()
+    if (args.defaulted) log(`no character given: writing ${args.figures[0]!.name} (see --help)`)
     log(
       `corpus server on ${baseUrl} · ${args.figures.map((f) => `${f.name} (${server.sourceCount(f)} sources)`).join(', ')}`,
     )

@@ -6,6 +6,8 @@ import { DemoError, DemoErrorCode } from './demoError.js'
 export interface CliArgs {
   help: boolean
   figures: Figure[]
+  /** True when no character was given and the default one was chosen. */
+  defaulted: boolean
   out: string
   compare: boolean
   dataDir: string | undefined
@@ -19,6 +21,7 @@ export interface CliArgs {
 
 /** Defaults of the command line options. */
 export const cliDefaults = {
+  character: 'Marie Curie',
   out: './out',
   compare: true,
   dbSchema: 'bookgen_demo',
@@ -28,6 +31,8 @@ export const cliDefaults = {
 /** The --help text. */
 export const usage = `Usage: bookgen-demo [options] ["Name" ...]
        npm run demo -- "Marie Curie"
+
+With no name, the demo writes the biography of Marie Curie.
 
 Generates biographies end to end from a bundled offline corpus (served on a loopback port):
 validation, embeddings, deduplication, chapters, storage, Markdown. By default it runs the
@@ -93,12 +98,8 @@ export function parseCliArgs(
       )
     }
   }
-  if (!help && !values['internal-run'] && selected.length === 0) {
-    throw new DemoError(
-      DemoErrorCode.BAD_ARGUMENT,
-      `No character given. Available: ${figures.map((f) => f.name).join(', ')} (or --characters all). See --help.`,
-    )
-  }
+  const defaulted = selected.length === 0
+  if (defaulted) selected = [findByName(cliDefaults.character)!]
   if (values.compare && values['no-compare']) {
     throw new DemoError(
       DemoErrorCode.BAD_ARGUMENT,
@@ -111,6 +112,7 @@ export function parseCliArgs(
   return {
     help,
     figures: selected,
+    defaulted,
     out: values.out ?? cliDefaults.out,
     compare: values['no-compare'] ? false : cliDefaults.compare,
     dataDir: values['data-dir'],

@@ -10,6 +10,7 @@ import {
   assemble,
   chapterRows,
   contentHash,
+  counts,
   fetchTimeoutMs,
   markdownFile,
   searchCorpus,
@@ -188,17 +189,5 @@ async function naiveFigure(
     file: markdownFile(figure),
     sha256: sha256(markdown),
     bytes: Buffer.byteLength(markdown),
-  }
-}
-
-/** Counts for the biography header. */
-export function counts(
-  validated: readonly ValidatedSource[],
-  assembled: { duplicates: Map<number, number> },
-): { considered: number; valid: number; duplicates: number } {
-  return {
-    considered: validated.length,
-    valid: validated.filter((v) => v.verdict.valid).length,
-    duplicates: assembled.duplicates.size,
   }
 }

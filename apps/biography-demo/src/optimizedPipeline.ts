@@ -17,12 +17,12 @@ import {
   renderSources,
   writeMarkdownStream,
 } from './markdownWriter.js'
-import { counts } from './naivePipeline.js'
 import { type FetchedPage, fetchPageStreaming } from './pageFetcher.js'
 import {
   assemble,
   chapterRows,
   contentHash,
+  counts,
   fetchTimeoutMs,
   markdownFile,
   searchCorpus,

@@ -129,3 +129,15 @@ export function chapterRows(
 export function markdownFile(figure: Figure): string {
   return `${figure.slug}.md`
 }
+
+/** Counts for the biography header. */
+export function counts(
+  validated: readonly ValidatedSource[],
+  assembled: { duplicates: Map<number, number> },
+): { considered: number; valid: number; duplicates: number } {
+  return {
+    considered: validated.length,
+    valid: validated.filter((v) => v.verdict.valid).length,
+    duplicates: assembled.duplicates.size,
+  }
+}

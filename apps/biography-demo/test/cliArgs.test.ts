@@ -28,13 +28,19 @@ describe('parseCliArgs', () => {
     expect(args.out).toBe('x')
   })
 
-  it('rejects unknown characters, missing characters and unknown options with codes', () => {
+  it('rejects unknown characters and unknown options with codes', () => {
     expect(codeOf(() => parseCliArgs(['Nobody'], {}))).toBe('UNKNOWN_CHARACTER')
-    expect(codeOf(() => parseCliArgs([], {}))).toBe('BAD_ARGUMENT')
     expect(codeOf(() => parseCliArgs(['Ada Lovelace', '--nope'], {}))).toBe('BAD_ARGUMENT')
     expect(codeOf(() => parseCliArgs(['Ada Lovelace', '--compare', '--no-compare'], {}))).toBe(
       'BAD_ARGUMENT',
     )
+  })
+
+  it('writes Marie Curie when no character is given', () => {
+    const args = parseCliArgs(['--quiet'], {})
+    expect(args.figures.map((f) => f.name)).toEqual(['Marie Curie'])
+    expect(args.defaulted).toBe(true)
+    expect(parseCliArgs(['Ada Lovelace'], {}).defaulted).toBe(false)
   })
 
   it('reads the schema and namespace from the environment', () => {
