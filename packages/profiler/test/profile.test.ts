@@ -51,16 +51,22 @@ describe('startProfile', () => {
 
   it('measures duration, times and CPU', async () => {
     const before = Date.now() / 1000
+    const cpuBefore = process.cpuUsage()
+    const wallBefore = performance.now()
     const p = startProfile()
     const until = performance.now() + 60
     while (performance.now() < until) {}
     await sleep(40)
     const m = p.stop()
+    const cpu = process.cpuUsage(cpuBefore)
+    const outer = ((cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore)) * 100
     expect(m.duration).toBeGreaterThanOrEqual(0.095)
     expect(m.duration).toBeLessThan(5)
     expect(m.startTime).toBeGreaterThanOrEqual(before - 0.01)
     expect(m.endTime - m.startTime).toBeCloseTo(m.duration, 6)
-    expect(m.cpuPercent).toBeGreaterThan(20)
+    // the same figure as process.cpuUsage() measured around the profile (the machine may be busy)
+    expect(m.cpuPercent).toBeGreaterThan(0)
+    expect(Math.abs(m.cpuPercent - outer)).toBeLessThan(15)
     expect(m.memoryStart).toBeGreaterThan(0)
     expect(m.memoryIncrease).toBe(m.memoryEnd - m.memoryStart)
     expect(m.heapPeak).toBeGreaterThanOrEqual(m.heapStart)
