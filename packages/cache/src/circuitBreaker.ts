@@ -1,3 +1,5 @@
+import { assertPositiveInteger, stripUndefined } from './validate.js'
+
 /** Options of the circuit breaker that protects a dead or slow server from being hammered. */
 export interface CircuitBreakerOptions {
   /**
@@ -38,13 +40,22 @@ export class CircuitBreaker {
   readonly #baseCooldown: number
   readonly #maxCooldown: number
 
-  constructor(options: Required<CircuitBreakerOptions>) {
-    this.#threshold = options.failureThreshold
-    this.#baseCooldown = options.cooldownMs
-    this.#maxCooldown = options.maxCooldownMs
-    this.#cooldown = options.cooldownMs
+  /**
+   * @param options thresholds; missing ones take `circuitBreakerDefaults`. Invalid ones throw
+   *   `CacheError` `INVALID_OPTION`, named with `name` (`options.failureThreshold must be…`).
+   */
+  constructor(options: CircuitBreakerOptions = {}, name = 'options') {
+    const o = { ...circuitBreakerDefaults, ...stripUndefined(options) }
+    assertPositiveInteger(o.failureThreshold, `${name}.failureThreshold`)
+    assertPositiveInteger(o.cooldownMs, `${name}.cooldownMs`)
+    assertPositiveInteger(o.maxCooldownMs, `${name}.maxCooldownMs`)
+    this.#threshold = o.failureThreshold
+    this.#baseCooldown = o.cooldownMs
+    this.#maxCooldown = Math.max(o.maxCooldownMs, o.cooldownMs)
+    this.#cooldown = o.cooldownMs
   }
 
+  /** `closed`: calls go through; `open`: calls are refused; `half-open`: one probe is out. */
   get state(): 'closed' | 'open' | 'half-open' {
     return this.#state
   }
@@ -59,6 +70,7 @@ export class CircuitBreaker {
     return false
   }
 
+  /** Records a successful call: closes the circuit. */
   success(): void {
     if (this.#state !== 'closed') {
       this.#state = 'closed'
@@ -67,6 +79,7 @@ export class CircuitBreaker {
     this.#failures = 0
   }
 
+  /** Records a failed call: may open (or reopen, for longer) the circuit. */
   failure(): void {
     this.#failures++
     if (this.#state === 'half-open') {
@@ -77,6 +90,7 @@ export class CircuitBreaker {
     }
   }
 
+  /** Closes the circuit and forgets the failures (e.g. after a fresh connection). */
   reset(): void {
     this.#state = 'closed'
     this.#failures = 0

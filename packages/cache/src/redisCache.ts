@@ -3,11 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
-import {
-  CircuitBreaker,
-  type CircuitBreakerOptions,
-  circuitBreakerDefaults,
-} from './circuitBreaker.js'
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
 import { resolveCodec } from './codecs.js'
 import type {
   Cache,
@@ -24,6 +20,7 @@ import {
   assertKeys,
   assertPositiveInteger,
   assertTtl,
+  describe,
   encodeValue,
   entryList,
   stripUndefined,
@@ -162,6 +159,7 @@ export class RedisCache implements Cache {
   #errors = 0
   #lastError: Error | undefined
   #closed = false
+  #closing: Promise<void> | undefined
   #events = true
 
   constructor(options: RedisCacheOptions = {}) {
@@ -184,17 +182,13 @@ export class RedisCache implements Cache {
     this.#maxKeyLength = o.maxKeyLength
     this.#commandTimeout = o.commandTimeout
     if (o.circuitBreaker !== false) {
-      const breaker = { ...circuitBreakerDefaults, ...stripUndefined(o.circuitBreaker ?? {}) }
-      assertPositiveInteger(breaker.failureThreshold, 'options.circuitBreaker.failureThreshold')
-      assertPositiveInteger(breaker.cooldownMs, 'options.circuitBreaker.cooldownMs')
-      assertPositiveInteger(breaker.maxCooldownMs, 'options.circuitBreaker.maxCooldownMs')
-      this.#breaker = new CircuitBreaker(breaker)
+      this.#breaker = new CircuitBreaker(o.circuitBreaker, 'options.circuitBreaker')
     }
     if (o.client !== undefined) {
       if (!(o.client instanceof Redis) && !(o.client instanceof Cluster)) {
         throw new CacheError(
           CacheErrorCode.INVALID_OPTION,
-          'options.client must be an ioredis Redis or Cluster instance',
+          `options.client must be an ioredis Redis or Cluster instance, got ${describe(o.client)}`,
         )
       }
       this.client = o.client
@@ -448,17 +442,32 @@ export class RedisCache implements Cache {
     this.#lastError = undefined
   }
 
-  /** Closes the connection (own clients, or given ones with `closeClient: true`). Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  /**
+   * Closes the connection (own clients, or given ones with `closeClient: true`). Idempotent: every
+   * call resolves once the connection is closed.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
-    if (this.#closeClient) {
+    if (this.#closeClient && this.client.status !== 'end') {
+      let onEnd: () => void = () => {}
+      const ended = new Promise<void>((resolve) => {
+        onEnd = resolve
+        this.client.once('end', onEnd)
+      })
       try {
         await this.#withTimeout(this.client.quit())
       } catch {
         // A dead or paused server cannot answer QUIT; drop the socket instead.
       }
       this.client.disconnect()
+      // QUIT's reply comes before the socket is gone: resolve once it is (bounded).
+      await this.#withTimeout(ended).catch(() => {})
+      this.client.off('end', onEnd)
     }
     this.client.off('error', this.#onClientError)
     this.client.off('ready', this.#onReady)
@@ -583,8 +592,8 @@ function openClient(o: ResolvedOptions): Redis {
   }
   const port = o.port ?? Number(env.REDIS_PORT ?? 6379)
   const db = o.db ?? Number(env.REDIS_DB ?? 0)
-  assertPositiveInteger(port, 'options.port')
-  assertPositiveInteger(db, 'options.db', true)
+  assertPositiveInteger(port, o.port === undefined ? 'REDIS_PORT' : 'options.port')
+  assertPositiveInteger(db, o.db === undefined ? 'REDIS_DB' : 'options.db', true)
   const password = o.password ?? env.REDIS_PASSWORD
   return new Redis({
     ...base,

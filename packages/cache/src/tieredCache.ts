@@ -54,6 +54,7 @@ export class TieredCache implements Cache {
   readonly #stats = new StatsCounter()
   readonly #maxKeyLength = 1024
   #closed = false
+  #closing: Promise<void> | undefined
 
   constructor(options: TieredCacheOptions = {}) {
     const memoryTtl = options.memoryTtl ?? tieredCacheDefaults.memoryTtl
@@ -196,11 +197,13 @@ export class TieredCache implements Cache {
     this.remote.resetStats()
   }
 
-  /** Closes both tiers. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await Promise.all([this.memory.close(), this.remote.close()])
+  /** Closes both tiers. Idempotent: every call resolves once both are closed. */
+  close(): Promise<void> {
+    if (this.#closing === undefined) {
+      this.#closed = true
+      this.#closing = Promise.all([this.memory.close(), this.remote.close()]).then(() => {})
+    }
+    return this.#closing
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

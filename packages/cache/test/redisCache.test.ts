@@ -144,6 +144,33 @@ describe('RedisCache', () => {
     await cache.close()
   })
 
+  it('close() called twice at once: both resolve only once the connection is closed', async () => {
+    const cache = new RedisCache({ url: REDIS_URL, namespace: testNamespace('close') })
+    expect(await cache.set('c', 1, 60)).toBe(true)
+    await cache.delete('c')
+    const first = cache.close()
+    await cache.close()
+    expect(cache.client.status).toBe('end')
+    await first
+    await expect(cache.get('c')).rejects.toMatchObject({ code: 'CLOSED' })
+  })
+
+  it('names the environment variable when REDIS_PORT is invalid', () => {
+    const saved = { ...process.env }
+    try {
+      delete process.env.REDIS_URL
+      process.env.REDIS_PORT = 'abc'
+      expect(() => new RedisCache({ redisOptions: { lazyConnect: true } })).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_OPTION',
+          message: 'REDIS_PORT must be a positive integer, got NaN',
+        }),
+      )
+    } finally {
+      process.env = saved
+    }
+  })
+
   it('validates options in the constructor', () => {
     const bad: [ConstructorParameters<typeof RedisCache>[0], string][] = [
       [{ namespace: '' }, 'INVALID_OPTION'],
@@ -152,11 +179,32 @@ describe('RedisCache', () => {
       [{ codec: 'xml' as never }, 'INVALID_OPTION'],
       [{ client: {} as never }, 'INVALID_OPTION'],
       [{ circuitBreaker: { failureThreshold: 0 } }, 'INVALID_OPTION'],
+      [{ circuitBreaker: { cooldownMs: Number.NaN } }, 'INVALID_OPTION'],
+      [{ maxKeyLength: 0 }, 'INVALID_OPTION'],
+      [{ connectTimeout: -5 }, 'INVALID_OPTION'],
     ]
     for (const [options, code] of bad) {
       expect(() => new RedisCache({ redisOptions: { lazyConnect: true }, ...options })).toThrow(
         expect.objectContaining({ code, name: 'CacheError' }),
       )
     }
+    const messageOf = (options: ConstructorParameters<typeof RedisCache>[0]) => {
+      try {
+        new RedisCache({ redisOptions: { lazyConnect: true }, ...options })
+        return 'no error'
+      } catch (error) {
+        return (error as Error).message
+      }
+    }
+    expect(messageOf({ commandTimeout: 0 })).toBe(
+      'options.commandTimeout must be a positive integer, got 0',
+    )
+    expect(messageOf({ client: 'redis://x' as never })).toBe(
+      'options.client must be an ioredis Redis or Cluster instance, got "redis://x"',
+    )
+    expect(messageOf({ circuitBreaker: { failureThreshold: -2 } })).toBe(
+      'options.circuitBreaker.failureThreshold must be a positive integer, got -2',
+    )
+    expect(messageOf({ namespace: '' })).toBe('options.namespace must be a non-empty string, got ')
   })
 })

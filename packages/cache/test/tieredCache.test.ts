@@ -35,6 +35,28 @@ describe('TieredCache', () => {
     }
   })
 
+  it('validates memoryTtl, and close() twice at once resolves once both tiers are closed', async () => {
+    for (const memoryTtl of [0, -1, 1.5]) {
+      expect(
+        () => new TieredCache({ memoryTtl, remote: new MemoryCache({ namespace: 'unused' }) }),
+      ).toThrow(
+        expect.objectContaining({
+          name: 'CacheError',
+          message: expect.stringContaining(`options.memoryTtl must be`),
+        }),
+      )
+    }
+    const remote = new RedisCache({ url: REDIS_URL, namespace: testNamespace('tiered-close') })
+    const tiered = new TieredCache({ remote })
+    expect(await tiered.set('c', 1, 60)).toBe(true)
+    await tiered.delete('c')
+    const first = tiered.close()
+    await tiered.close()
+    expect(remote.client.status).toBe('end')
+    await first
+    await expect(tiered.get('c')).rejects.toMatchObject({ code: 'CLOSED' })
+  })
+
   describe('with Redis down', () => {
     let server: ThrowawayRedis
     beforeAll(async () => {
