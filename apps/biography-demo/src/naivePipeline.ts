@@ -42,6 +42,24 @@ async function naiveFigure(
 ): Promise<FigureOutcome> {
   const { db, optimizer } = ctx
   const stages = counters.stages
+  const biographyId = randomUUID()
+  const jobId = randomUUID()
+  await timed(stages, 'store', async () => {
+    await optimizer.timeQuery('insert_biography', () =>
+      db
+        .insert(biographies)
+        .values({ id: biographyId, slug: figure.slug, name: figure.name, variant: 'naive' }),
+    )
+    await optimizer.timeQuery('insert_job', () =>
+      db.insert(generationJobs).values({
+        id: jobId,
+        biographyId,
+        variant: 'naive',
+        status: 'running',
+        startedAt: new Date(),
+      }),
+    )
+  })
   const hits = await timed(stages, 'search', () => searchCorpus(ctx.corpusBaseUrl, figure))
 
   const validated: ValidatedSource[] = []
@@ -76,23 +94,7 @@ async function naiveFigure(
   })
   const assembled = assemble(figure, validated, termVectors, stages)
 
-  const biographyId = randomUUID()
-  const jobId = randomUUID()
   await timed(stages, 'store', async () => {
-    await optimizer.timeQuery('insert_biography', () =>
-      db
-        .insert(biographies)
-        .values({ id: biographyId, slug: figure.slug, name: figure.name, variant: 'naive' }),
-    )
-    await optimizer.timeQuery('insert_job', () =>
-      db.insert(generationJobs).values({
-        id: jobId,
-        biographyId,
-        variant: 'naive',
-        status: 'running',
-        startedAt: new Date(),
-      }),
-    )
     const rows = sourceRows(biographyId, validated, assembled)
     for (const row of rows) {
       await optimizer.timeQuery('insert_source', () => db.insert(sources).values(row))

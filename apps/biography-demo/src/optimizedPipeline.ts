@@ -81,6 +81,19 @@ async function optimizedFigure(
 ): Promise<FigureOutcome> {
   const { db, optimizer, cache } = ctx
   const stages = counters.stages
+  const biographyId = randomUUID()
+  const jobId = randomUUID()
+  // The job and biography rows are written while the sources are fetched (the database is idle
+  // during that I/O); the store step waits for them.
+  const created = (async () => {
+    await optimizer.batchInsert(biographies, [
+      { id: biographyId, slug: figure.slug, name: figure.name, variant },
+    ])
+    await optimizer.batchInsert(generationJobs, [
+      { id: jobId, biographyId, variant, status: 'running', startedAt: new Date() },
+    ])
+  })()
+  created.catch(() => {})
   const hits = await timed(stages, 'search', () => searchCorpus(ctx.corpusBaseUrl, figure))
 
   let computed = 0
@@ -151,16 +164,8 @@ async function optimizedFigure(
   })
   const assembled = assemble(figure, validated, termVectors, stages)
 
-  const biographyId = randomUUID()
-  const jobId = randomUUID()
   await timed(stages, 'store', async () => {
-    const jobVariant = variant
-    await optimizer.batchInsert(biographies, [
-      { id: biographyId, slug: figure.slug, name: figure.name, variant: jobVariant },
-    ])
-    await optimizer.batchInsert(generationJobs, [
-      { id: jobId, biographyId, variant: jobVariant, status: 'running', startedAt: new Date() },
-    ])
+    await created
     const rows = sourceRows(biographyId, validated, assembled)
     await optimizer.batchInsert(sources, rows, { batchSize: 500 })
     if (assembled.duplicates.size > 0) {
