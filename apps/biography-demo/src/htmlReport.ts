@@ -51,6 +51,13 @@ export function renderReport(input: ReportInput): string {
       fmtBytes,
     ),
     barChart(
+      'run-memory',
+      'Memory added by the run (peak − start)',
+      'MB',
+      bars((r) => r.memoryPeak - r.memoryStart),
+      fmtBytes,
+    ),
+    barChart(
       'queries',
       'DB queries',
       'queries',

@@ -18,10 +18,6 @@ export interface RunContext {
   readonly progress: Progress
   /** The cache of the optimized pipeline (unused by the naive one). */
   readonly cache: Cache
-  /** Worker-thread count for embeddings. */
-  readonly threads: number
-  /** Closures in flight when validating. */
-  readonly concurrency: number
 }
 
 /** Counters a pipeline fills while it runs. */

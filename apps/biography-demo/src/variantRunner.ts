@@ -72,8 +72,6 @@ export async function runVariants(config: RunConfig): Promise<RunResult[]> {
         outDir,
         progress,
         cache,
-        threads: config.threads,
-        concurrency: config.concurrency,
       }
       cache.resetStats()
       const measured = await runVariant(ctx, variant, { executor, parallelizer })

@@ -154,13 +154,14 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
       expect(charts.map((c) => c.id)).toEqual([
         'chart-duration',
         'chart-memory',
+        'chart-run-memory',
         'chart-queries',
         'chart-db-time',
         'chart-query-avg',
         'chart-hit-ratio',
         'chart-stages',
       ])
-      for (const chart of charts.slice(0, 5)) {
+      for (const chart of charts.slice(0, 6)) {
         expect(chart.bars, chart.id).toBe(3)
         expect(chart.height, chart.id).toBeGreaterThan(50)
       }
