@@ -583,6 +583,9 @@ function openClient(o: ResolvedOptions): Redis {
     // One MGET already carries a whole batch; deferring it to the next tick only adds latency.
     autoPipeliningIgnoredCommands: ['mget'],
     maxRetriesPerRequest: 0,
+    // ioredis waits this long for a socket to close after disconnect(), holding the process open
+    // (2 s by default, even for a socket that never connected): keep it as short as a command.
+    disconnectTimeout: o.commandTimeout,
     autoResendUnfulfilledCommands: false,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), o.maxReconnectDelay),
   }

@@ -1,0 +1,89 @@
+// Process-level behaviour, in child processes: timers never keep a process alive, closing ends
+// everything, and failures never surface as unhandled rejections.
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { getFreePort } from '../../../tools/testing/servers.mjs'
+import { REDIS_URL } from './helpers.js'
+
+const run = promisify(execFile)
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
+const tsx = join(packageDir, '..', '..', 'node_modules', '.bin', 'tsx')
+const entry = pathToFileURL(join(packageDir, 'src', 'index.ts')).href
+const folder = mkdtempSync(join(tmpdir(), 'bookgen-cache-lifecycle-'))
+
+/** Runs a script that imports the package source; rejects if it does not exit within 10 s. */
+async function runScript(name: string, body: string): Promise<string> {
+  const file = join(folder, `${name}.mts`)
+  writeFileSync(
+    file,
+    `import * as lib from ${JSON.stringify(entry)}
+process.on('unhandledRejection', (e) => { console.log('UNHANDLED', String(e)); process.exitCode = 3 })
+// After close() nothing may hold the process: fail if it is still alive a second later.
+const exitsSoon = () => setTimeout(() => { console.log('STILL ALIVE'); process.exit(4) }, 1000).unref()
+${body}`,
+  )
+  const { stdout } = await run(tsx, [file], { timeout: 10_000, killSignal: 'SIGKILL' })
+  return stdout.trim()
+}
+
+describe('process lifecycle', () => {
+  afterAll(() => {
+    rmSync(folder, { recursive: true, force: true })
+  })
+
+  it('an unclosed MemoryCache and a cached() with stale-while-revalidate let the process exit', async () => {
+    const start = Date.now()
+    const out = await runScript(
+      'memory',
+      `const cache = new lib.MemoryCache()
+let n = 0
+const f = lib.cached(async () => ++n, { cache, ttl: 1, staleWhileRevalidate: 60 })
+await f(); await cache.set('k', 1, 3600)
+console.log('done', await f(), await cache.get('k'))
+exitsSoon()`,
+    )
+    expect(out).toBe('done 1 1')
+    expect(Date.now() - start).toBeLessThan(8000)
+  })
+
+  it('a RedisCache whose server never answers: calls fail soft, close() ends the process', async () => {
+    const port = await getFreePort()
+    const out = await runScript(
+      'dead',
+      `const cache = new lib.RedisCache({ url: 'redis://127.0.0.1:${port}', commandTimeout: 100 })
+const results = []
+for (let i = 0; i < 8; i++) results.push(await cache.get('k'), await cache.set('k', i, 60))
+results.push((await cache.getMany(['a', 'b'])).size, await cache.setMany({ a: 1 }, 60), await cache.clear())
+const f = lib.cached(async () => 42, { cache, keyPrefix: 'lifecycle' })
+results.push(await f())
+await cache.close()
+exitsSoon()
+console.log(JSON.stringify({ results: [...new Set(results.map(String))], circuit: cache.getHealth().circuit }))`,
+    )
+    expect(JSON.parse(out)).toEqual({
+      results: ['undefined', 'false', '0', '42'],
+      circuit: 'open',
+    })
+  })
+
+  it('a RedisCache on a live server: close() is all it takes to exit', async () => {
+    const out = await runScript(
+      'live',
+      `const cache = new lib.RedisCache({ url: ${JSON.stringify(REDIS_URL)}, namespace: 'bookgen-test-lifecycle-' + process.pid })
+await cache.set('k', { a: 1 }, 60)
+const value = await cache.get('k')
+await cache.clear()
+await using tiered = new lib.TieredCache({ remote: { url: ${JSON.stringify(REDIS_URL)}, namespace: 'bookgen-test-lifecycle-t-' + process.pid } })
+await tiered.set('t', 1, 60); await tiered.clear()
+await cache.close()
+exitsSoon()
+console.log(JSON.stringify(value))`,
+    )
+    expect(out).toBe('{"a":1}')
+  })
+})
