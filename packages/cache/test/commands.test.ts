@@ -1,0 +1,128 @@
+// What the stores actually send to Redis, seen with MONITOR on a private redis-server (so no other
+// client's commands can show up).
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis, type ThrowawayRedis, waitFor } from '../../../tools/testing/servers.mjs'
+import { RedisCache, TieredCache } from '../src/index.js'
+import { sleep, testNamespace } from './helpers.js'
+
+describe('commands sent to Redis', () => {
+  let server: ThrowawayRedis
+  let raw: Redis
+  let monitor: Redis
+  const seen: string[][] = []
+
+  beforeAll(async () => {
+    server = await startRedis()
+    raw = new Redis(server.url)
+    monitor = await new Redis(server.url).monitor()
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      seen.push(args)
+    })
+  })
+
+  afterAll(async () => {
+    monitor.disconnect()
+    raw.disconnect()
+    await server.stop()
+  })
+
+  /** Runs `work` and returns the commands MONITOR saw meanwhile (lower-case names). */
+  async function commandsOf(work: () => Promise<unknown>): Promise<string[][]> {
+    const marker = `marker-${Math.random()}`
+    await raw.echo(marker)
+    await waitFor(() => seen.some((a) => a[1] === marker), 2000, 'monitor marker')
+    seen.length = 0
+    await work()
+    const end = `end-${Math.random()}`
+    await raw.echo(end)
+    await waitFor(() => seen.some((a) => a[1] === end), 2000, 'monitor end marker')
+    return seen.filter((a) => a[1] !== end).map(([name, ...rest]) => [name!.toLowerCase(), ...rest])
+  }
+
+  it('clear() sends only SCAN and UNLINK, never FLUSHDB/FLUSHALL/KEYS, and spares foreign keys', async () => {
+    const cache = new RedisCache({ url: server.url, namespace: testNamespace('monitor') })
+    try {
+      await raw.set('foreign:key', 'stays')
+      await cache.setMany(
+        Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`k${i}`, i])),
+        60,
+      )
+      let removed = 0
+      const commands = await commandsOf(async () => {
+        removed = await cache.clear()
+      })
+      expect(removed).toBe(1500)
+      const names = new Set(commands.map((c) => c[0]))
+      expect([...names].sort()).toEqual(['scan', 'unlink'])
+      for (const scan of commands.filter((c) => c[0] === 'scan')) {
+        expect(scan).toContain(`${cache.namespace}:*`)
+      }
+      for (const unlink of commands.filter((c) => c[0] === 'unlink')) {
+        for (const key of unlink.slice(1)) expect(key.startsWith(`${cache.namespace}:`)).toBe(true)
+      }
+      expect(await raw.get('foreign:key')).toBe('stays')
+      expect(await raw.dbsize()).toBe(1)
+    } finally {
+      await raw.del('foreign:key')
+      await cache.close()
+    }
+  })
+
+  it('TieredCache.getMany asks Redis only for what memory lacks, in one MGET', async () => {
+    const tiered = new TieredCache({
+      remote: new RedisCache({ url: server.url, namespace: testNamespace('monitor-tiered') }),
+    })
+    try {
+      await tiered.setMany({ warm1: 1, warm2: 2 }, 60)
+      await tiered.remote.setMany({ cold1: 'c' }, 60) // in Redis only
+      let found = new Map<string, unknown>()
+      const commands = await commandsOf(async () => {
+        found = await tiered.getMany(['warm1', 'cold1', 'warm2', 'none'])
+      })
+      expect(found).toEqual(
+        new Map<string, unknown>([
+          ['warm1', 1],
+          ['cold1', 'c'],
+          ['warm2', 2],
+        ]),
+      )
+      const ns = tiered.namespace
+      expect(commands).toEqual([['mget', `${ns}:cold1`, `${ns}:none`]])
+    } finally {
+      await tiered.clear()
+      await tiered.close()
+    }
+  })
+
+  it('bounds a given client without commandTimeout by options.commandTimeout when Redis hangs', async () => {
+    const client = new Redis(server.url) // ioredis defaults: no command timeout, 20 retries
+    const cache = new RedisCache({ client, namespace: testNamespace('given'), commandTimeout: 200 })
+    try {
+      expect(await cache.set('g', 1, 60)).toBe(true)
+      server.pause()
+      try {
+        const start = performance.now()
+        const [read, write, many] = await Promise.all([
+          cache.get('g'),
+          cache.set('h', 2, 60),
+          cache.getMany(['g', 'h']),
+        ])
+        const ms = performance.now() - start
+        expect([read, write, many]).toEqual([undefined, false, new Map()])
+        expect(ms).toBeGreaterThanOrEqual(150)
+        expect(ms).toBeLessThan(1000)
+        expect(cache.getHealth().errors).toBeGreaterThanOrEqual(3)
+      } finally {
+        server.resume()
+      }
+      // The server answers the queued commands once resumed; the cache keeps working.
+      await sleep(50)
+      await waitFor(async () => (await cache.get('g')) === 1, 5000, 'given client after resume')
+    } finally {
+      await cache.clear()
+      await cache.close()
+      client.disconnect()
+    }
+  })
+})
