@@ -22,7 +22,7 @@ export function runCli(
     execFile(
       process.execPath,
       [cliPath, ...args],
-      { env: merged, maxBuffer: 16 * 1024 * 1024, timeout: 110_000 },
+      { env: merged, maxBuffer: 16 * 1024 * 1024, timeout: 140_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
         resolve({ code, stdout, stderr })
