@@ -469,6 +469,10 @@ export class RedisCache implements Cache {
       await this.#withTimeout(ended).catch(() => {})
       this.client.off('end', onEnd)
     }
+    // A client we closed may still report the failure of a command queued before close (ioredis
+    // logs "Unhandled error event" when nobody listens): keep it quiet. A given client that stays
+    // open gets back the listeners it had.
+    if (this.#closeClient) this.client.on('error', ignore)
     this.client.off('error', this.#onClientError)
     this.client.off('ready', this.#onReady)
   }
@@ -556,6 +560,8 @@ export class RedisCache implements Cache {
 }
 
 const circuitOpen = new Error('circuit open')
+
+function ignore(): void {}
 
 function closedError(): CacheError {
   return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')

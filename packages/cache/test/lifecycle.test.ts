@@ -27,7 +27,8 @@ process.on('unhandledRejection', (e) => { console.log('UNHANDLED', String(e)); p
 const exitsSoon = () => setTimeout(() => { console.log('STILL ALIVE'); process.exit(4) }, 1000).unref()
 ${body}`,
   )
-  const { stdout } = await run(tsx, [file], { timeout: 10_000, killSignal: 'SIGKILL' })
+  const { stdout, stderr } = await run(tsx, [file], { timeout: 10_000, killSignal: 'SIGKILL' })
+  expect(stderr).toBe('')
   return stdout.trim()
 }
 
@@ -69,6 +70,31 @@ console.log(JSON.stringify({ results: [...new Set(results.map(String))], circuit
       results: ['undefined', 'false', '0', '42'],
       circuit: 'open',
     })
+  })
+
+  it('closing a RedisCache pointed at a server that is not Redis leaves nothing unhandled behind', async () => {
+    // A port that answers HTTP (a misconfigured URL): the connection breaks with protocol errors
+    // and ioredis reports a queued command's failure after close().
+    const port = await getFreePort()
+    const out = await runScript(
+      'not-redis',
+      `import { createServer } from 'node:net'
+const sockets = []
+const server = createServer((s) => {
+  sockets.push(s)
+  s.on('data', () => s.end('HTTP/1.1 400 Bad Request\\r\\nConnection: close\\r\\n\\r\\n'))
+}).listen(${port}, '127.0.0.1')
+await new Promise((r) => server.once('listening', r))
+const cache = new lib.RedisCache({ url: 'redis://127.0.0.1:${port}' })
+const results = [await cache.get('k'), await cache.set('k', 1, 60)]
+await cache.close()
+await new Promise((r) => setTimeout(r, 800)) // late failures of queued commands would show now
+for (const s of sockets) s.destroy()
+server.close()
+exitsSoon()
+console.log(JSON.stringify(results.map(String)))`,
+    )
+    expect(JSON.parse(out)).toEqual(['undefined', 'false'])
   })
 
   it('a RedisCache on a live server: close() is all it takes to exit', async () => {
