@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   const started = new Date()
   const loadBefore = loadavg()[0]!
   const rows: { label: string; runs: Metrics[] }[] = []
+  const invocations: string[] = []
   for (const c of cases) {
     const runs: Metrics[] = []
     const times = c.args.includes('all') ? 1 : repeats
@@ -56,15 +57,16 @@ async function main(): Promise<void> {
       const metrics = await runOnce(c)
       runs.push(metrics)
       const [naive, cold, warm] = metrics.runs
-      console.log(
+      invocations.push(
         `${c.label} #${i + 1}: naive ${ms(naive!.durationMs)}, cold ${ms(cold!.durationMs)} (${metrics.comparison.speedupCold.toFixed(1)}×), warm ${ms(warm!.durationMs)} (${metrics.comparison.speedupWarm.toFixed(1)}×), peak ${mb(naive!.memoryPeak)} → ${mb(cold!.memoryPeak)}`,
       )
+      console.log(invocations.at(-1))
     }
     rows.push({ label: c.label, runs })
   }
   await cleanUp()
   const loadAfter = loadavg()[0]!
-  const text = render(rows, started, loadBefore, loadAfter)
+  const text = render(rows, started, loadBefore, loadAfter, invocations)
   await writeFile(resultsFile, text)
   console.log(`\n${text}`)
 }
@@ -120,6 +122,7 @@ function render(
   started: Date,
   loadBefore: number,
   loadAfter: number,
+  invocations: readonly string[],
 ): string {
   const lines = [
     '# Demo: naive vs optimized biography generation',
@@ -129,7 +132,7 @@ function render(
     `cold and optimized warm in the same invocation; ${repeats} invocations per single-figure case,`,
     'one for `--characters all`; medians shown). Machine: ' +
       `${cpus().length} shared cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version},`,
-    `noisy: other suites ran at the same time (1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end).`,
+    `noisy: shared with other engineers' work (1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end).`,
     'Peak memory is the kernel RSS high-water mark of each run; naive runs in its own child process,',
     'optimized cold and warm in another (see ARCHITECTURE.md). "Run memory" is peak − RSS at the start',
     'of the run: what the run itself added on top of node and the database engine.',
@@ -168,6 +171,10 @@ function render(
     'by far less than the memory the run itself adds ("run memory lower"). With the real servers the',
     'database runs in its own process and the baseline is node alone (about 75 MB).',
     'Timings on this shared machine vary from run to run by tens of percent.',
+    '',
+    'Every invocation:',
+    '',
+    ...invocations.map((line) => `- ${line}`),
     '',
   )
   return lines.join('\n')
