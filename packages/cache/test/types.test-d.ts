@@ -3,6 +3,10 @@ import {
   type Cache,
   Cached,
   type CachedFunction,
+  type CacheError,
+  CacheErrorCode,
+  type CacheEvent,
+  type CacheEventOp,
   type CacheStats,
   cached,
   MemoryCache,
@@ -52,5 +56,41 @@ describe('types', () => {
       }
     }
     expectTypeOf<Sync>().toHaveProperty('compute')
+  })
+
+  it('the channel message is { op, key, namespace, durationMs } (+ error on errors)', () => {
+    expectTypeOf<CacheEventOp>().toEqualTypeOf<'hit' | 'miss' | 'set' | 'delete' | 'error'>()
+    expectTypeOf<CacheEvent>().toEqualTypeOf<{
+      op: CacheEventOp
+      key: string
+      namespace: string
+      durationMs: number
+      error?: Error
+    }>()
+  })
+
+  it('errors carry a code from CacheErrorCode', () => {
+    expectTypeOf<CacheError['code']>().toEqualTypeOf<
+      | 'INVALID_KEY'
+      | 'KEY_TOO_LONG'
+      | 'INVALID_TTL'
+      | 'UNENCODABLE_VALUE'
+      | 'INVALID_OPTION'
+      | 'INVALID_ARGUMENT'
+      | 'CLOSED'
+    >()
+    expectTypeOf(CacheErrorCode.INVALID_KEY).toEqualTypeOf<'INVALID_KEY'>()
+  })
+
+  it('batch calls take records, Maps and readonly key lists', () => {
+    const cache: Cache = new MemoryCache()
+    expectTypeOf(cache.setMany({ a: 1 }, 60)).resolves.toBeBoolean()
+    expectTypeOf(cache.setMany(new Map([['a', 1]]))).resolves.toBeBoolean()
+    const keys = ['a', 'b'] as const
+    expectTypeOf(cache.getMany(keys)).resolves.toEqualTypeOf<Map<string, unknown>>()
+    // @ts-expect-error keys must be a list, not a single key
+    cache.getMany('a')
+    // @ts-expect-error the TTL is a number of seconds
+    cache.set('a', 1, '60')
   })
 })
