@@ -25,7 +25,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let args: CliArgs | undefined
   try {
     args = parseCliArgs(argv)
-    if (args.internalRun) return await child(args.internalRun)
+    if (args.internalRun) return await child()
     if (args.help) {
       process.stdout.write(`${usage}\n`)
       return 0
@@ -159,13 +159,15 @@ function runInChild(config: RunConfig, debug: boolean): Promise<RunResult[]> {
   return new Promise((resolve, reject) => {
     const proc = fork(
       script,
-      ['--internal-run', JSON.stringify(config), ...(debug ? ['--debug'] : [])],
+      // The config (URLs with passwords) goes over IPC, never on the command line.
+      ['--internal-run', ...(debug ? ['--debug'] : [])],
       {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: process.env,
       },
     )
     children.add(proc)
+    proc.send(config)
     let results: RunResult[] | undefined
     let failure: { code: DemoErrorCode; message: string } | undefined
     proc.on(
@@ -191,8 +193,16 @@ function runInChild(config: RunConfig, debug: boolean): Promise<RunResult[]> {
   })
 }
 
-async function child(configJson: string): Promise<number> {
-  const config = JSON.parse(configJson) as RunConfig
+async function child(): Promise<number> {
+  if (!process.send) {
+    throw new DemoError(
+      DemoErrorCode.BAD_ARGUMENT,
+      '--internal-run is used by the demo for its child processes only',
+    )
+  }
+  const config = await new Promise<RunConfig>((resolve) =>
+    process.once('message', (message) => resolve(message as RunConfig)),
+  )
   try {
     const results = await runVariants(config)
     await new Promise<void>((resolve) => process.send!({ results }, () => resolve()))

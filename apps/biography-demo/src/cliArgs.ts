@@ -15,8 +15,8 @@ export interface CliArgs {
   debug: boolean
   dbSchema: string
   cacheNamespace: string
-  /** Internal: run variants in this (child) process; the value is the JSON config. */
-  internalRun: string | undefined
+  /** Internal: run variants in this child process; the config arrives over IPC. */
+  internalRun: boolean
 }
 
 /** Defaults of the command line options. */
@@ -121,7 +121,7 @@ export function parseCliArgs(
     dbSchema: values['db-schema'] ?? env.BOOKGEN_DEMO_DB_SCHEMA ?? cliDefaults.dbSchema,
     cacheNamespace:
       values['cache-namespace'] ?? env.BOOKGEN_DEMO_CACHE_NAMESPACE ?? cliDefaults.cacheNamespace,
-    internalRun: values['internal-run'],
+    internalRun: values['internal-run'] === true,
   }
 }
 
@@ -141,7 +141,7 @@ function parse(argv: readonly string[]) {
       'cache-namespace': { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       debug: { type: 'boolean' },
-      'internal-run': { type: 'string' },
+      'internal-run': { type: 'boolean' },
     },
   })
 }
