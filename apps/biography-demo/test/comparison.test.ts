@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest'
+import { compareRuns, renderTable } from '../src/comparison.js'
+import { renderReport } from '../src/htmlReport.js'
+import { emptyStages, type RunResult, type Variant } from '../src/runTypes.js'
+
+const MB = 1024 ** 2
+
+function run(variant: Variant, over: Partial<RunResult> = {}): RunResult {
+  return {
+    variant,
+    durationMs: 1000,
+    memoryPeak: 200 * MB,
+    memoryPeakSource: 'vmhwm',
+    memoryStart: 80 * MB,
+    heapPeak: 50 * MB,
+    dbQueryCount: 10,
+    profilerDbQueryCount: 10,
+    dbQueryAvgMs: 2,
+    dbQueryP50Ms: 1,
+    dbQueryP95Ms: 5,
+    dbQueryMaxMs: 9,
+    cacheHits: 0,
+    cacheMisses: 0,
+    cacheHitRatio: 0,
+    cpuPercent: 50,
+    stages: { ...emptyStages(), validate: 500 },
+    validation: { total: 50, busyMs: 500, wallMs: 500, concurrency: 1, fromCache: 0 },
+    embeddings: { total: 40, computed: 40, fromCache: 0, onWorkerThreads: false },
+    lazy: { chapters: 5, loadedOnDemand: 0, contentInInitialRead: true },
+    bytesFetched: 1000,
+    figures: [
+      {
+        slug: 'ada-lovelace',
+        name: 'Ada <Lovelace>',
+        considered: 41,
+        valid: 29,
+        duplicates: 3,
+        chapters: 4,
+        citations: 26,
+        conflicts: 2,
+        file: 'ada-lovelace.md',
+        sha256: 'abc',
+        bytes: 100,
+      },
+    ],
+    nPlusOneWarnings: [],
+    slowestStatements: [],
+    profile: {},
+    ...over,
+  }
+}
+
+const naive = run('naive', { durationMs: 5000, memoryPeak: 300 * MB })
+const cold = run('optimized-cold', {
+  durationMs: 800,
+  memoryPeak: 180 * MB,
+  cacheMisses: 90,
+  stages: { ...emptyStages(), validate: 100 },
+  validation: { total: 50, busyMs: 3000, wallMs: 100, concurrency: 30, fromCache: 0 },
+  embeddings: { total: 40, computed: 40, fromCache: 0, onWorkerThreads: true },
+  lazy: { chapters: 5, loadedOnDemand: 5, contentInInitialRead: false },
+})
+const warm = run('optimized-warm', {
+  durationMs: 400,
+  cacheHits: 90,
+  cacheHitRatio: 1,
+  embeddings: { total: 40, computed: 0, fromCache: 40, onWorkerThreads: true },
+  lazy: { chapters: 5, loadedOnDemand: 5, contentInInitialRead: false },
+})
+
+describe('compareRuns', () => {
+  it('computes the ratios and checks each target against the measurements', () => {
+    const { comparison, targets } = compareRuns([naive, cold, warm])
+    expect(comparison.speedupCold).toBeCloseTo(6.25)
+    expect(comparison.speedupWarm).toBeCloseTo(12.5)
+    expect(comparison.memoryReduction).toBeCloseTo(0.4)
+    expect(comparison.runMemoryReduction).toBeCloseTo(1 - 100 / 220)
+    expect(comparison.validationSpeedup).toBeCloseTo(5)
+    expect(comparison.outputsIdentical).toBe(true)
+    const met = Object.fromEntries(targets.map((t) => [t.id, t.met]))
+    expect(met).toEqual({
+      'speedup-cold': true,
+      'speedup-warm': true,
+      'db-average': true,
+      'cache-hit-ratio': true,
+      'memory-reduction': true,
+      'memory-peak': true,
+      'validations-parallel': true,
+      'embeddings-cached': true,
+      'lazy-loading': true,
+    })
+  })
+
+  it('reports missed targets as missed, never as met', () => {
+    const slowWarm = {
+      ...warm,
+      durationMs: 2500,
+      cacheHitRatio: 0.5,
+      embeddings: { ...warm.embeddings, computed: 1, fromCache: 39 },
+    }
+    const fat = { ...cold, memoryPeak: 290 * MB, dbQueryAvgMs: 150 }
+    const { targets } = compareRuns([naive, fat, slowWarm])
+    const met = Object.fromEntries(targets.map((t) => [t.id, t.met]))
+    expect(met['speedup-warm']).toBe(false)
+    expect(met['cache-hit-ratio']).toBe(false)
+    expect(met['embeddings-cached']).toBe(false)
+    expect(met['memory-reduction']).toBe(false)
+    expect(met['db-average']).toBe(false)
+    expect(targets.find((t) => t.id === 'db-average')!.measured).toBe('150.00 ms')
+  })
+
+  it('marks comparisons it could not make as n/a and notices differing outputs', () => {
+    const other = run('optimized-cold', {
+      figures: [{ ...naive.figures[0]!, sha256: 'different' }],
+    })
+    const { comparison, targets } = compareRuns([other])
+    expect(targets.find((t) => t.id === 'speedup-cold')!.met).toBeNull()
+    expect(targets.find((t) => t.id === 'cache-hit-ratio')!.met).toBeNull()
+    expect(compareRuns([naive, other]).comparison.outputsIdentical).toBe(false)
+    expect(comparison.speedupCold).toBeNull()
+  })
+
+  it('renders a terminal table with one column per run', () => {
+    const { targets } = compareRuns([naive, cold, warm])
+    const table = renderTable([naive, cold, warm], targets)
+    expect(table).toMatch(/^\s+naive\s+optimized-cold\s+optimized-warm$/m)
+    expect(table).toMatch(/^duration\s+5\.00 s\s+800 ms \(6\.3×\)\s+400 ms \(12\.5×\)$/m)
+    expect(table).toMatch(/^peak memory \(RSS\)\s+300\.0 MB\s+180\.0 MB \(−40 %\)/m)
+  })
+})
+
+describe('renderReport', () => {
+  it('is self-contained: inline SVG charts, no script, no external resource, names escaped', () => {
+    const { comparison, targets } = compareRuns([naive, cold, warm])
+    const html = renderReport({
+      generatedAt: '2026-01-01T00:00:00Z',
+      backends: { cache: 'memory', database: 'PGlite' },
+      runs: [naive, cold, warm],
+      comparison,
+      targets,
+      memoryMeasurement: 'child processes',
+    })
+    expect(html.match(/<svg /g)).toHaveLength(8)
+    expect(html).not.toMatch(/<script|<link |src="http|href="http/)
+    expect(html).toContain('Ada &lt;Lovelace&gt;')
+    expect(html).not.toContain('Ada <Lovelace>')
+  })
+})
