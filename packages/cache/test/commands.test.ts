@@ -15,7 +15,8 @@ describe('commands sent to Redis', () => {
   beforeAll(async () => {
     server = await startRedis()
     raw = new Redis(server.url)
-    monitor = await new Redis(server.url).monitor()
+    // monitor() opens its own duplicate connection; the client it was called on is not needed.
+    monitor = await raw.monitor()
     monitor.on('monitor', (_time: string, args: string[]) => {
       seen.push(args)
     })

@@ -73,7 +73,7 @@ describe('RedisCache', () => {
 
   it('getMany is one MGET and setMany one pipelined batch (seen with MONITOR)', async () => {
     const cache = open()
-    const monitor = await rawClient().monitor()
+    const monitor = await raw.monitor() // a duplicate connection of raw
     const seen: string[][] = []
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args.some((a) => a.startsWith(cache.namespace))) seen.push(args)
