@@ -161,8 +161,60 @@ describe.each(drivers)('eager and select-in loading on $name', (driver) => {
       }),
     )
     expect(fast).toEqual(naive)
+    const joined = await eagerLoad(database.db, {
+      parent: tables.biographies,
+      child: tables.sources,
+      foreignKey: tables.sources.biographyId,
+      as: 'sources',
+      orderBy: tables.biographies.id,
+      orderChildrenBy: tables.sources.id,
+    })
+    expect(joined).toEqual(naive)
     expect(loop.getNPlusOneWarnings().map((w) => [w.span, w.count])).toEqual([['naive', 12]])
     loop.close()
+  })
+
+  it('decodes every column type exactly as drizzle select does', async () => {
+    const rich = [
+      {
+        url: 'rich-1',
+        title: 'r',
+        author: 'a',
+        publishedAt: new Date('2021-03-04T05:06:07.000Z'),
+        score: 0.25,
+        verified: true,
+        meta: { deep: { list: [1, 'x'] } },
+        biographyId: 12,
+      },
+      {
+        url: 'rich-2',
+        title: null,
+        author: null,
+        publishedAt: null,
+        score: null,
+        verified: false,
+        meta: null,
+        biographyId: 12,
+      },
+    ]
+    await optimizer.batchInsert(tables.sources, rich)
+    const [eager] = await eagerLoad(database.db, {
+      parent: tables.biographies,
+      child: tables.sources,
+      foreignKey: tables.sources.biographyId,
+      as: 'sources',
+      where: eq(tables.biographies.id, 12),
+      orderChildrenBy: tables.sources.id,
+    })
+    const direct = await database.db
+      .select()
+      .from(tables.sources)
+      .where(eq(tables.sources.biographyId, 12))
+      .orderBy(tables.sources.id)
+    expect(eager?.sources).toEqual(direct)
+    expect(eager?.sources[0]?.publishedAt).toBeInstanceOf(Date)
+    expect(eager?.sources[0]?.meta).toEqual({ deep: { list: [1, 'x'] } })
+    await database.db.delete(tables.sources).where(eq(tables.sources.biographyId, 12))
   })
 
   it('rejects bad relations with a code', async () => {
