@@ -180,16 +180,21 @@ export async function loadChildren<
   const children = new Map<string, Record<string, unknown>[]>()
   if (keys.size > 0) {
     const type = castType(relation.fk)
-    let query = db
-      .select()
-      .from(relation.child as PgTable)
-      .where(
-        sql`${relation.foreignKey} = any(cast(${sql.param([...keys])}::text[] as ${sql.raw(type)}[]))`,
-      )
-      .$dynamic()
-    if (relation.orderChildrenBy !== undefined)
-      query = query.orderBy(...list(relation.orderChildrenBy))
-    for (const child of (await query) as Record<string, unknown>[]) {
+    const childColumns = [...tableInfo(relation.child).columns.values()]
+    const fields = sql.join(
+      childColumns.map((c, i) => sql`${c.column} as ${sql.identifier(`c${i}`)}`),
+      sql`, `,
+    )
+    let query = sql`select ${fields} from ${relation.child} where ${relation.foreignKey} = any(cast(${sql.param([...keys])}::text[] as ${sql.raw(type)}[]))`
+    if (relation.orderChildrenBy !== undefined) {
+      query = sql`${query} order by ${sql.join(list(relation.orderChildrenBy), sql`, `)}`
+    }
+    for (const row of resultRows<Record<string, unknown>>(await db.execute(query))) {
+      const child: Record<string, unknown> = {}
+      for (let i = 0; i < childColumns.length; i++) {
+        const c = childColumns[i] as ColumnInfo
+        child[c.key] = decode(c, row[`c${i}`])
+      }
       const key = toText(relation.foreignKey, child[relation.fk.key]) as string
       let bucket = children.get(key)
       if (bucket === undefined) {
