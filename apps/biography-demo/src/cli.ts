@@ -234,6 +234,13 @@ function report(error: unknown, debug: boolean): number {
   return 1
 }
 
+// `bookgen-demo … | head` closes stdout early: keep running so that the cleanup still happens.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+  })
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code

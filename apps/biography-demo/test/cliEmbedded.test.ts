@@ -123,20 +123,21 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
   it('renders the HTML report in headless Chromium with its SVG charts and no network', async () => {
     expect(existsSync(chromiumPath), `${chromiumPath} (Debian package chromium)`).toBe(true)
     const profile = await mkdtemp(join(tmpdir(), 'bookgen-demo-chromium-'))
-    // A fresh user-data-dir: playwright passes it to Chromium as --user-data-dir.
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    let browser: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined
     try {
+      // A fresh user-data-dir: playwright passes it to Chromium as --user-data-dir.
+      browser = await chromium.launchPersistentContext(profile, {
+        executablePath: chromiumPath,
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      })
       const page = await browser.newPage()
       const requests: string[] = []
       page.on('request', (r) => requests.push(r.url()))
@@ -169,7 +170,7 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
       expect(await page.locator('#targets tbody tr').count()).toBe(9)
       expect(requests).toEqual([url])
     } finally {
-      await browser.close()
+      await browser?.close()
       await rm(profile, { recursive: true, force: true })
     }
   })
