@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
-import { MemoryCache, type MemoryCacheOptions } from './memoryCache.js'
+import { MemoryCache, type MemoryCacheOptions, memoryCacheDefaults } from './memoryCache.js'
 import { RedisCache, type RedisCacheOptions } from './redisCache.js'
 import type {
   Cache,
@@ -38,7 +38,8 @@ export interface TieredCacheOptions {
 export const tieredCacheDefaults = { memoryTtl: 60 } as const
 
 /**
- * Two tiers: an in-process `MemoryCache` in front of a shared cache (Redis). Reads try memory
+ * Two tiers: an in-process `MemoryCache` in front of a shared cache (Redis). Keys are at most
+ * 1,024 UTF-8 bytes (the memory tier's default `maxKeyLength`), whatever the remote accepts. Reads try memory
  * first, then Redis, and copy Redis hits into memory; writes go to both. There is no cross-process
  * invalidation: another process's write becomes visible here once the memory copy expires
  * (`memoryTtl`).
@@ -52,7 +53,8 @@ export class TieredCache implements Cache {
   readonly remote: Cache
   readonly #memoryTtl: number
   readonly #stats = new StatsCounter()
-  readonly #maxKeyLength = 1024
+  /** Longest key of every operation, in UTF-8 bytes: the memory tier's default limit. */
+  readonly #maxKeyLength = memoryCacheDefaults.maxKeyLength
   #closed = false
   #closing: Promise<void> | undefined
 
@@ -110,6 +112,8 @@ export class TieredCache implements Cache {
     ttlSeconds?: number,
     options?: SetOptions,
   ): Promise<boolean> {
+    // Same key limit as get(), so nothing is written that could not be read back.
+    assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = cacheChannel.hasSubscribers ? performance.now() : -1
     // The remote validates (key, TTL, codec) before anything is written anywhere.
@@ -121,6 +125,7 @@ export class TieredCache implements Cache {
   }
 
   async delete(key: string): Promise<boolean> {
+    assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = cacheChannel.hasSubscribers ? performance.now() : -1
     const [local, remote] = await Promise.all([this.memory.delete(key), this.remote.delete(key)])
@@ -129,6 +134,7 @@ export class TieredCache implements Cache {
   }
 
   async exists(key: string): Promise<boolean> {
+    assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     return (await this.memory.exists(key)) || (await this.remote.exists(key))
   }
@@ -175,6 +181,7 @@ export class TieredCache implements Cache {
     ttlSeconds?: number,
     options?: SetOptions,
   ): Promise<boolean> {
+    for (const [key] of entryList(entries)) assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = cacheChannel.hasSubscribers ? performance.now() : -1
     const written = await this.remote.setMany(entries, ttlSeconds, options)

@@ -57,6 +57,33 @@ describe('TieredCache', () => {
     await expect(tiered.get('c')).rejects.toMatchObject({ code: 'CLOSED' })
   })
 
+  it('rejects keys over 1,024 bytes in every operation, even when the remote takes longer ones', async () => {
+    const namespace = testNamespace('tiered-keys')
+    const tiered = new TieredCache({
+      remote: new RedisCache({ url: REDIS_URL, namespace, maxKeyLength: 4096 }),
+    })
+    const key = 'k'.repeat(1025)
+    try {
+      for (const run of [
+        () => tiered.set(key, 1, 60),
+        () => tiered.setMany({ ok: 1, [key]: 2 }, 60),
+        () => tiered.get(key),
+        () => tiered.getMany([key]),
+        () => tiered.delete(key),
+        () => tiered.exists(key),
+      ]) {
+        await expect(run()).rejects.toMatchObject({ code: 'KEY_TOO_LONG', name: 'CacheError' })
+      }
+      expect(await tiered.remote.exists(key)).toBe(false)
+      expect(await tiered.remote.exists('ok')).toBe(false)
+      expect(await tiered.set('k'.repeat(1024), 1, 60)).toBe(true)
+      expect(await tiered.get('k'.repeat(1024))).toBe(1)
+    } finally {
+      await tiered.clear()
+      await tiered.close()
+    }
+  })
+
   describe('with Redis down', () => {
     let server: ThrowawayRedis
     beforeAll(async () => {
