@@ -81,6 +81,7 @@ export interface RedisCacheOptions {
   maxKeyLength?: number
   /**
    * Bound of every Redis command in milliseconds: a slower call is answered as a miss / `false`.
+   * A given `client` that has its own ioredis `commandTimeout` keeps that one instead.
    * @default 250
    */
   commandTimeout?: number
