@@ -98,9 +98,15 @@ export interface Cache {
   exists(key: string): Promise<boolean>
   /** Removes every key of this cache's namespace (and nothing else); resolves how many went. */
   clear(): Promise<number>
-  /** Reads many keys in one round trip; the Map holds only the keys that exist. */
+  /**
+   * Reads many keys in one round trip; the Map holds only the keys that exist. Each key counts
+   * (and is published) as one hit or miss.
+   */
   getMany<T = unknown>(keys: readonly string[], options?: GetOptions): Promise<Map<string, T>>
-  /** Writes many entries in one round trip with one TTL. */
+  /**
+   * Writes many entries in one round trip with one TTL. Every key and value is checked first: one
+   * bad entry throws and none is written.
+   */
   setMany(
     entries: Readonly<Record<string, unknown>> | ReadonlyMap<string, unknown>,
     ttlSeconds?: number,
