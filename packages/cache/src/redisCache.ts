@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis'
 import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
@@ -524,7 +524,10 @@ export class RedisCache implements Cache {
 
   #fail(key: string, error: unknown, start: number): void {
     if (error === circuitOpen) return
-    this.#breaker?.failure()
+    // A reply error (WRONGTYPE on a key someone else wrote, OOM...) comes from a server that
+    // answers: count it, but do not let it open the circuit for every other key.
+    if (error instanceof ReplyError) this.#breaker?.success()
+    else this.#breaker?.failure()
     this.#recordError(key, error, start)
   }
 

@@ -92,6 +92,21 @@ describe('RedisCache', () => {
     }
   })
 
+  it('a key of the wrong type is a counted error and a miss, not a reason to open the circuit', async () => {
+    const cache = open()
+    await raw.rpush(`${cache.namespace}:list`, 'not a string')
+    await raw.expire(`${cache.namespace}:list`, 60)
+    await cache.set('good', 1, 60)
+    for (let i = 0; i < 8; i++) expect(await cache.get('list')).toBeUndefined()
+    // MGET answers nil for a key of another type.
+    expect(await cache.getMany(['list', 'good'])).toEqual(new Map([['good', 1]]))
+    const health = cache.getHealth()
+    expect(health.errors).toBe(8)
+    expect(health.lastError?.message).toMatch(/^WRONGTYPE/)
+    expect(health.circuit).toBe('closed')
+    expect(await cache.get('good')).toBe(1)
+  })
+
   it('uses a given ioredis client and leaves it open on close()', async () => {
     const client = new Redis(REDIS_URL)
     const cache = new RedisCache({ client, namespace: testNamespace('given') })
