@@ -18,9 +18,12 @@ export function assertKey(key: unknown, maxBytes: number): asserts key is string
   }
 }
 
-/** Throws `INVALID_TTL` unless `ttl` is a non-negative integer number of seconds. */
+/**
+ * Throws `INVALID_TTL` unless `ttl` is a non-negative (safe) integer number of seconds; Redis
+ * rejects larger ones.
+ */
 export function assertTtl(ttl: unknown, what = 'ttlSeconds'): asserts ttl is number {
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0) {
+  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0) {
     throw new CacheError(
       CacheErrorCode.INVALID_TTL,
       `${what} must be a non-negative integer number of seconds, got ${String(ttl)}`,
