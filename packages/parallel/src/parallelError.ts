@@ -10,6 +10,8 @@ export const ParallelErrorCode = {
   WORKER_TASK_NOT_FOUND: 'WORKER_TASK_NOT_FOUND',
   /** A worker task's module exists but throws while it is loaded. */
   WORKER_TASK_LOAD_FAILED: 'WORKER_TASK_LOAD_FAILED',
+  /** A worker task's module did not finish loading within `loadTimeout` (it hangs at top level). */
+  WORKER_TASK_LOAD_TIMEOUT: 'WORKER_TASK_LOAD_TIMEOUT',
   /** An argument (or a result) cannot be structured-cloned across the thread boundary. */
   NOT_CLONEABLE: 'NOT_CLONEABLE',
   /** The compiled worker entry (`dist/worker.js`) is missing: build the package first. */

@@ -20,7 +20,7 @@ import type {
   TaskContext,
   TaskResult,
 } from './types.js'
-import { WorkerPool } from './workerPool.js'
+import { loadTimeoutError, WorkerPool } from './workerPool.js'
 
 /** A closure for `mapParallel` / `parallelMap`: called with the item, its index and a context. */
 export type MapFunction<In, Out> = (
@@ -42,6 +42,7 @@ export const DEFAULT_OPTIONS = {
   maxWorkers: Math.min(32, availableParallelism() + 4),
   mode: 'threads',
   timeout: undefined,
+  loadTimeout: 30_000,
   retries: 0,
   retryDelay: 100,
   maxRetryDelay: 10_000,
@@ -53,6 +54,7 @@ interface Resolved {
   threads: number
   mode: 'threads' | 'inline'
   timeout: number | undefined
+  loadTimeout: number
   retries: number
   retryDelay: number
   maxRetryDelay: number
@@ -104,6 +106,10 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       threads,
       mode,
       timeout: optionalTimeout('options.timeout', options.timeout),
+      loadTimeout: optionalTimeout(
+        'options.loadTimeout',
+        options.loadTimeout ?? DEFAULT_OPTIONS.loadTimeout,
+      ) as number,
       retries: nonNegativeInteger('options.retries', options.retries ?? DEFAULT_OPTIONS.retries),
       retryDelay: nonNegativeNumber(
         'options.retryDelay',
@@ -120,6 +126,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       this.#pool = new WorkerPool({
         threads,
         resourceLimits: options.resourceLimits,
+        loadTimeout: this.#options.loadTimeout,
         setup:
           options.workerSetup === undefined
             ? undefined
@@ -519,7 +526,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       const key = workerTaskKey(def)
       let fn = this.#inline.get(key)
       if (fn === undefined) {
-        fn = importInline(def)
+        fn = importInline(def, this.#options.loadTimeout)
         this.#inline.set(key, fn)
         fn.catch(() => this.#inline.delete(key))
       }
@@ -567,12 +574,19 @@ function toResult<T>(
 
 async function importInline(
   def: WorkerTask<unknown, unknown>,
+  loadTimeout: number,
 ): Promise<(input: unknown) => unknown> {
   const what = `worker task "${def.exportName}" from module ${def.moduleUrl}`
   let mod: Record<string, unknown>
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    // Ref'd on purpose, like the task timeouts: the caller is awaiting this load.
+    timer = setTimeout(() => reject(loadTimeoutError(def, loadTimeout)), loadTimeout)
+  })
   try {
-    mod = (await import(def.moduleUrl)) as Record<string, unknown>
+    mod = (await Promise.race([import(def.moduleUrl), expired])) as Record<string, unknown>
   } catch (error) {
+    if (error instanceof ParallelError) throw error
     const code = (error as { code?: unknown })?.code
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ENOENT') {
       throw new ParallelError(
@@ -586,6 +600,8 @@ async function importInline(
       `${what}: the module threw while loading: ${(error as Error)?.message ?? String(error)}`,
       { cause: error },
     )
+  } finally {
+    clearTimeout(timer)
   }
   const fn = mod[def.exportName]
   if (typeof fn !== 'function') {

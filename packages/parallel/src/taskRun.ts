@@ -3,11 +3,12 @@ import { deserialize } from 'node:v8'
 import type { WorkerTask } from './defineWorkerTask.js'
 import type { MetricsRecorder, Outcome } from './metrics.js'
 import { ParallelError } from './parallelError.js'
+import { clock, createProgress, watchProgress } from './progress.js'
 import { deserializeError } from './serializeError.js'
 import { type TaskEvent, taskChannel } from './taskChannel.js'
 import type { TaskContext } from './types.js'
 import type { ChunkReply } from './worker.js'
-import type { WorkerPool } from './workerPool.js'
+import { loadTimeoutError, type WorkerPool } from './workerPool.js'
 
 /** Work of a run, by index. */
 export interface RunSource {
@@ -77,8 +78,12 @@ interface Chunk {
   /** Set for exclusive chunks only: tinypool runs an abortable task alone on its thread. */
   ctrl: AbortController | undefined
   start: number
-  timer: NodeJS.Timeout | undefined
-  timedOut: boolean
+  /** Shared with the worker (abortable chunks): what runs since when, for the timeouts. */
+  progress: SharedArrayBuffer | undefined
+  /** Stops watching `progress`. */
+  unwatch: (() => void) | undefined
+  /** Set when the chunk was aborted because its load or its task outlived its limit. */
+  expired: { kind: 'load' | 'task'; since: number } | undefined
 }
 
 /**
@@ -97,7 +102,11 @@ export class TaskRun {
   #runStart = 0
   #settled = 0
   #finished = false
+  /** No task starts any more (cancelled, or stopping at the first failure). */
   #stopped = false
+  #cancelled = false
+  /** Indices of the chunk whose reply is being settled. */
+  #completing: number[] | undefined
   readonly #ctrl = new AbortController()
   readonly #attemptCtrls = new Map<number, AbortController>()
   readonly #retryTimers = new Map<number, NodeJS.Timeout>()
@@ -165,20 +174,56 @@ export class TaskRun {
 
   /** Settles every unfinished task as cancelled with `reason` and stops running worker tasks. */
   cancel(reason: ParallelError): void {
-    if (this.#stopped) return
+    if (this.#cancelled) return
+    this.#cancelled = true
     this.#stopped = true
     this.#ctrl.abort(reason)
     for (const ctrl of this.#attemptCtrls.values()) ctrl.abort(reason)
     for (const timer of this.#retryTimers.values()) clearTimeout(timer)
     this.#retryTimers.clear()
     for (const chunk of this.#chunks) {
-      if (chunk.timer) clearTimeout(chunk.timer)
+      chunk.unwatch?.()
       chunk.ctrl?.abort(reason)
     }
     for (let i = 0; i < this.#n; i++) {
       if (this.#status[i] !== SETTLED) this.#settle(i, false, undefined, reason, 0, 'cancelled')
     }
     if (this.#settled === this.#n) this.#finish()
+  }
+
+  /**
+   * Fail-fast (`parallelMap`): nothing new starts; tasks not started, waiting for a retry, running
+   * as closures (their signal is aborted) or in abortable worker chunks settle as cancelled now.
+   * Worker chunks that cannot be aborted (pipelined, no signal nor timeout) are few and short
+   * (auto-sized to a few ms): their tasks settle with their real outcome when the chunk returns,
+   * so no finished result is thrown away.
+   */
+  #stopAtFailure(reason: ParallelError): void {
+    this.#stopped = true
+    this.#ctrl.abort(reason)
+    for (const ctrl of this.#attemptCtrls.values()) ctrl.abort(reason)
+    for (const timer of this.#retryTimers.values()) clearTimeout(timer)
+    this.#retryTimers.clear()
+    let draining: Set<number> | undefined
+    for (const chunk of this.#chunks) {
+      if (chunk.ctrl !== undefined) {
+        chunk.unwatch?.()
+        chunk.ctrl.abort(reason)
+        continue
+      }
+      draining ??= new Set()
+      for (const i of chunk.indices) draining.add(i)
+    }
+    // The chunk being settled right now (its failure stopped the run) has its results in hand.
+    if (this.#completing !== undefined) {
+      draining ??= new Set()
+      for (const i of this.#completing) draining.add(i)
+    }
+    for (let i = 0; i < this.#n; i++) {
+      if (this.#status[i] !== SETTLED && !draining?.has(i)) {
+        this.#settle(i, false, undefined, reason, 0, 'cancelled')
+      }
+    }
   }
 
   #partition(useThreads: boolean): void {
@@ -266,7 +311,8 @@ export class TaskRun {
           error = e
         }
         const end = timed ? performance.now() : -1
-        const ms = timed ? end - start : 0
+        // NaN, not 0, for an attempt nobody timed (a plain parallelMap's sampled closures).
+        const ms = timed ? end - start : Number.NaN
         last = chain && !taskChannel.hasSubscribers ? end : -1
         if (ctrl) this.#attemptCtrls.delete(i)
         if (status[i] !== RUNNING) continue
@@ -351,7 +397,7 @@ export class TaskRun {
       )
     }
     if (!success && this.#config.stopOnError && !this.#stopped) {
-      this.cancel(
+      this.#stopAtFailure(
         new ParallelError('CANCELLED', `cancelled because task ${this.#taskId(i)} failed`, {
           cause: error,
         }),
@@ -410,8 +456,9 @@ export class TaskRun {
           indices,
           ctrl: exclusive ? new AbortController() : undefined,
           start: 0,
-          timer: undefined,
-          timedOut: false,
+          progress: undefined,
+          unwatch: undefined,
+          expired: undefined,
         }
       }
     }
@@ -420,8 +467,10 @@ export class TaskRun {
 
   #chunkSize(): number {
     const { chunkSize, timeout, threads } = this.#config
+    // A timeout terminates the thread: it must not take finished tasks of its chunk with it.
+    if (timeout !== undefined) return 1
     if (chunkSize !== 'auto') return chunkSize
-    if (timeout !== undefined || this.#avgItemMs === undefined) return 1
+    if (this.#avgItemMs === undefined) return 1
     const cap = Math.max(1, Math.ceil(this.#workerRemaining / (threads * 4)))
     const ideal = Math.round(TARGET_CHUNK_MS / Math.max(this.#avgItemMs, 1e-5))
     return Math.min(cap, Math.max(1, ideal))
@@ -439,14 +488,22 @@ export class TaskRun {
       this.#attempts[i] = (this.#attempts[i] as number) + 1
     }
     chunk.start = performance.now()
-    const timeout = this.#config.timeout
-    if (timeout !== undefined) {
-      chunk.timer = setTimeout(() => {
-        chunk.timedOut = true
-        chunk.ctrl?.abort()
-      }, timeout)
+    const ctrl = chunk.ctrl
+    if (ctrl !== undefined) {
+      // Abortable chunks are timed from the worker's own marks: the load from its start, the
+      // task from its start, never the wait for a thread (or for a fresh thread to boot).
+      const progress = createProgress()
+      chunk.progress = progress
+      chunk.unwatch = watchProgress(
+        progress,
+        { loadTimeout: pool.loadTimeout, taskTimeout: this.#config.timeout },
+        (kind, since) => {
+          chunk.expired = { kind, since }
+          ctrl.abort()
+        },
+      )
     }
-    pool.runChunk(chunk.queue.task, inputs, chunk.ctrl?.signal).then(
+    pool.runChunk(chunk.queue.task, inputs, ctrl?.signal, chunk.progress).then(
       (reply) => this.#chunkDone(chunk, reply),
       (error: unknown) => this.#chunkFailed(chunk, error),
     )
@@ -455,7 +512,7 @@ export class TaskRun {
   #release(chunk: Chunk): void {
     this.#inFlight--
     this.#chunks.delete(chunk)
-    if (chunk.timer) clearTimeout(chunk.timer)
+    chunk.unwatch?.()
   }
 
   #chunkDone(chunk: Chunk, reply: ChunkReply): void {
@@ -467,6 +524,7 @@ export class TaskRun {
     let nextError = errors === null ? -1 : (errors[0] as number)
     let e = 0
     let total = 0
+    this.#completing = chunk.indices
     for (let k = 0; k < chunk.indices.length; k++) {
       const i = chunk.indices[k] as number
       const ms = durations[k] as number
@@ -486,6 +544,7 @@ export class TaskRun {
         this.#fail(i, error, ms, !cloneFailure)
       }
     }
+    this.#completing = undefined
     const perItem = total / chunk.indices.length
     this.#avgItemMs =
       this.#avgItemMs === undefined ? perItem : this.#avgItemMs * 0.5 + perItem * 0.5
@@ -494,13 +553,30 @@ export class TaskRun {
 
   #chunkFailed(chunk: Chunk, error: unknown): void {
     this.#release(chunk)
-    if (this.#stopped) return
+    if (this.#stopped) {
+      // A chunk left to finish after a fail-fast stop lost its thread: its tasks never returned.
+      for (const i of chunk.indices) {
+        if (this.#status[i] !== RUNNING) continue
+        const reason = new ParallelError(
+          'CANCELLED',
+          `task ${this.#taskId(i)} was cancelled: the run had stopped at a failure and its worker thread died`,
+          { cause: error },
+        )
+        this.#settle(i, false, undefined, reason, 0, 'cancelled')
+      }
+      return
+    }
+    const { indices, expired } = chunk
     const elapsed = performance.now() - chunk.start
-    const { indices } = chunk
-    if (chunk.timedOut) {
+    if (expired !== undefined) {
+      // Timed from the worker's mark of the load's or the task's start.
+      const ms = clock() - expired.since
       for (const i of indices) {
-        const timeout = this.#config.timeout as number
-        this.#fail(i, timeoutError(this.#taskId(i), timeout), elapsed, true)
+        const error =
+          expired.kind === 'task'
+            ? timeoutError(this.#taskId(i), this.#config.timeout as number)
+            : loadTimeoutError(chunk.queue.task, (this.#config.pool as WorkerPool).loadTimeout)
+        this.#fail(i, error, expired.kind === 'task' ? ms : 0, true)
       }
     } else if ((error as Error)?.name === 'DataCloneError') {
       for (const i of indices) {

@@ -9,7 +9,11 @@ export interface TaskResult<T = unknown> {
   result?: T
   /** What the task threw, or a `ParallelError` (`TASK_TIMEOUT`, `CANCELLED`, `WORKER_CRASHED`...). */
   error?: unknown
-  /** Run time of the last attempt, in seconds (0 for a task cancelled before it started). */
+  /**
+   * Run time of the last attempt, in seconds (0 for a task cancelled before it started). `NaN`
+   * when it was not measured: in the `results` of a `TASK_FAILED` rejection of `parallelMap`
+   * without `onResult`, which times only a sample of its closures.
+   */
   duration: number
   /** The id given in `taskIds`, or the task's index. */
   taskId: string | number
@@ -50,8 +54,22 @@ export interface ExecutorOptions {
    * @default 'threads'
    */
   mode?: 'threads' | 'inline'
-  /** Per-attempt timeout in ms, counted from the task's start. @default undefined (none) */
+  /**
+   * Per-attempt timeout in ms, counted from the task's own start (for a worker task: when its
+   * thread starts running it, after the thread started and loaded the module). With a timeout,
+   * worker tasks are sent one per message, so a timed-out thread takes no other task with it.
+   * @default undefined (none)
+   */
   timeout?: number
+  /**
+   * Bound of loading a worker task's module on a thread (with `workerSetup`), in ms, counted from
+   * the start of the load: a module that hangs at top level fails with `WORKER_TASK_LOAD_TIMEOUT`
+   * naming the module and export (the call rejects when the check before the run times out; a
+   * later load on another thread fails that thread's tasks). Inline mode bounds an import that
+   * awaits forever the same way.
+   * @default 30000
+   */
+  loadTimeout?: number
   /** Extra attempts after a failure (error, timeout, crash). @default 0 */
   retries?: number
   /** Base backoff before a retry, in ms: `retryDelay * 2^(attempt-1)`, with jitter. @default 100 */
@@ -60,7 +78,7 @@ export interface ExecutorOptions {
   maxRetryDelay?: number
   /**
    * Worker tasks per message to a thread: `'auto'` sizes chunks from measured run times
-   * (about 4 ms of work per message), or a fixed positive integer.
+   * (about 4 ms of work per message), or a fixed positive integer. Ignored (1) with a `timeout`.
    * @default 'auto'
    */
   chunkSize?: number | 'auto'

@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import { serialize } from 'node:v8'
 import { workerData } from 'node:worker_threads'
+import { LOADING, markProgress } from './progress.js'
 import { serializeError } from './serializeError.js'
 
 /** Asks a worker to load a module and check that the export is a function. */
@@ -12,6 +13,8 @@ export interface ProbeMessage {
   k: 'probe'
   m: string
   e: string
+  /** Progress cell (see `progress.ts`): the main thread times the load from it. */
+  p?: SharedArrayBuffer
 }
 
 /** One chunk of inputs for the export `e` of module `m`. */
@@ -20,12 +23,14 @@ export interface ChunkMessage {
   m: string
   e: string
   inputs: unknown[]
+  /** Progress cell: the main thread times each task from its own start, not from its queueing. */
+  p?: SharedArrayBuffer
 }
 
 /** What a probe answers. */
 export interface ProbeReply {
   ok: boolean
-  reason?: 'module' | 'export' | 'load'
+  reason?: 'module' | 'export' | 'load' | 'timeout'
   error?: unknown
 }
 
@@ -41,43 +46,98 @@ type Handler = (input: unknown) => unknown
 const modules = new Map<string, Promise<Record<string, unknown>>>()
 
 // Tinypool's workerData is [its own data, ours]; ours may name a setup module (e.g. one that
-// registers a TypeScript loader) imported once, before any task module.
-const setupUrl = (workerData as [unknown, { setup?: string } | undefined] | undefined)?.[1]?.setup
+// registers a TypeScript loader) imported once, before any task module, and the load timeout.
+const ours = (workerData as [unknown, WorkerConfig | undefined] | undefined)?.[1]
+const setupUrl = ours?.setup
+const loadTimeout = ours?.loadTimeout
 let setup: Promise<unknown> | undefined
+
+/** What the main thread passes to every worker thread. */
+export interface WorkerConfig {
+  setup?: string | undefined
+  loadTimeout?: number | undefined
+}
 
 function load(url: string): Promise<Record<string, unknown>> {
   let mod = modules.get(url)
   if (mod === undefined) {
     if (setupUrl !== undefined) setup ??= import(setupUrl)
-    mod = (setup ?? Promise.resolve()).then(() => import(url) as Promise<Record<string, unknown>>)
+    mod = bounded(
+      (setup ?? Promise.resolve()).then(() => import(url) as Promise<Record<string, unknown>>),
+      url,
+    )
     modules.set(url, mod)
+    mod.catch(() => modules.delete(url))
   }
   return mod
 }
 
+/**
+ * A module whose top level awaits forever would hold every task sent to this thread: its load
+ * fails after `loadTimeout` (a module that blocks the thread synchronously is stopped by the
+ * main thread, which watches the progress cell).
+ */
+function bounded<T>(loading: Promise<T>, url: string): Promise<T> {
+  if (loadTimeout === undefined) return loading
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const error = new Error(
+        `the module ${url} did not finish loading within ${loadTimeout} ms (loadTimeout)`,
+      )
+      error.name = 'ParallelError'
+      ;(error as Error & { code: string }).code = 'WORKER_TASK_LOAD_TIMEOUT'
+      reject(error)
+    }, loadTimeout)
+    timer.unref()
+    loading.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}
+
 async function probe(message: ProbeMessage): Promise<ProbeReply> {
   let mod: Record<string, unknown>
+  if (message.p !== undefined) markProgress(message.p, LOADING)
   try {
     mod = await load(message.m)
   } catch (error) {
-    modules.delete(message.m)
     const code = (error as { code?: unknown } | null)?.code
-    const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'ENOENT'
-    return { ok: false, reason: missing ? 'module' : 'load', error: serializeError(error) }
+    const reason =
+      code === 'WORKER_TASK_LOAD_TIMEOUT' ? 'timeout' : missingCode(code) ? 'module' : 'load'
+    return { ok: false, reason, error: serializeError(error) }
   }
   return typeof mod[message.e] === 'function' ? { ok: true } : { ok: false, reason: 'export' }
 }
 
 async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
-  const fn = (await load(message.m))[message.e] as Handler
+  const progress = message.p
+  if (progress !== undefined) markProgress(progress, LOADING)
   const inputs = message.inputs
   const n = inputs.length
   const values: unknown[] = new Array(n)
   const durations = new Float64Array(n)
   let errors: unknown[] | null = null
+  let fn: Handler
+  try {
+    fn = (await load(message.m))[message.e] as Handler
+  } catch (error) {
+    // The load failed (or timed out) on this thread: every item of the chunk fails with it.
+    const record = serializeError(error)
+    errors = []
+    for (let i = 0; i < n; i++) errors.push(i, record)
+    return { values: serialize(values), durations, errors }
+  }
   // One clock reading per item: each item's end is the next one's start.
   let start = performance.now()
   for (let i = 0; i < n; i++) {
+    if (progress !== undefined) markProgress(progress, i)
     try {
       let value = fn(inputs[i])
       if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
@@ -126,6 +186,10 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     }
   }
   return { values: bytes, durations, errors }
+}
+
+function missingCode(code: unknown): boolean {
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'ENOENT'
 }
 
 function notCloneable(cause: unknown): Error {

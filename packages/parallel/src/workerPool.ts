@@ -4,14 +4,17 @@ import type { ResourceLimits } from 'node:worker_threads'
 import type { TaskQueue, Tinypool } from 'tinypool'
 import type { WorkerTask } from './defineWorkerTask.js'
 import { ParallelError } from './parallelError.js'
+import { createProgress, watchProgress } from './progress.js'
 import { deserializeError } from './serializeError.js'
-import type { ChunkMessage, ChunkReply, ProbeMessage, ProbeReply } from './worker.js'
+import type { ChunkMessage, ChunkReply, ProbeMessage, ProbeReply, WorkerConfig } from './worker.js'
 
 /** Options of the internal worker-thread pool. */
 export interface WorkerPoolOptions {
   threads: number
   resourceLimits: ResourceLimits | undefined
   setup: string | undefined
+  /** Bound of one task module's load on a thread (ms). */
+  loadTimeout: number
 }
 
 /**
@@ -45,16 +48,40 @@ export class WorkerPool {
   }
 
   async #probe(task: WorkerTask<unknown, unknown>): Promise<void> {
-    const message: ProbeMessage = { k: 'probe', m: task.moduleUrl, e: task.exportName }
+    const progress = createProgress()
+    const message: ProbeMessage = { k: 'probe', m: task.moduleUrl, e: task.exportName, p: progress }
+    // Abortable, so that a module blocking its thread at top level can be stopped: the load is
+    // timed from its start on a thread (the worker marks it), not from the queueing of the probe.
+    const ctrl = new AbortController()
+    let expired = false
+    const stop = watchProgress(
+      progress,
+      { loadTimeout: this.#options.loadTimeout, taskTimeout: undefined },
+      () => {
+        expired = true
+        ctrl.abort()
+      },
+    )
     let reply: ProbeReply
     try {
-      reply = (await this.#run(message, undefined)) as ProbeReply
+      reply = (await this.#run(message, ctrl.signal)) as ProbeReply
     } catch (error) {
+      if (expired) throw probeError(task, 'timeout', error, this.#options.loadTimeout)
       if (error instanceof ParallelError) throw error
       // The module killed its thread while loading (process.exit, resourceLimits...).
       throw probeError(task, 'load', error)
+    } finally {
+      stop()
     }
-    if (!reply.ok) throw probeError(task, reply.reason, deserializeError(reply.error))
+    if (!reply.ok) {
+      const cause = deserializeError(reply.error)
+      throw probeError(task, reply.reason, cause, this.#options.loadTimeout)
+    }
+  }
+
+  /** Bound of one module load on a thread (ms). */
+  get loadTimeout(): number {
+    return this.#options.loadTimeout
   }
 
   /** Runs one chunk of inputs through `task` on a worker thread. */
@@ -62,8 +89,10 @@ export class WorkerPool {
     task: WorkerTask<unknown, unknown>,
     inputs: unknown[],
     signal: AbortSignal | undefined,
+    progress: SharedArrayBuffer | undefined,
   ): Promise<ChunkReply> {
     const message: ChunkMessage = { k: 'chunk', m: task.moduleUrl, e: task.exportName, inputs }
+    if (progress !== undefined) message.p = progress
     return this.#run(message, signal) as Promise<ChunkReply>
   }
 
@@ -89,7 +118,10 @@ export class WorkerPool {
         maxThreads: this.#options.threads,
         concurrentTasksPerWorker: 2,
         taskQueue: new ArrayQueue() as unknown as TaskQueue,
-        workerData: { setup: this.#options.setup },
+        workerData: {
+          setup: this.#options.setup,
+          loadTimeout: this.#options.loadTimeout,
+        } satisfies WorkerConfig,
         ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
       })
       // Without a listener, a thread dying while idle would throw from the pool's emitter.
@@ -151,8 +183,10 @@ function probeError(
   task: WorkerTask<unknown, unknown>,
   reason: ProbeReply['reason'],
   cause: unknown,
+  loadTimeout?: number,
 ): ParallelError {
   const what = `worker task "${task.exportName}" from module ${task.moduleUrl}`
+  if (reason === 'timeout') return loadTimeoutError(task, loadTimeout as number, cause)
   if (reason === 'export') {
     return new ParallelError(
       'WORKER_TASK_NOT_FOUND',
@@ -204,4 +238,17 @@ class ArrayQueue {
     this.#items = []
     this.#head = 0
   }
+}
+
+/** A task module that did not finish loading in time. */
+export function loadTimeoutError(
+  task: WorkerTask<unknown, unknown>,
+  loadTimeout: number,
+  cause?: unknown,
+): ParallelError {
+  return new ParallelError(
+    'WORKER_TASK_LOAD_TIMEOUT',
+    `worker task "${task.exportName}" from module ${task.moduleUrl}: the module did not finish loading within ${loadTimeout} ms (options.loadTimeout)`,
+    cause === undefined ? {} : { cause },
+  )
 }
