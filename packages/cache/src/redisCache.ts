@@ -454,20 +454,22 @@ export class RedisCache implements Cache {
 
   async #close(): Promise<void> {
     this.#closed = true
-    if (this.#closeClient && this.client.status !== 'end') {
-      let onEnd: () => void = () => {}
+    const status = this.client.status
+    if (this.#closeClient && status !== 'end') {
+      // Wait for 'end' only while a socket is open: a reconnecting client has none and would
+      // never emit it. The wait is bounded, and its timer is ref'd on purpose: the caller is
+      // awaiting close(), so the process must not exit in the middle of it.
+      const socketOpen = status === 'ready' || status === 'connect' || status === 'connecting'
+      let onEnd: () => void = ignore
       const ended = new Promise<void>((resolve) => {
         onEnd = resolve
         this.client.once('end', onEnd)
       })
-      try {
-        await this.#withTimeout(this.client.quit())
-      } catch {
-        // A dead or paused server cannot answer QUIT; drop the socket instead.
+      if (status === 'ready') {
+        await within(this.client.quit(), this.#commandTimeout) // graceful: pending replies first
       }
       this.client.disconnect()
-      // QUIT's reply comes before the socket is gone: resolve once it is (bounded).
-      await this.#withTimeout(ended).catch(() => {})
+      if (socketOpen) await within(ended, this.#commandTimeout)
       this.client.off('end', onEnd)
     }
     // A client we closed may still report the failure of a command queued before close (ioredis
@@ -566,6 +568,18 @@ export class RedisCache implements Cache {
 const circuitOpen = new Error('circuit open')
 
 function ignore(): void {}
+
+/** Waits for `pending` (its outcome ignored) at most `ms`, with a timer that keeps the process up. */
+async function within(pending: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    pending.then(ignore, ignore),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
+  clearTimeout(timer)
+}
 
 function closedError(): CacheError {
   return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')

@@ -68,12 +68,19 @@ export class TieredCache implements Cache {
       )
     }
     this.#memoryTtl = memoryTtl
+    const ownRemote = !isCache(options.remote)
     this.remote = isCache(options.remote) ? options.remote : new RedisCache(options.remote)
     this.namespace = this.remote.namespace
-    this.memory =
-      options.memory instanceof MemoryCache
-        ? options.memory
-        : new MemoryCache({ namespace: `${this.namespace}:memory`, ...options.memory })
+    try {
+      this.memory =
+        options.memory instanceof MemoryCache
+          ? options.memory
+          : new MemoryCache({ namespace: `${this.namespace}:memory`, ...options.memory })
+    } catch (error) {
+      // Do not leave the connection just opened behind a constructor that throws.
+      if (ownRemote) void this.remote.close()
+      throw error
+    }
     // One event per operation, from this cache, rather than one per tier.
     for (const tier of [this.memory, this.remote] as Partial<Mutable>[]) tier[kMuteEvents]?.()
   }

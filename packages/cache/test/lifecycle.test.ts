@@ -27,7 +27,14 @@ process.on('unhandledRejection', (e) => { console.log('UNHANDLED', String(e)); p
 const exitsSoon = () => setTimeout(() => { console.log('STILL ALIVE'); process.exit(4) }, 1000).unref()
 ${body}`,
   )
-  const { stdout, stderr } = await run(tsx, [file], { timeout: 10_000, killSignal: 'SIGKILL' })
+  const { stdout, stderr } = await run(tsx, [file], {
+    timeout: 10_000,
+    killSignal: 'SIGKILL',
+  }).catch((error: { code?: unknown; signal?: unknown; stdout?: string; stderr?: string }) => {
+    throw new Error(
+      `${name}: exit ${String(error.code)}, signal ${String(error.signal)}\nstdout: ${error.stdout}\nstderr: ${error.stderr}`,
+    )
+  })
   expect(stderr).toBe('')
   return stdout.trim()
 }
@@ -95,6 +102,21 @@ exitsSoon()
 console.log(JSON.stringify(results.map(String)))`,
     )
     expect(JSON.parse(out)).toEqual(['undefined', 'false'])
+  })
+
+  it('a TieredCache constructor that rejects its memory options leaves no connection open', async () => {
+    const out = await runScript(
+      'tiered-bad-options',
+      `let code
+try {
+  new lib.TieredCache({ remote: { url: ${JSON.stringify(REDIS_URL)} }, memory: { maxEntries: 0 } })
+} catch (error) {
+  code = error.code
+}
+exitsSoon()
+console.log(code)`,
+    )
+    expect(out).toBe('INVALID_OPTION')
   })
 
   it('a RedisCache on a live server: close() is all it takes to exit', async () => {
