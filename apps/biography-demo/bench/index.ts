@@ -134,7 +134,7 @@ function render(
       `${cpus().length} shared cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version},`,
     `noisy: shared with other engineers' work (1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end).`,
     'Peak memory is the kernel RSS high-water mark of each run; naive runs in its own child process,',
-    'optimized cold and warm in another (see ARCHITECTURE.md). "Run memory" is peak − RSS at the start',
+    'optimized cold and warm in another (see docs/architecture.md). "Run memory" is peak − RSS at the start',
     'of the run: what the run itself added on top of node and the database engine.',
     '',
     '| case | naive | opt. cold | opt. warm | cold speed-up (≥ 5×) | warm speed-up (≥ 10×) | peak naive → cold | peak lower (≥ 30 %) | run memory lower | DB avg worst (< 100 ms) | warm hit ratio (> 80 %) | same Markdown |',
