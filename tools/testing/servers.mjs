@@ -78,8 +78,9 @@ export function which(name) {
 export async function startRedis(options = {}) {
   const bin = which('redis-server')
   if (!bin) throw new Error('redis-server is not installed (Debian: apt-get install redis-server)')
-  const port = options.port ?? (await getFreePort())
+  let port = options.port ?? (await getFreePort())
   const dir = mkdtempSync(join(tmpdir(), 'bookgen-redis-'))
+  const logfile = join(dir, 'redis.log')
   let child
   const start = async () => {
     child = spawn(
@@ -95,19 +96,43 @@ export async function startRedis(options = {}) {
         'no',
         '--dir',
         dir,
+        '--logfile',
+        logfile,
         ...(options.args ?? []),
       ],
       { stdio: 'ignore' },
     )
     child.unref()
-    await waitFor(() => redisPing('127.0.0.1', port, 200), 10_000, `redis-server on port ${port}`)
+    const started = child
+    await waitFor(
+      () => {
+        if (started.exitCode !== null || started.signalCode !== null) {
+          const log = existsSync(logfile)
+            ? readFileSync(logfile, 'utf8').trim().split('\n').slice(-3)
+            : []
+          throw new Error(`redis-server on port ${port} exited while starting: ${log.join(' | ')}`)
+        }
+        return redisPing('127.0.0.1', port, 200)
+      },
+      20_000,
+      `redis-server on port ${port}`,
+    )
   }
   const waitExit = (c) =>
     new Promise((resolve) => {
       if (c.exitCode !== null || c.signalCode !== null) resolve()
       else c.once('exit', () => resolve())
     })
-  await start()
+  // Another process may take the free port between the probe and the server's bind: retry elsewhere.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start()
+      break
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 3) throw error
+      port = await getFreePort()
+    }
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -165,7 +190,7 @@ export async function startPostgres(options = {}) {
   if (!bin) {
     throw new Error('PostgreSQL is not installed (Debian: apt-get install postgresql)')
   }
-  const port = options.port ?? (await getFreePort())
+  let port = options.port ?? (await getFreePort())
   const dir = mkdtempSync(join(tmpdir(), 'bookgen-pg-'))
   const data = join(dir, 'data')
   const asRoot = process.getuid?.() === 0
@@ -198,7 +223,15 @@ export async function startPostgres(options = {}) {
   }
   const postmasterPid = () =>
     Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
-  await start()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start()
+      break
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 3) throw error
+      port = await getFreePort()
+    }
+  }
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
