@@ -55,6 +55,11 @@ export class MemoryPeakTracker {
     return usage.rss
   }
 
+  /** The largest RSS the sampler, `sample()`, start and stop saw (without the kernel's marks). */
+  get sampledPeak(): number {
+    return this.#sampled
+  }
+
   /** The heap peak seen so far, with V8's own heap statistics folded in. */
   get heapPeak(): number {
     return this.#heapPeak

@@ -11,7 +11,7 @@ export function formatPrometheus(m: PerformanceMetrics, options: PrometheusOptio
   if (prefix !== '' && !NAME.test(prefix)) {
     throw new ProfilerError(
       ProfilerErrorCode.INVALID_OPTION,
-      `options.prefix must be a valid metric name prefix, got ${prefix}`,
+      `options.prefix must be a valid metric name prefix, got ${JSON.stringify(prefix)}`,
     )
   }
   const base: Record<string, string> = { ...options.labels }
@@ -20,7 +20,7 @@ export function formatPrometheus(m: PerformanceMetrics, options: PrometheusOptio
     if (!LABEL.test(key) || key.startsWith('__')) {
       throw new ProfilerError(
         ProfilerErrorCode.INVALID_OPTION,
-        `options.labels has an invalid label name, got ${key}`,
+        `options.labels has an invalid label name, got ${JSON.stringify(key)}`,
       )
     }
   }

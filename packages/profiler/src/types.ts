@@ -162,7 +162,9 @@ export interface ProfileOptions {
    */
   eventLoop?: boolean
   /**
-   * Observe GC pauses.
+   * Observe GC pauses. Node delivers GC entries one event-loop turn late, so a `stop()` called
+   * synchronously right after synchronous work misses that work's last pauses;
+   * `performanceProfile()` waits that turn before it stops.
    * @default true
    */
   gc?: boolean

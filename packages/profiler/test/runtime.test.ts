@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
-import { startProfile } from '../src/index.js'
+import { performanceProfile, startProfile } from '../src/index.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -73,6 +73,17 @@ describe('GC pauses', () => {
     expect(m.gc.max).toBeGreaterThan(0)
     expect(m.gc.max).toBeLessThanOrEqual(m.gc.total)
     expect(keep).toHaveLength(0)
+  })
+
+  it('performanceProfile() counts the GCs of fn s last synchronous stretch', async () => {
+    // Node delivers GC entries from an immediate: without waiting for it, pauses that happen in
+    // fn's code after its last await would be lost.
+    const prof = await performanceProfile(() => {
+      for (let i = 0; i < 3; i++) gc()
+    })
+    expect(prof.getMetrics().gc.byKind.major.count).toBeGreaterThanOrEqual(3)
+    const off = await performanceProfile(() => gc(), { gc: false })
+    expect(off.getMetrics().gc.count).toBe(0)
   })
 
   it('stops observing at stop()', async () => {
