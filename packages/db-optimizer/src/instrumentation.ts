@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks'
 import { channel } from 'node:diagnostics_channel'
 import { performance } from 'node:perf_hooks'
 import { DbOptimizerError } from './dbOptimizerError.js'
@@ -59,6 +59,7 @@ export class Instrumentation {
     rows: number | undefined,
     error: unknown,
     span: Span | undefined,
+    scope?: AsyncResource,
   ): void {
     const durationMs = performance.now() - start
     const listening = this.listeners.size > 0
@@ -72,7 +73,8 @@ export class Instrumentation {
       if (span !== undefined) message.name = span.name
       if (rows !== undefined) message.rows = rows
       if (error !== undefined) message.error = error
-      queryChannel.publish(message)
+      if (scope === undefined) queryChannel.publish(message)
+      else scope.runInAsyncScope(publish, undefined, message)
     }
     if (listening) {
       const event: QueryEvent = { sql, shape, durationMs, params }
@@ -82,6 +84,19 @@ export class Instrumentation {
       for (const listener of this.listeners) listener(event)
     }
   }
+}
+
+function publish(message: QueryChannelMessage): void {
+  queryChannel.publish(message)
+}
+
+/**
+ * postgres.js settles a query from its socket handler, outside the caller's async context, so
+ * subscribers that attribute messages through AsyncLocalStorage would see no store. The caller's
+ * context is captured when the statement is sent, only while the channel has subscribers.
+ */
+function captureScope(): AsyncResource | undefined {
+  return queryChannel.hasSubscribers ? new AsyncResource(QUERY_CHANNEL) : undefined
 }
 
 const installed = new WeakMap<object, Instrumentation>()
@@ -163,6 +178,7 @@ function wrapPostgresJs(sql: Any, inst: Instrumentation): Any {
   const pool = inst.pool
   const unsafe = (text: string, args?: Any, options?: Any) => {
     const span = spanStorage.getStore()
+    const scope = captureScope()
     const start = performance.now()
     const query = args === undefined ? sql.unsafe(text) : sql.unsafe(text, args, options)
     const params: readonly unknown[] = Array.isArray(args) ? args : []
@@ -181,12 +197,13 @@ function wrapPostgresJs(sql: Any, inst: Instrumentation): Any {
         typeof result?.count === 'number' ? result.count : undefined,
         undefined,
         span,
+        scope,
       )
       return resolve(result)
     }
     query.reject = (error: unknown) => {
       pool.inflight.delete(query)
-      inst.record(text, params, start, undefined, error, span)
+      inst.record(text, params, start, undefined, error, span, scope)
       return reject(error)
     }
     return query

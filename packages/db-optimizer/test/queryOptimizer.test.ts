@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -118,6 +119,58 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     await database.db.select().from(tables.sources).limit(1)
     expect(messages).toHaveLength(2)
     optimizer.close()
+  })
+
+  it("publishes every message inside the caller's async context (plain, transaction, batch writes, errors)", async () => {
+    const als = new AsyncLocalStorage<{ id: string }>()
+    const seen: { sql: string; id: string | undefined }[] = []
+    const onMessage = (m: unknown) =>
+      seen.push({ sql: (m as QueryChannelMessage).sql, id: als.getStore()?.id })
+    subscribe(QUERY_CHANNEL, onMessage)
+    const optimizer = new QueryOptimizer(database.db)
+    const work = async (id: string) => {
+      await database.db.execute(sql.raw(`select '${id}-plain' as tag`))
+      await database.db.select().from(tables.sources).limit(1)
+      await database.db.transaction(async (tx) => {
+        await tx.execute(sql.raw(`select '${id}-tx' as tag`))
+        await tx.select().from(tables.sources).limit(1)
+      })
+      await optimizer.timeQuery('span', () => database.db.execute(sql.raw(`select '${id}-span'`)))
+      const base = id === 'a' ? 10_000 : 20_000
+      await optimizer.batchInsert(tables.sources, sourceRows(300, base), { batchSize: 100 })
+      await optimizer.batchInsert(tables.sources, sourceRows(3, base + 500), { method: 'values' })
+      await optimizer.batchUpdate(tables.sources, [{ id: 1, title: `Title 0` }])
+      await database.db
+        .execute(sql.raw(`select * from "${id}_missing_${tables.id}"`))
+        .catch(() => {})
+    }
+    try {
+      // two contexts interleaved, so a message published in the wrong one would be caught
+      await Promise.all([
+        als.run({ id: 'a' }, () => work('a')),
+        als.run({ id: 'b' }, () => work('b')),
+      ])
+      await database.db.execute(sql.raw(`select 'outside' as tag`))
+    } finally {
+      unsubscribe(QUERY_CHANNEL, onMessage)
+      optimizer.close()
+    }
+    // per context: 2 plain + (begin, 2, commit) on postgres.js or 2 on PGlite + span + 3 batches
+    // + 1 values batch (each batch run in its own transaction) + update + failed select
+    expect(seen.filter((m) => m.id === 'a').length).toBe(seen.filter((m) => m.id === 'b').length)
+    expect(seen.filter((m) => m.id === 'a').length).toBeGreaterThanOrEqual(10)
+    const tagged = (tag: string) => seen.filter((m) => m.sql.includes(tag)).map((m) => m.id)
+    for (const id of ['a', 'b']) {
+      expect(tagged(`'${id}-plain'`)).toEqual([id])
+      expect(tagged(`'${id}-tx'`)).toEqual([id])
+      expect(tagged(`'${id}-span'`)).toEqual([id])
+      expect(tagged(`"${id}_missing_`)).toEqual([id])
+    }
+    expect(tagged(`'outside'`)).toEqual([undefined])
+    const inserts = seen.filter((m) => m.sql.startsWith('insert into'))
+    expect(inserts).toHaveLength(8)
+    expect(seen.filter((m) => m.id === undefined)).toHaveLength(1)
+    await database.db.execute(sql`delete from ${tables.sources} where ${tables.sources.id} > 200`)
   })
 
   it('warns once about an N+1 loop, naming the statement shape and the count', async () => {
