@@ -9,8 +9,9 @@ export type ParallelMapOptions<Out> = ExecutorOptions & RunOptions<Out>
  * Maps `items` through `fn` in parallel and resolves with the plain results in input order
  * (matched by index, so duplicate and object items are fine). `fn` is a closure (in-process,
  * at most `maxWorkers` in flight) or a worker task (worker threads). Uses a short-lived
- * executor, closed before it returns. On the first failure the rest is cancelled and it
- * rejects with a ParallelError `TASK_FAILED` carrying every TaskResult in `results`.
+ * executor, closed before it returns. Fail-fast: on the first failure nothing new starts, what
+ * can be stopped is cancelled, and it rejects with a ParallelError `TASK_FAILED` carrying every
+ * TaskResult in `results` (see `ParallelTaskExecutor.parallelMap` for the exact semantics).
  *
  * @example
  * const lengths = await parallelMap(async (url) => (await fetch(url)).status, urls, { maxWorkers: 4 })

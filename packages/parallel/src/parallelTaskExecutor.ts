@@ -183,9 +183,15 @@ export class ParallelTaskExecutor implements AsyncDisposable {
 
   /**
    * Like `mapParallel` but resolves with the plain values, in input order (duplicates and
-   * objects are fine: results are matched by index). On the first failure the remaining tasks
-   * are cancelled and it rejects with a ParallelError `TASK_FAILED` whose `cause` is the task's
-   * error and whose `results` holds every TaskResult.
+   * objects are fine: results are matched by index).
+   *
+   * Fail-fast: on the first failure (once its retries are used up) nothing new starts. Tasks not
+   * started yet, closures still running (their context `signal` is aborted) and worker tasks that
+   * can be stopped (the call has a `signal` or a `timeout`) settle as `CANCELLED`; worker chunks
+   * already on a thread that cannot be stopped finish, and their tasks keep their real outcome.
+   * Then it rejects with a ParallelError `TASK_FAILED` whose `cause` is the first failure's error
+   * and whose `results` holds one TaskResult per task (a `duration` is `NaN` where it was not
+   * measured: without `onResult`, only a sample of closures is timed).
    */
   async parallelMap<In, Out>(
     fn: MapFunction<In, Out> | WorkerTask<In, Out>,

@@ -10,7 +10,7 @@ export interface TaskResult<T = unknown> {
   /** What the task threw, or a `ParallelError` (`TASK_TIMEOUT`, `CANCELLED`, `WORKER_CRASHED`...). */
   error?: unknown
   /**
-   * Run time of the last attempt, in seconds (0 for a task cancelled before it started). `NaN`
+   * Run time of the last attempt, in seconds (0 for a cancelled task). `NaN`
    * when it was not measured: in the `results` of a `TASK_FAILED` rejection of `parallelMap`
    * without `onResult`, which times only a sample of its closures.
    */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Worker } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   defineWorkerTask,
@@ -88,6 +89,28 @@ describe('worker threads', () => {
     const perTask = await ex.mapParallel(slowDouble, [1, 2, 3, 4], { chunkSize: 1 })
     expect(perTask.map((r) => r.result)).toEqual([2, 4, 6, 8])
     expect(ex.getMetrics().threadMessages - metrics.threadMessages).toBe(4)
+  })
+
+  it('creates its threads on the first worker task and reuses them until close()', async () => {
+    const ex = executor({ threads: 2 })
+    expect(await ex.parallelMap((n: number) => n + 1, [1])).toEqual([2])
+    // Thread ids only grow: threads created before this marker would have smaller ids.
+    const marker = new Worker('', { eval: true })
+    const markerId = marker.threadId
+    await marker.terminate()
+    const threadIdOf = defineWorkerTask<number, number>(fixtures, 'threadIdOf')
+    const items = Array.from({ length: 40 }, (_, i) => i)
+    const first = await ex.parallelMap(threadIdOf, items, { chunkSize: 1 })
+    const second = await ex.parallelMap(threadIdOf, items, { chunkSize: 1 })
+    expect(Math.min(...first)).toBeGreaterThan(markerId)
+    expect(new Set([...first, ...second]).size).toBeLessThanOrEqual(2)
+  })
+
+  it('keeps at most two chunks in flight per thread', async () => {
+    const ex = executor({ threads: 2 })
+    const concurrency = defineWorkerTask<number, number>(fixtures, 'concurrency')
+    const most = await ex.parallelMap(concurrency, Array(12).fill(30), { chunkSize: 1 })
+    expect(Math.max(...most)).toBe(2)
   })
 
   it('rejects uncloneable inputs before sending and fails uncloneable results alone', async () => {
