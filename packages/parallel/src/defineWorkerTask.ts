@@ -37,7 +37,7 @@ export interface BoundWorkerTask<Out> {
  * there); it may be JavaScript, or TypeScript when the runtime can load it (e.g. under `tsx`).
  *
  * @param moduleUrl a `file:` / `data:` URL (e.g. `new URL('./embed.mjs', import.meta.url)`) or an absolute path
- * @param exportName the exported function's name
+ * @param exportName the exported function's name (default `'default'`)
  * @example
  * const embed = defineWorkerTask<string, number[]>(new URL('./embed.mjs', import.meta.url), 'embed')
  * const vectors = await parallelMap(embed, texts)

@@ -1,4 +1,4 @@
-import { isWorkerTask, type WorkerTask } from './defineWorkerTask.js'
+import { describe, isWorkerTask, type WorkerTask } from './defineWorkerTask.js'
 import { ParallelError } from './parallelError.js'
 import { runOptions } from './parallelMap.js'
 import { ParallelTaskExecutor, positiveInteger } from './parallelTaskExecutor.js'
@@ -65,12 +65,12 @@ export async function parallelBatchProcess<In, Out>(
 ): Promise<Out[] | BatchOutcome<In, Out>[]> {
   const batchSize = positiveInteger('options.batchSize', options.batchSize ?? 10)
   if (items == null || typeof (items as Iterable<In>)[Symbol.iterator] !== 'function') {
-    throw new ParallelError('INVALID_ITEMS', `items must be iterable, got ${String(items)}`)
+    throw new ParallelError('INVALID_ITEMS', `items must be iterable, got ${describe(items)}`)
   }
   if (typeof processBatch !== 'function' && !isWorkerTask(processBatch)) {
     throw new ParallelError(
       'INVALID_TASK',
-      `processBatch must be a function or a worker task, got ${typeof processBatch}`,
+      `processBatch must be a function or a worker task, got ${describe(processBatch)}`,
     )
   }
   const list = Array.isArray(items) ? items : Array.from(items)

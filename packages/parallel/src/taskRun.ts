@@ -533,6 +533,10 @@ export class TaskRun {
       let error: unknown
       if (failed && errors !== null) {
         error = deserializeError(errors[e + 1])
+        if ((error as { code?: unknown })?.code === 'WORKER_TASK_LOAD_TIMEOUT') {
+          // The module did not load on that thread in time: say which task, in our own class.
+          error = loadTimeoutError(chunk.queue.task, (this.#config.pool as WorkerPool).loadTimeout)
+        }
         e += 2
         nextError = e < errors.length ? (errors[e] as number) : -1
       }

@@ -111,8 +111,10 @@ describe('module loads are bounded by loadTimeout', () => {
       const failed = results.filter((r) => !r.success)
       expect(failed.length).toBeGreaterThan(0)
       for (const r of failed) {
+        expect(r.error).toBeInstanceOf(ParallelError)
         expect((r.error as ParallelError).code).toBe('WORKER_TASK_LOAD_TIMEOUT')
         expect((r.error as Error).message).toContain('hangsWhenMarked.mjs')
+        expect((r.error as Error).message).toContain('"run"')
       }
       for (const r of results.filter((r) => r.success)) expect(r.result).toBe(Number(r.taskId) + 1)
     } finally {
