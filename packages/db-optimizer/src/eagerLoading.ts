@@ -21,11 +21,41 @@ export interface ChildRelation<TChild extends PgTable, TAs extends string> {
   orderChildrenBy?: OrderBy | readonly OrderBy[]
 }
 
+/**
+ * Which columns of a table to load, as in drizzle's relational queries: `{ content: false }` loads
+ * every column but `content`; `{ id: true, title: true }` loads only those (when any value is
+ * `true`, only the `true` ones are loaded).
+ */
+export type ColumnSelection<TTable extends PgTable> = {
+  [K in keyof TTable['$inferSelect']]?: boolean
+}
+
+/** The row type a {@link ColumnSelection} leaves (the whole row when there is no selection). */
+export type SelectedRow<TTable extends PgTable, TSelection> = [TSelection] extends [undefined]
+  ? TTable['$inferSelect']
+  : [KeysWith<TSelection, true>] extends [never]
+    ? Omit<TTable['$inferSelect'], KeysWith<TSelection, false>>
+    : Pick<TTable['$inferSelect'], KeysWith<TSelection, true> & keyof TTable['$inferSelect']>
+
+type KeysWith<T, V> = { [K in keyof T]-?: T[K] extends V ? K : never }[keyof T]
+
 /** Options of {@link eagerLoad} and {@link selectinLoad}. */
-export interface LoadOptions<TParent extends PgTable, TChild extends PgTable, TAs extends string>
-  extends ChildRelation<TChild, TAs> {
+export interface LoadOptions<
+  TParent extends PgTable,
+  TChild extends PgTable,
+  TAs extends string,
+  TParentColumns extends ColumnSelection<TParent> | undefined = undefined,
+  TChildColumns extends ColumnSelection<TChild> | undefined = undefined,
+> extends ChildRelation<TChild, TAs> {
   /** The parent table. */
   parent: TParent
+  /**
+   * Columns to load for parents and children, e.g. `{ child: { content: false } }` to keep a heavy
+   * column out of the statement (load it later, lazily). The parent key and the child foreign key
+   * are read whenever needed for grouping, but returned only when selected.
+   * @default undefined (every column of both tables)
+   */
+  columns?: { parent?: TParentColumns; child?: TChildColumns }
   /**
    * Parent column the foreign key points to.
    * @default the parent table's primary key
@@ -49,15 +79,29 @@ export interface LoadOptions<TParent extends PgTable, TChild extends PgTable, TA
 }
 
 /** Options of {@link loadChildren}. */
-export interface LoadChildrenOptions<TChild extends PgTable, TAs extends string>
-  extends ChildRelation<TChild, TAs> {
+export interface LoadChildrenOptions<
+  TChild extends PgTable,
+  TAs extends string,
+  TChildColumns extends ColumnSelection<TChild> | undefined = undefined,
+> extends ChildRelation<TChild, TAs> {
   /** Column of the parents' table the foreign key points to (its property is read on each parent). */
   references: PgColumn
+  /**
+   * Columns to load for the children, e.g. `{ child: { content: false } }`. The foreign key is
+   * read for grouping, but returned only when selected.
+   * @default undefined (every column of the child table)
+   */
+  columns?: { child?: TChildColumns }
 }
 
 /** A parent row with its children under `TAs`. */
-export type WithChildren<TParentRow, TChild extends PgTable, TAs extends string> = TParentRow & {
-  [K in TAs]: TChild['$inferSelect'][]
+export type WithChildren<
+  TParentRow,
+  TChild extends PgTable,
+  TAs extends string,
+  TChildRow = TChild['$inferSelect'],
+> = TParentRow & {
+  [K in TAs]: TChildRow[]
 }
 
 /**
@@ -70,11 +114,20 @@ export async function eagerLoad<
   TParent extends PgTable,
   TChild extends PgTable,
   TAs extends string,
+  TParentColumns extends ColumnSelection<TParent> | undefined = undefined,
+  TChildColumns extends ColumnSelection<TChild> | undefined = undefined,
 >(
   db: AnyPgDatabase,
-  options: LoadOptions<TParent, TChild, TAs>,
-): Promise<WithChildren<TParent['$inferSelect'], TChild, TAs>[]> {
-  const { parent, reference, relation } = resolve(options)
+  options: LoadOptions<TParent, TChild, TAs, TParentColumns, TChildColumns>,
+): Promise<
+  WithChildren<
+    SelectedRow<TParent, TParentColumns>,
+    TChild,
+    TAs,
+    SelectedRow<TChild, TChildColumns>
+  >[]
+> {
+  const { parent, reference, relation } = resolve(options as LoadOptions<PgTable, PgTable, string>)
   let where = options.where
   if (options.limit !== undefined) {
     let ids = db
@@ -87,14 +140,18 @@ export async function eagerLoad<
   }
   // Selected by position and decoded with each column's own mapFromDriverValue (what drizzle's
   // select does), without drizzle's generic nested-row mapper, which costs more than the query.
-  const parentColumns = [...tableInfo(parent).columns.values()]
-  const childColumns = [...tableInfo(relation.child).columns.values()]
-  const fkAlias = `c${childColumns.findIndex((c) => c.column === relation.foreignKey)}`
-  const refAlias = `p${parentColumns.findIndex((c) => c.column === reference.column)}`
+  const parentColumns = selectColumns(parent, options.columns?.parent, 'options.columns.parent')
+  const childColumns = relation.columns
+  const fkIndex = childColumns.indexOf(relation.fk)
+  const refIndex = parentColumns.indexOf(reference)
+  const fkAlias = fkIndex < 0 ? 'fk' : `c${fkIndex}`
+  const refAlias = refIndex < 0 ? 'pk' : `p${refIndex}`
   const fields = sql.join(
     [
       ...parentColumns.map((c, i) => sql`${c.column} as ${sql.identifier(`p${i}`)}`),
+      ...(refIndex < 0 ? [sql`${reference.column} as ${sql.identifier('pk')}`] : []),
       ...childColumns.map((c, i) => sql`${c.column} as ${sql.identifier(`c${i}`)}`),
+      ...(fkIndex < 0 ? [sql`${relation.foreignKey} as ${sql.identifier('fk')}`] : []),
     ],
     sql`, `,
   )
@@ -126,7 +183,7 @@ export async function eagerLoad<
     }
     ;(entry[relation.as] as unknown[]).push(child)
   }
-  return out as WithChildren<TParent['$inferSelect'], TChild, TAs>[]
+  return out as never
 }
 
 /**
@@ -137,20 +194,41 @@ export async function selectinLoad<
   TParent extends PgTable,
   TChild extends PgTable,
   TAs extends string,
+  TParentColumns extends ColumnSelection<TParent> | undefined = undefined,
+  TChildColumns extends ColumnSelection<TChild> | undefined = undefined,
 >(
   db: AnyPgDatabase,
-  options: LoadOptions<TParent, TChild, TAs>,
-): Promise<WithChildren<TParent['$inferSelect'], TChild, TAs>[]> {
-  const { parent, reference, relation } = resolve(options)
-  let query = db
-    .select()
+  options: LoadOptions<TParent, TChild, TAs, TParentColumns, TChildColumns>,
+): Promise<
+  WithChildren<
+    SelectedRow<TParent, TParentColumns>,
+    TChild,
+    TAs,
+    SelectedRow<TChild, TChildColumns>
+  >[]
+> {
+  const { parent, reference, relation } = resolve(options as LoadOptions<PgTable, PgTable, string>)
+  const selected =
+    options.columns?.parent === undefined
+      ? undefined
+      : selectColumns(parent, options.columns.parent, 'options.columns.parent')
+  const keyOmitted = selected !== undefined && !selected.includes(reference)
+  const fields =
+    selected === undefined
+      ? undefined
+      : Object.fromEntries(
+          [...selected, ...(keyOmitted ? [reference] : [])].map((c) => [c.key, c.column]),
+        )
+  let query = (fields === undefined ? db.select() : db.select(fields))
     .from(parent as PgTable)
     .$dynamic()
   if (options.where !== undefined) query = query.where(options.where)
   if (options.orderBy !== undefined) query = query.orderBy(...list(options.orderBy))
   if (options.limit !== undefined) query = query.limit(options.limit)
-  const parents = (await query) as TParent['$inferSelect'][]
-  return loadChildren(db, parents, { ...relation, references: reference.column })
+  const parents = (await query) as Record<string, unknown>[]
+  const loaded = await loadRelation(db, parents, relation, reference)
+  if (keyOmitted) for (const p of loaded) delete p[reference.key]
+  return loaded as never
 }
 
 /**
@@ -162,16 +240,26 @@ export async function loadChildren<
   TParentRow extends Record<string, unknown>,
   TChild extends PgTable,
   TAs extends string,
+  TChildColumns extends ColumnSelection<TChild> | undefined = undefined,
 >(
   db: AnyPgDatabase,
   parents: readonly TParentRow[],
-  options: LoadChildrenOptions<TChild, TAs>,
-): Promise<WithChildren<TParentRow, TChild, TAs>[]> {
+  options: LoadChildrenOptions<TChild, TAs, TChildColumns>,
+): Promise<WithChildren<TParentRow, TChild, TAs, SelectedRow<TChild, TChildColumns>>[]> {
   if (!Array.isArray(parents)) {
     throw new DbOptimizerError('INVALID_ROWS', `parents must be an array, got ${typeof parents}`)
   }
-  const relation = resolveRelation(options)
+  const relation = resolveRelation(options as LoadChildrenOptions<PgTable, string>)
   const reference = columnKey(options.references, 'options.references')
+  return (await loadRelation(db, parents, relation, reference)) as never
+}
+
+async function loadRelation(
+  db: AnyPgDatabase,
+  parents: readonly Record<string, unknown>[],
+  relation: Relation,
+  reference: ColumnInfo,
+): Promise<Record<string, unknown>[]> {
   const keys = new Set<string>()
   for (const p of parents) {
     const key = toText(reference.column, p[reference.key])
@@ -180,9 +268,14 @@ export async function loadChildren<
   const children = new Map<string, Record<string, unknown>[]>()
   if (keys.size > 0) {
     const type = castType(relation.fk)
-    const childColumns = [...tableInfo(relation.child).columns.values()]
+    const childColumns = relation.columns
+    const fkIndex = childColumns.indexOf(relation.fk)
+    const fkAlias = fkIndex < 0 ? 'fk' : `c${fkIndex}`
     const fields = sql.join(
-      childColumns.map((c, i) => sql`${c.column} as ${sql.identifier(`c${i}`)}`),
+      [
+        ...childColumns.map((c, i) => sql`${c.column} as ${sql.identifier(`c${i}`)}`),
+        ...(fkIndex < 0 ? [sql`${relation.foreignKey} as ${sql.identifier('fk')}`] : []),
+      ],
       sql`, `,
     )
     let query = sql`select ${fields} from ${relation.child} where ${relation.foreignKey} = any(cast(${sql.param([...keys])}::text[] as ${sql.raw(type)}[]))`
@@ -195,7 +288,7 @@ export async function loadChildren<
         const c = childColumns[i] as ColumnInfo
         child[c.key] = decode(c, row[`c${i}`])
       }
-      const key = toText(relation.foreignKey, child[relation.fk.key]) as string
+      const key = toText(relation.foreignKey, decode(relation.fk, row[fkAlias])) as string
       let bucket = children.get(key)
       if (bucket === undefined) {
         bucket = []
@@ -207,13 +300,14 @@ export async function loadChildren<
   return parents.map((p) => ({
     ...p,
     [relation.as]: children.get(toText(reference.column, p[reference.key]) as string) ?? [],
-  })) as WithChildren<TParentRow, TChild, TAs>[]
+  }))
 }
 
 interface Relation {
   child: PgTable
   foreignKey: PgColumn
   fk: ColumnInfo
+  columns: ColumnInfo[]
   as: string
   orderChildrenBy: OrderBy | readonly OrderBy[] | undefined
 }
@@ -248,7 +342,11 @@ function resolve(options: LoadOptions<PgTable, PgTable, string>) {
   return { parent: options.parent, reference, relation }
 }
 
-function resolveRelation(options: ChildRelation<PgTable, string>): Relation {
+function resolveRelation(
+  options: ChildRelation<PgTable, string> & {
+    columns?: { child?: ColumnSelection<PgTable> | undefined } | undefined
+  },
+): Relation {
   tableInfo(options.child, 'options.child')
   if (typeof options.as !== 'string' || options.as.length === 0) {
     throw new DbOptimizerError(
@@ -263,10 +361,18 @@ function resolveRelation(options: ChildRelation<PgTable, string>): Relation {
       'options.foreignKey must be a column of options.child',
     )
   }
+  const columns = options.columns
+  if (columns !== undefined && (columns === null || typeof columns !== 'object')) {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `options.columns must be an object like { parent?, child? }, got ${String(columns)}`,
+    )
+  }
   return {
     child: options.child,
     foreignKey: options.foreignKey,
     fk,
+    columns: selectColumns(options.child, columns?.child, 'options.columns.child'),
     as: options.as,
     orderChildrenBy: options.orderChildrenBy,
   }
@@ -282,6 +388,40 @@ function columnKey(column: PgColumn | undefined, argument: string): ColumnInfo {
   throw new DbOptimizerError(
     'INVALID_ARGUMENT',
     `${argument} must be a column of a drizzle pgTable`,
+  )
+}
+
+function selectColumns(
+  table: PgTable,
+  selection: Record<string, boolean | undefined> | undefined,
+  argument: string,
+): ColumnInfo[] {
+  const all = tableInfo(table).columns
+  if (selection === undefined) return [...all.values()]
+  if (selection === null || typeof selection !== 'object' || Array.isArray(selection)) {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `${argument} must be an object of column keys to booleans, got ${Array.isArray(selection) ? 'an array' : String(selection)}`,
+    )
+  }
+  let only = false
+  for (const [key, value] of Object.entries(selection)) {
+    if (!all.has(key)) {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        `${argument} names "${key}", which is not a column of the table (columns: ${[...all.keys()].join(', ')})`,
+      )
+    }
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        `${argument}.${key} must be a boolean, got ${String(value)}`,
+      )
+    }
+    if (value === true) only = true
+  }
+  return [...all.values()].filter((c) =>
+    only ? selection[c.key] === true : selection[c.key] !== false,
   )
 }
 

@@ -1,9 +1,12 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { asc, desc, eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type Database,
   eagerLoad,
   loadChildren,
+  QUERY_CHANNEL,
+  type QueryChannelMessage,
   QueryOptimizer,
   selectinLoad,
 } from '../src/index.js'
@@ -215,6 +218,111 @@ describe.each(drivers)('eager and select-in loading on $name', (driver) => {
     expect(eager?.sources[0]?.publishedAt).toBeInstanceOf(Date)
     expect(eager?.sources[0]?.meta).toEqual({ deep: { list: [1, 'x'] } })
     await database.db.delete(tables.sources).where(eq(tables.sources.biographyId, 12))
+  })
+
+  it('columns: omitted columns stay out of the statement and out of the rows', async () => {
+    const statements: string[] = []
+    const onMessage = (m: unknown) => statements.push((m as QueryChannelMessage).sql)
+    subscribe(QUERY_CHANNEL, onMessage)
+    try {
+      const relation = {
+        parent: tables.biographies,
+        child: tables.sources,
+        foreignKey: tables.sources.biographyId,
+        as: 'sources',
+        where: sql`${tables.biographies.id} <= 2`,
+        orderBy: tables.biographies.id,
+        orderChildrenBy: tables.sources.id,
+      } as const
+      // exclusion: every column but the heavy ones
+      const eager = await eagerLoad(database.db, {
+        ...relation,
+        columns: { parent: { status: false }, child: { title: false, meta: false } },
+      })
+      expect(statements).toHaveLength(1)
+      expect(statements[0]).not.toContain('"title"')
+      expect(statements[0]).not.toContain('"meta"')
+      expect(statements[0]).not.toContain('"status"')
+      expect(statements[0]).toContain('"url"')
+      expect(eager.map((p) => Object.keys(p).sort())).toEqual([
+        ['id', 'name', 'sources'],
+        ['id', 'name', 'sources'],
+      ])
+      expect(Object.keys(eager[0]?.sources[0] ?? {}).sort()).toEqual(
+        ['author', 'biographyId', 'id', 'publishedAt', 'score', 'url', 'verified'].sort(),
+      )
+      expect(eager[0]?.sources.map((s) => s.url)).toEqual(['s0', 's10', 's20'])
+      // inclusion, without the keys: they are read for grouping but not returned
+      statements.length = 0
+      const only = await eagerLoad(database.db, {
+        ...relation,
+        columns: { parent: { name: true }, child: { url: true } },
+      })
+      expect(statements[0]).not.toContain('"title"')
+      expect(statements[0]).not.toContain('"status"')
+      expect(only).toEqual([
+        { name: 'Person 1', sources: [{ url: 's0' }, { url: 's10' }, { url: 's20' }] },
+        { name: 'Person 2', sources: [{ url: 's1' }, { url: 's11' }, { url: 's21' }] },
+      ])
+      statements.length = 0
+      const selectin = await selectinLoad(database.db, {
+        ...relation,
+        columns: { parent: { name: true }, child: { url: true } },
+      })
+      expect(selectin).toEqual(only)
+      expect(statements).toHaveLength(2)
+      for (const text of statements) {
+        expect(text).not.toContain('"title"')
+        expect(text).not.toContain('"status"')
+      }
+      statements.length = 0
+      const children = await loadChildren(database.db, [{ id: 3 }], {
+        child: tables.sources,
+        foreignKey: tables.sources.biographyId,
+        references: tables.biographies.id,
+        as: 'sources',
+        orderChildrenBy: tables.sources.id,
+        columns: { child: { author: false, title: false, meta: false, publishedAt: false } },
+      })
+      expect(statements).toHaveLength(1)
+      for (const column of ['"author"', '"title"', '"meta"', '"published_at"'])
+        expect(statements[0]).not.toContain(column)
+      expect(children[0]?.sources.map((s) => [s.url, s.biographyId])).toEqual([
+        ['s2', 3],
+        ['s12', 3],
+        ['s22', 3],
+      ])
+      expect('title' in (children[0]?.sources[0] ?? {})).toBe(false)
+    } finally {
+      unsubscribe(QUERY_CHANNEL, onMessage)
+    }
+    const bad = [
+      { child: { nope: false } },
+      { parent: { nope: true } },
+      { child: { url: 1 } },
+      { child: ['url'] },
+      'url',
+    ]
+    for (const columns of bad) {
+      await expect(
+        eagerLoad(database.db, {
+          parent: tables.biographies,
+          child: tables.sources,
+          foreignKey: tables.sources.biographyId,
+          as: 'sources',
+          columns: columns as never,
+        }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    }
+    await expect(
+      selectinLoad(database.db, {
+        parent: tables.biographies,
+        child: tables.sources,
+        foreignKey: tables.sources.biographyId,
+        as: 'sources',
+        columns: { parent: { nope: false } as never },
+      }),
+    ).rejects.toThrow(/options\.columns\.parent names "nope"/)
   })
 
   it('rejects bad relations with a code', async () => {

@@ -5,6 +5,7 @@ import {
   DbOptimizerError,
   type DbOptimizerErrorCode,
   eagerLoad,
+  loadChildren,
   optimizeForReadHeavy,
   type PoolPreset,
   QueryOptimizer,
@@ -63,6 +64,42 @@ describe('types', () => {
       as: 'kids',
     })
     expectTypeOf(two[0]!.kids[0]!.body).toEqualTypeOf<string | null>()
+  })
+
+  it('columns narrows the parent and child row types', async () => {
+    const without = await eagerLoad(database.db, {
+      parent: parents,
+      child: children,
+      foreignKey: children.parentId,
+      as: 'kids',
+      columns: { child: { body: false } },
+    })
+    expectTypeOf(without[0]!.kids[0]!).toEqualTypeOf<{ id: number; parentId: number | null }>()
+    expectTypeOf(without[0]!.name).toEqualTypeOf<string>()
+    const only = await selectinLoad(database.db, {
+      parent: parents,
+      child: children,
+      foreignKey: children.parentId,
+      as: 'kids',
+      columns: { parent: { name: true }, child: { body: true } },
+    })
+    expectTypeOf(only[0]!).toEqualTypeOf<{ name: string } & { kids: { body: string | null }[] }>()
+    const attached = await loadChildren(database.db, [{ id: 1 }], {
+      child: children,
+      foreignKey: children.parentId,
+      references: parents.id,
+      as: 'kids',
+      columns: { child: { id: true } },
+    })
+    expectTypeOf(attached[0]!.kids[0]!).toEqualTypeOf<{ id: number }>()
+    await eagerLoad(database.db, {
+      parent: parents,
+      child: children,
+      foreignKey: children.parentId,
+      as: 'kids',
+      // @ts-expect-error not a column of the child table
+      columns: { child: { nope: false } },
+    })
   })
 
   it('errors carry a typed code; presets are typed options', () => {
