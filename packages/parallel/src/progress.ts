@@ -70,8 +70,14 @@ export function watchProgress(
       return
     }
     const remaining = since + limit - clock()
-    if (remaining <= 0) onExpire(state === LOADING ? 'load' : 'task', since)
-    else timer = setTimeout(tick, Math.max(1, Math.ceil(remaining)))
+    if (remaining <= 0) {
+      onExpire(state === LOADING ? 'load' : 'task', since)
+      return
+    }
+    // While loading, look again soon: the task's own deadline starts when the load ends.
+    const next =
+      state === LOADING && taskTimeout !== undefined ? Math.min(remaining, POLL_MS) : remaining
+    timer = setTimeout(tick, Math.max(1, Math.ceil(next)))
   }
   // Nothing can expire before the smallest limit has passed since now.
   timer = setTimeout(tick, Math.min(loadTimeout ?? Infinity, taskTimeout ?? Infinity))
