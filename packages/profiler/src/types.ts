@@ -180,7 +180,7 @@ export interface PerformanceProfileOptions extends ProfileOptions {
   /**
    * Record only the channel messages published from `fn`'s own async context, so that
    * concurrent profiles keep their own counts. This uses AsyncLocalStorage, whose promise hooks
-   * cost about 0.1 µs per promise on Node 20 while the profile runs; `false` records every
+   * cost about 0.1–0.2 µs per `await` on Node 20 while the profile runs; `false` records every
    * message in the process instead, like `startProfile()`.
    * @default true
    */
