@@ -225,6 +225,26 @@ describe('closures', () => {
     expect(ex.getMetrics().tasks.retried).toBe(5)
   })
 
+  it('spreads retries with jitter: each backoff is random within its upper half', async () => {
+    const ex = executor({ maxWorkers: 10, retries: 1, retryDelay: 100 })
+    const gaps: number[] = []
+    const failedAt = new Map<number, number>()
+    await ex.executeParallel(
+      Array.from({ length: 10 }, (_, i) => ({ attempt }: { attempt: number }) => {
+        if (attempt === 1) {
+          failedAt.set(i, performance.now())
+          throw new Error('first')
+        }
+        gaps.push(performance.now() - (failedAt.get(i) as number))
+        return i
+      }),
+    )
+    expect(gaps).toHaveLength(10)
+    // Backoff 100 ms, jitter puts each retry 50..100 ms later (timers may only be late).
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(49)
+    expect(Math.max(...gaps) - Math.min(...gaps)).toBeGreaterThan(5)
+  })
+
   it('records run and wait time percentiles and utilization', async () => {
     const ex = executor({ maxWorkers: 2 })
     await ex.executeParallel(Array.from({ length: 6 }, () => () => sleep(20)))

@@ -109,7 +109,7 @@ describe('worker threads', () => {
   it('keeps at most two chunks in flight per thread', async () => {
     const ex = executor({ threads: 2 })
     const concurrency = defineWorkerTask<number, number>(fixtures, 'concurrency')
-    const most = await ex.parallelMap(concurrency, Array(12).fill(30), { chunkSize: 1 })
+    const most = await ex.parallelMap(concurrency, Array(12).fill(100), { chunkSize: 1 })
     expect(Math.max(...most)).toBe(2)
   })
 
