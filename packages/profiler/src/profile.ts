@@ -120,7 +120,7 @@ export class Profile implements Disposable, AsyncDisposable {
     if (!validDuration(seconds)) {
       throw new ProfilerError(
         ProfilerErrorCode.INVALID_DURATION,
-        `seconds must be a finite, non-negative number, got ${String(seconds)}`,
+        `seconds must be a finite, non-negative number, got ${typeof seconds === 'string' ? JSON.stringify(seconds) : String(seconds)}`,
       )
     }
     this.#assertRunning('recordDbQuery')

@@ -126,7 +126,8 @@ describe('bad input', () => {
     for (const bad of [-0.001, Number.NaN, Number.POSITIVE_INFINITY, '0.1' as unknown as number]) {
       expect(codeOf(() => p.recordDbQuery(bad))).toBe('INVALID_DURATION')
     }
-    expect(() => p.recordDbQuery(-1)).toThrow(/seconds must be .* got -1/)
+    expect(() => p.recordDbQuery(-1)).toThrow(/seconds must be .* got -1$/)
+    expect(() => p.recordDbQuery('0.1' as never)).toThrow(/got "0\.1"$/)
     expect(p.dbQueryCount).toBe(0)
     p.stop()
   })
