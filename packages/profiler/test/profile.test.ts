@@ -1,3 +1,4 @@
+import { hasSubscribers } from 'node:diagnostics_channel'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { ProfilerError, performanceProfile, startProfile } from '../src/index.js'
@@ -183,5 +184,7 @@ describe('performanceProfile', () => {
       }),
     ).rejects.toThrow('boom')
     expect(seen?.running).toBe(false)
+    expect(hasSubscribers('bookgen:cache')).toBe(false)
+    expect(hasSubscribers('bookgen:db:query')).toBe(false)
   })
 })
