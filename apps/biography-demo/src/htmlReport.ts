@@ -59,7 +59,7 @@ export function renderReport(input: ReportInput): string {
     ),
     barChart(
       'queries',
-      'DB queries',
+      'DB queries (profiler)',
       'queries',
       bars((r) => r.dbQueryCount),
       (v) => String(v),

@@ -165,6 +165,9 @@ async function naiveFigure(
         if (s.ref !== null && !cited.has(s.ref)) cited.set(s.ref, { ...s, ref: s.ref })
       }
       counters.chaptersTotal += fullChapters.length
+      counters.rowsWithContentInInitialRead += [...fullChapters, ...allSources].filter(
+        (row) => 'content' in row,
+      ).length
       return { bio: bio!, chapters: fullChapters, sources: [...cited.values()] }
     }),
   )

@@ -1,13 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { cached, cacheKey } from '@bookgen/cache'
-import { AsyncLazyLoader } from '@bookgen/db-optimizer'
+import { AsyncLazyLoader, eagerLoad, loadChildren } from '@bookgen/db-optimizer'
 import {
   defineWorkerTask,
   type ParallelTaskExecutor,
   type ValidationParallelizer,
 } from '@bookgen/parallel'
-import { asc, eq, isNotNull } from 'drizzle-orm'
+import { asc, eq } from 'drizzle-orm'
 import type { SearchHit } from './corpus/corpusServer.js'
 import type { Figure } from './corpus/figures.js'
 import { biographies, chapters, generationJobs, sources } from './db/schema.js'
@@ -53,7 +53,7 @@ interface CachedValidation {
  * The optimized way: validations cached with `cached()` and run concurrently through
  * `ValidationParallelizer` (pages streamed, only the article kept), embeddings read from the cache
  * (float32 codec) or computed on worker threads, rows written with `batchInsert`/`batchUpdate`,
- * the biography read back with its chapters and sources in one eager statement, and each
+ * the biography read back with its chapters and sources eagerly (two statements, no N+1), and each
  * chapter's heavy content loaded on demand while the Markdown is streamed to disk.
  */
 export async function runOptimized(
@@ -195,19 +195,37 @@ async function optimizedFigure(
     ])
   })
 
+  // Eager loading with @bookgen/db-optimizer: the biography joined with its chapters in one
+  // statement, its sources attached in a second (`fk = ANY($1)`); the heavy `content` columns
+  // stay in the database until the writer asks for them.
   const bio = await timed(stages, 'read', () =>
-    optimizer.timeQuery('get_biography_eager', () =>
-      db.query.biographies.findFirst({
+    optimizer.timeQuery('get_biography_eager', async () => {
+      const [withChapters] = await eagerLoad(db, {
+        parent: biographies,
+        child: chapters,
+        foreignKey: chapters.biographyId,
+        as: 'chapters',
         where: eq(biographies.id, biographyId),
-        with: {
-          chapters: { columns: { content: false }, orderBy: [asc(chapters.position)] },
-          sources: { columns: { content: false }, where: isNotNull(sources.ref) },
-        },
-      }),
-    ),
+        orderChildrenBy: asc(chapters.position),
+        columns: { child: { content: false } },
+      })
+      if (!withChapters) return undefined
+      const [withSources] = await loadChildren(db, [withChapters], {
+        child: sources,
+        foreignKey: sources.biographyId,
+        references: biographies.id,
+        as: 'sources',
+        orderChildrenBy: asc(sources.ref),
+        columns: { child: { content: false } },
+      })
+      return withSources
+    }),
   )
   if (!bio) throw new Error(`biography ${biographyId} was not found after it was stored`)
   counters.chaptersTotal += bio.chapters.length
+  counters.rowsWithContentInInitialRead += [...bio.chapters, ...bio.sources].filter(
+    (row) => 'content' in row,
+  ).length
 
   const path = join(ctx.outDir, markdownFile(figure))
   const loaders = bio.chapters.map(
@@ -237,7 +255,9 @@ async function optimizedFigure(
         hash.update(section)
         yield section
       }
-      const list = renderSources(bio!.sources.map((s) => ({ ...s, ref: s.ref! })))
+      const list = renderSources(
+        bio!.sources.flatMap((s) => (s.ref === null ? [] : [{ ...s, ref: s.ref }])),
+      )
       hash.update(list)
       yield list
     }

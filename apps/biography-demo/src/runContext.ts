@@ -31,6 +31,8 @@ export interface RunCounters {
   embeddingsFromCache: number
   chaptersLoadedOnDemand: number
   chaptersTotal: number
+  /** Chapter or source rows that came back from the initial read with their `content`. */
+  rowsWithContentInInitialRead: number
   bytesFetched: number
 }
 

@@ -40,15 +40,30 @@ export interface RunResult {
   memoryPeakSource: string
   memoryStart: number
   heapPeak: number
-  /** Statements run, as timed by the QueryOptimizer at the driver. */
+  /**
+   * Statements the profiler recorded inside the run's profile (`bookgen:db:query`, published by
+   * `@bookgen/db-optimizer` for every statement): the profile's own query distribution.
+   */
   dbQueryCount: number
-  /** Statements the profiler recorded from `bookgen:db:query` inside the profile. */
-  profilerDbQueryCount: number
-  /** Milliseconds. */
+  /** The profile's `dbQueryAvg`, milliseconds. */
   dbQueryAvgMs: number
+  /** The profile's query p50 / p95 / max, milliseconds (p50/p95 from its histogram). */
   dbQueryP50Ms: number
   dbQueryP95Ms: number
   dbQueryMaxMs: number
+  /**
+   * The same statements as timed by the run's `QueryOptimizer` at the driver (exact
+   * percentiles), reported next to the profile's figures as a cross-check.
+   */
+  optimizerDbQueries: {
+    count: number
+    avgMs: number
+    p50Ms: number
+    p95Ms: number
+    maxMs: number
+  }
+  /** The profile and the QueryOptimizer counted the same statements with the same total time (±1 %). */
+  dbQueryCrossCheck: boolean
   cacheHits: number
   cacheMisses: number
   cacheHitRatio: number
@@ -65,6 +80,7 @@ export interface RunResult {
     fromCache: number
   }
   embeddings: { total: number; computed: number; fromCache: number; onWorkerThreads: boolean }
+  /** `contentInInitialRead`: some chapter or source row of the read-back carried its `content`. */
   lazy: { chapters: number; loadedOnDemand: number; contentInInitialRead: boolean }
   /** Bytes downloaded from the corpus server. */
   bytesFetched: number

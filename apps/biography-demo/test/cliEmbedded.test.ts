@@ -35,7 +35,7 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
     for (const row of [
       'duration',
       'peak memory (RSS)',
-      'DB queries',
+      'DB queries (profiler)',
       'DB avg / p95',
       'cache hit ratio',
     ]) {
@@ -91,6 +91,11 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
       expect(r.dbQueryCount).toBeGreaterThan(0)
       expect(r.dbQueryAvgMs).toBeGreaterThan(0)
       expect(r.dbQueryP95Ms).toBeGreaterThanOrEqual(r.dbQueryP50Ms)
+      // The profile's own figures, cross-checked against the QueryOptimizer.
+      expect(r.dbQueryCount).toBe(r.profile.dbQueries.count)
+      expect(r.dbQueryAvgMs).toBeCloseTo(r.profile.dbQueries.avg * 1000, 6)
+      expect(r.optimizerDbQueries.count).toBe(r.dbQueryCount)
+      expect(r.dbQueryCrossCheck).toBe(true)
     }
     expect(naive.dbQueryCount).toBeGreaterThan(cold.dbQueryCount * 5)
     expect(naive.cacheHits + naive.cacheMisses).toBe(0)
@@ -101,6 +106,8 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
     expect(cold.validation.concurrency).toBeGreaterThan(2)
     expect(naive.validation.concurrency).toBeLessThan(1.2)
     expect(cold.lazy.loadedOnDemand).toBe(cold.lazy.chapters)
+    expect(cold.lazy.contentInInitialRead).toBe(false)
+    expect(naive.lazy.contentInInitialRead).toBe(true)
     expect(naive.nPlusOneWarnings.length).toBeGreaterThan(0)
     expect(cold.nPlusOneWarnings).toEqual([])
     expect(metrics.comparison.outputsIdentical).toBe(true)

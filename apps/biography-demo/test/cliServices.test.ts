@@ -100,6 +100,18 @@ describe('demo CLI on the real servers (REDIS_URL + DATABASE_URL)', () => {
     }
   })
 
+  it("reports the profile's own query figures on postgres.js, matching the QueryOptimizer", async () => {
+    const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'))
+    for (const r of metrics.runs) {
+      expect(r.dbQueryCount, r.variant).toBeGreaterThan(0)
+      expect(r.dbQueryCount, r.variant).toBe(r.profile.dbQueries.count)
+      expect(r.dbQueryCount, r.variant).toBe(r.optimizerDbQueries.count)
+      expect(r.dbQueryAvgMs, r.variant).toBeCloseTo(r.profile.dbQueries.avg * 1000, 6)
+      expect(r.dbQueryCrossCheck, r.variant).toBe(true)
+    }
+    expect(run.stdout).not.toContain('QueryOptimizer disagrees')
+  })
+
   it('writes the same Markdown as the naive run, with chapters and unique sources', async () => {
     const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'))
     expect(metrics.comparison.outputsIdentical).toBe(true)

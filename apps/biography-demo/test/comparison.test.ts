@@ -14,7 +14,8 @@ function run(variant: Variant, over: Partial<RunResult> = {}): RunResult {
     memoryStart: 80 * MB,
     heapPeak: 50 * MB,
     dbQueryCount: 10,
-    profilerDbQueryCount: 10,
+    optimizerDbQueries: { count: 10, avgMs: 2, p50Ms: 1, p95Ms: 5, maxMs: 9 },
+    dbQueryCrossCheck: true,
     dbQueryAvgMs: 2,
     dbQueryP50Ms: 1,
     dbQueryP95Ms: 5,
@@ -107,6 +108,22 @@ describe('compareRuns', () => {
     expect(met['memory-reduction']).toBe(false)
     expect(met['db-average']).toBe(false)
     expect(targets.find((t) => t.id === 'db-average')!.measured).toBe('150.00 ms')
+  })
+
+  it('says so in the table and the DB target when the profile and the QueryOptimizer disagree', () => {
+    const lost = {
+      ...cold,
+      dbQueryCount: 0,
+      dbQueryAvgMs: 0,
+      optimizerDbQueries: { ...cold.optimizerDbQueries, count: 12 },
+      dbQueryCrossCheck: false,
+    }
+    const { targets } = compareRuns([naive, lost])
+    const db = targets.find((t) => t.id === 'db-average')!
+    expect(db.measured).toBe('2.00 ms (QueryOptimizer disagrees: see metrics.json)')
+    expect(renderTable([naive, lost], targets)).toMatch(
+      /^DB queries \(profiler\)\s+10\s+0 \(QueryOptimizer: 12\)$/m,
+    )
   })
 
   it('marks comparisons it could not make as n/a and notices differing outputs', () => {
