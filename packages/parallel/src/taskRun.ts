@@ -3,7 +3,7 @@ import { deserialize } from 'node:v8'
 import type { WorkerTask } from './defineWorkerTask.js'
 import type { MetricsRecorder, Outcome } from './metrics.js'
 import { ParallelError } from './parallelError.js'
-import { clock, createProgress, watchProgress } from './progress.js'
+import { clock, createProgress, QUEUED, readProgress, watchProgress } from './progress.js'
 import { deserializeError } from './serializeError.js'
 import { type TaskEvent, taskChannel } from './taskChannel.js'
 import type { TaskContext } from './types.js'
@@ -61,6 +61,9 @@ const SETTLED = 3
 /** Without per-task durations, one closure in this many is timed for the metrics (power of 2). */
 const SAMPLE_EVERY = 16
 
+/** How many times a task lost with a thread before it started is sent again. */
+const MAX_RESENDS = 3
+
 /** Wall-clock work per message to a worker when chunks are sized automatically. */
 const TARGET_CHUNK_MS = 4
 
@@ -105,6 +108,7 @@ export class TaskRun {
   /** No task starts any more (cancelled, or stopping at the first failure). */
   #stopped = false
   #cancelled = false
+  #resent: Map<number, number> | undefined
   /** Indices of the chunk whose reply is being settled. */
   #completing: number[] | undefined
   readonly #ctrl = new AbortController()
@@ -326,6 +330,15 @@ export class TaskRun {
     } finally {
       this.#lanes--
     }
+  }
+
+  /** A task lost with a thread before it started is sent again, a few times at most. */
+  #mayResend(i: number): boolean {
+    this.#resent ??= new Map()
+    const count = this.#resent.get(i) ?? 0
+    if (count >= MAX_RESENDS) return false
+    this.#resent.set(i, count + 1)
+    return true
   }
 
   #ready(i: number): number {
@@ -598,6 +611,13 @@ export class TaskRun {
         this.#attempts[i] = (this.#attempts[i] as number) - 1
         chunk.queue.single.push(i)
       }
+    } else if (neverStarted(chunk) && this.#mayResend(indices[0] as number)) {
+      // The thread died before this task reached it (tinypool can hand a queued task to a
+      // thread that is being torn down after another task crashed it): not this task's failure.
+      const i = indices[0] as number
+      this.#status[i] = PENDING
+      this.#attempts[i] = (this.#attempts[i] as number) - 1
+      chunk.queue.single.push(i)
     } else {
       const i = indices[0] as number
       const message = (error as Error)?.message ?? String(error)
@@ -611,6 +631,11 @@ export class TaskRun {
     }
     this.#pump()
   }
+}
+
+/** True when the worker never marked the chunk as started (it has a progress cell). */
+function neverStarted(chunk: Chunk): boolean {
+  return chunk.progress !== undefined && readProgress(chunk.progress).state === QUEUED
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
