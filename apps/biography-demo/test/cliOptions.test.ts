@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDatabase } from '../src/db/database.js'
+import { biographies } from '../src/db/schema.js'
 import { embeddedEnv, runCli } from './helpers.js'
 
 describe('demo CLI --no-compare with --data-dir', () => {
@@ -34,17 +36,50 @@ describe('demo CLI --no-compare with --data-dir', () => {
     const second = await runCli(args, embeddedEnv)
     expect(second.code).toBe(0)
     expect(existsSync(join(dataDir, 'pgdata'))).toBe(true)
-    const db = new PGlite(join(dataDir, 'pgdata'))
+    const database = await openDatabase({ kind: 'pglite', dataDir, temporary: false })
     try {
-      const { rows } = await db.query<{ slug: string; status: string }>(
-        'select slug, status from biographies order by created_at',
-      )
+      const rows = await database.db
+        .select({ slug: biographies.slug, status: biographies.status })
+        .from(biographies)
+        .orderBy(biographies.createdAt)
       expect(rows).toEqual([
         { slug: 'nikola-tesla', status: 'completed' },
         { slug: 'nikola-tesla', status: 'completed' },
       ])
+      // The embedded database runs with small shared buffers (see pgliteSettings).
+      const setting = (await database.db.execute(
+        sql`select current_setting('shared_buffers') as value`,
+      )) as unknown as { rows: { value: string }[] }
+      expect(setting.rows[0]?.value).toBe('16MB')
     } finally {
-      await db.close()
+      await database.close()
     }
+  })
+
+  it('writes every figure with --characters all, without progress bars when stderr is not a TTY', async () => {
+    const out = join(dir, 'all')
+    const run = await runCli(['--characters', 'all', '--no-compare', '--out', out], embeddedEnv)
+    expect(run.code).toBe(0)
+    expect(run.stderr).toBe('')
+    expect(run.stdout).toContain('running optimized')
+    const files = (await readdir(out)).sort()
+    expect(files).toEqual([
+      'ada-lovelace.md',
+      'alan-turing.md',
+      'marie-curie.md',
+      'metrics.json',
+      'nikola-tesla.md',
+      'report.html',
+      'rosalind-franklin.md',
+    ])
+    const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'))
+    expect(metrics.figures).toHaveLength(5)
+    expect(metrics.runs[0].figures.map((f: { chapters: number }) => f.chapters > 0)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ])
   })
 })

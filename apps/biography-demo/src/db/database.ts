@@ -42,12 +42,21 @@ export async function resolveDatabaseTarget(options: {
   return { kind: 'pglite', dataDir, temporary: true }
 }
 
+/**
+ * PostgreSQL settings of the embedded database (both variants). PostgreSQL's default
+ * `shared_buffers` of 128 MB is allocated and touched when PGlite starts, about 120 MB of RSS in
+ * every process; the demo's whole database is a few MB, so 16 MB of buffers hold all of it.
+ */
+export const pgliteSettings = ['-c', 'shared_buffers=16MB'] as const
+
 /** Opens the database and applies the committed drizzle-kit migrations. */
 export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
   const migrationsFolder = findMigrations()
   if (target.kind === 'pglite') {
     await mkdir(target.dataDir, { recursive: true })
-    const client = new PGlite(join(target.dataDir, 'pgdata'))
+    const client = new PGlite(join(target.dataDir, 'pgdata'), {
+      startParams: [...PGlite.defaultStartParams, ...pgliteSettings],
+    })
     const db = drizzlePglite(client, { schema })
     await migratePglite(db, { migrationsFolder })
     return {
