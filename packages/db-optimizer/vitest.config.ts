@@ -1,3 +1,3 @@
 import { defineBookgenTestConfig } from '../../tools/build/vitest.mjs'
 
-export default defineBookgenTestConfig()
+export default defineBookgenTestConfig({ globalSetup: ['test/globalSetup.ts'], isolate: false })

@@ -27,6 +27,7 @@ export type {
   NPlusOneWarning,
   QueryOptimizerOptions,
   QueryStats,
+  TrackNPlusOneOptions,
   WarningLogger,
 } from './queryOptimizer.js'
 export { QueryOptimizer } from './queryOptimizer.js'

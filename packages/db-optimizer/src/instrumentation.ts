@@ -15,6 +15,10 @@ export interface Span {
   readonly name: string
   readonly parent: Span | undefined
   readonly shapes: Map<string, number>
+  /** Shapes already reported as N+1 by this span or a span inside it. */
+  readonly reported: Set<string>
+  /** A `timeQuery` span (names its statements) rather than a `trackNPlusOne` scope. */
+  readonly named: boolean
 }
 
 /** @internal */
@@ -70,7 +74,8 @@ export class Instrumentation {
       s.shapes.set(shape, (s.shapes.get(shape) ?? 0) + 1)
     if (publishing) {
       const message: QueryChannelMessage = { sql, durationMs }
-      if (span !== undefined) message.name = span.name
+      const name = spanName(span)
+      if (name !== undefined) message.name = name
       if (rows !== undefined) message.rows = rows
       if (error !== undefined) message.error = error
       if (scope === undefined) queryChannel.publish(message)
@@ -78,12 +83,19 @@ export class Instrumentation {
     }
     if (listening) {
       const event: QueryEvent = { sql, shape, durationMs, params }
-      if (span !== undefined) event.name = span.name
+      const name = spanName(span)
+      if (name !== undefined) event.name = name
       if (rows !== undefined) event.rows = rows
       if (error !== undefined) event.error = error
       for (const listener of this.listeners) listener(event)
     }
   }
+}
+
+function spanName(span: Span | undefined): string | undefined {
+  let s = span
+  while (s !== undefined && !s.named) s = s.parent
+  return s?.name
 }
 
 function publish(message: QueryChannelMessage): void {

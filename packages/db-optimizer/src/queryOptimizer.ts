@@ -15,9 +15,9 @@ export interface WarningLogger {
   warn(message: string): void
 }
 
-/** One N+1 finding: a statement shape repeated inside one `timeQuery` span. */
+/** One N+1 finding: a statement shape repeated inside one `timeQuery` span or `trackNPlusOne` scope. */
 export interface NPlusOneWarning {
-  /** Name of the span. */
+  /** Name of the span or tracked operation. */
   span: string
   /** The repeated statement's shape. */
   shape: string
@@ -64,6 +64,20 @@ export interface QueryOptimizerOptions {
    * @default 500
    */
   maxShapes?: number
+}
+
+/** Options of {@link QueryOptimizer.trackNPlusOne}. */
+export interface TrackNPlusOneOptions {
+  /**
+   * Name given to the operation in warnings (`NPlusOneWarning.span`).
+   * @default the function's name, or `'operation'` for an anonymous function
+   */
+  name?: string
+  /**
+   * A shape that runs more than this many times inside the operation is reported.
+   * @default the optimizer's `nPlusOneThreshold`
+   */
+  threshold?: number
 }
 
 /** Statistics of one optimizer, all durations in milliseconds. */
@@ -162,7 +176,7 @@ export class QueryOptimizer {
     if (typeof fn !== 'function') {
       throw new DbOptimizerError('INVALID_ARGUMENT', `fn must be a function, got ${typeof fn}`)
     }
-    const span: Span = { name, parent: spanStorage.getStore(), shapes: new Map() }
+    const span = openSpan(name, true)
     const start = performance.now()
     let failed = false
     try {
@@ -178,9 +192,46 @@ export class QueryOptimizer {
           `[db-optimizer] slow query span "${name}": ${ms.toFixed(1)} ms (threshold ${this.#slowMs} ms)`,
         )
       }
-      for (const [shape, count] of span.shapes) {
-        if (count > this.#threshold) this.#reportNPlusOne(name, shape, count)
-      }
+      this.#closeSpan(span, this.#threshold)
+    }
+  }
+
+  /**
+   * Scopes N+1 detection over any async operation (a request handler, a job, a whole page build):
+   * every statement run by `fn` and by whatever it awaits or starts (concurrent branches
+   * included) is counted by shape, and a shape that ran more than the threshold times is reported
+   * once when `fn` settles. Unlike {@link QueryOptimizer.timeQuery} it records no span statistics,
+   * logs no slow-span warning and does not rename the statements on the diagnostics channel, so
+   * it fits around long operations. A shape already reported by a `timeQuery` span inside it is
+   * not reported again. Returns what `fn` returns.
+   */
+  async trackNPlusOne<T>(
+    fn: () => T | PromiseLike<T>,
+    options: TrackNPlusOneOptions = {},
+  ): Promise<Awaited<T>> {
+    if (typeof fn !== 'function') {
+      throw new DbOptimizerError('INVALID_ARGUMENT', `fn must be a function, got ${typeof fn}`)
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        `options must be an object, got ${String(options)}`,
+      )
+    }
+    const name = options.name ?? (fn.name === '' ? 'operation' : fn.name)
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        `options.name must be a non-empty string, got ${String(name)}`,
+      )
+    }
+    const threshold = options.threshold ?? this.#threshold
+    checkNonNegative('options.threshold', threshold)
+    const span = openSpan(name, false)
+    try {
+      return await spanStorage.run(span, async () => await fn())
+    } finally {
+      this.#closeSpan(span, threshold)
     }
   }
 
@@ -285,16 +336,29 @@ export class QueryOptimizer {
     return stats
   }
 
-  #reportNPlusOne(span: string, shape: string, count: number): void {
+  #closeSpan(span: Span, threshold: number): void {
+    for (const [shape, count] of span.shapes) {
+      if (count > threshold && !span.reported.has(shape)) {
+        for (let s: Span | undefined = span; s !== undefined; s = s.parent) s.reported.add(shape)
+        this.#reportNPlusOne(span.name, shape, count, threshold)
+      }
+    }
+  }
+
+  #reportNPlusOne(span: string, shape: string, count: number, threshold: number): void {
     const warning: NPlusOneWarning = {
       span,
       shape,
       count,
-      threshold: this.#threshold,
-      message: `[db-optimizer] possible N+1 in "${span}": the statement \`${shape}\` ran ${count} times (threshold ${this.#threshold}); load the rows in one statement (eagerLoad / selectinLoad)`,
+      threshold,
+      message: `[db-optimizer] possible N+1 in "${span}": the statement \`${shape}\` ran ${count} times (threshold ${threshold}); load the rows in one statement (eagerLoad / selectinLoad)`,
     }
     this.#warnings.push(warning)
     if (this.#onNPlusOne !== undefined) this.#onNPlusOne(warning)
     else this.#logger.warn(warning.message)
   }
+}
+
+function openSpan(name: string, named: boolean): Span {
+  return { name, parent: spanStorage.getStore(), shapes: new Map(), reported: new Set(), named }
 }

@@ -10,7 +10,7 @@ import {
   type PoolStatus,
   QUERY_CHANNEL,
 } from '../src/index.js'
-import { DATABASE_URL, drivers } from './drivers.js'
+import { DATABASE_URL, drivers, pgliteStart } from './drivers.js'
 
 const rowsOf = (result: unknown) =>
   (Array.isArray(result) ? result : (result as { rows: Record<string, unknown>[] }).rows) as Record<
@@ -97,7 +97,10 @@ describe.each(drivers)('ConnectionPool on $name', (driver) => {
     ]) {
       expect(preset.notes.length).toBeGreaterThan(2)
       const url = driver.name === 'postgres-js' ? DATABASE_URL : undefined
-      const tuned = await createDatabase(url, { postgres: preset.options })
+      const tuned = await createDatabase(url, {
+        postgres: preset.options,
+        ...(url === undefined ? { pglite: pgliteStart() } : {}),
+      })
       try {
         const [row] = rowsOf(
           await tuned.db.execute(

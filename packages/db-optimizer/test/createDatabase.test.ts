@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
 import { createDatabase, type Database, DbOptimizerError, parseDatabaseUrl } from '../src/index.js'
-import { DATABASE_URL, drivers } from './drivers.js'
+import { DATABASE_URL, drivers, pgliteStart } from './drivers.js'
 
 const one = async (db: { execute: (q: ReturnType<typeof sql>) => Promise<unknown> }) => {
   const result = await db.execute(sql`select 1 as one`)
@@ -13,7 +13,8 @@ const one = async (db: { execute: (q: ReturnType<typeof sql>) => Promise<unknown
 
 describe.each(drivers)('createDatabase for $name', (driver) => {
   it('opens a working drizzle database, closes it idempotently, and supports await using', async () => {
-    const database = await driver.open()
+    // the real default path (no dumped data directory): createDatabase(url)
+    const database = await createDatabase(driver.url)
     expect(database.driver).toBe(driver.name)
     expect(await one(database.db)).toEqual({ one: 1 })
     await database.close()
@@ -47,7 +48,7 @@ describe('createDatabase URL rules', () => {
   it('a pglite:<dir> or plain directory keeps the data between openings', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dbo-create-'))
     try {
-      const a = await createDatabase(`pglite:${dir}`)
+      const a = await createDatabase(`pglite:${dir}`, { pglite: pgliteStart() })
       await a.db.execute(sql`create table dbo_keep (v int)`)
       await a.db.execute(sql`insert into dbo_keep values (7)`)
       await a.close()

@@ -1,5 +1,6 @@
 // Shared by every test file: each suite runs once per driver, on its own randomly named tables.
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import {
   boolean,
@@ -11,19 +12,32 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core'
+import { inject } from 'vitest'
 import { createDatabase, type Database } from '../src/index.js'
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 export interface DriverCase {
   name: 'postgres-js' | 'pglite'
+  /** The URL createDatabase is given (undefined: PGlite in memory). */
+  url: string | undefined
+  /** Opens a database on this driver (PGlite starts from the data directory dumped in globalSetup). */
   open(): Promise<Database>
 }
 
 export const drivers: DriverCase[] = [
-  { name: 'postgres-js', open: () => createDatabase(DATABASE_URL) },
-  { name: 'pglite', open: () => createDatabase() },
+  { name: 'postgres-js', url: DATABASE_URL, open: () => createDatabase(DATABASE_URL) },
+  {
+    name: 'pglite',
+    url: undefined,
+    open: () => createDatabase(undefined, { pglite: pgliteStart() }),
+  },
 ]
+
+/** PGlite options that start from the data directory dumped in globalSetup (skips initdb). */
+export function pgliteStart(): { loadDataDir: Blob } {
+  return { loadDataDir: new Blob([readFileSync(inject('pgliteDump'))]) }
+}
 
 export function suffix(): string {
   return randomBytes(4).toString('hex')

@@ -16,6 +16,7 @@ import {
   DATABASE_URL,
   dropTables,
   makeTables,
+  pgliteStart,
   sourceRows,
   type Tables,
 } from './drivers.js'
@@ -88,7 +89,7 @@ describe('a load whose embedded database is closed mid-way, on pglite', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dbo-pglite-'))
     try {
       const tables = makeTables()
-      let database = await createDatabase(`pglite:${dir}`)
+      let database = await createDatabase(`pglite:${dir}`, { pglite: pgliteStart() })
       await createTables(database, tables)
       const optimizer = new QueryOptimizer(database.db)
       const rows = sourceRows(3000)

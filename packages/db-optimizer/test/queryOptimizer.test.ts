@@ -6,6 +6,7 @@ import {
   type Database,
   type DbOptimizerError,
   enableQueryLogging,
+  type NPlusOneWarning,
   QUERY_CHANNEL,
   type QueryChannelMessage,
   QueryOptimizer,
@@ -154,6 +155,7 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     } finally {
       unsubscribe(QUERY_CHANNEL, onMessage)
       optimizer.close()
+      await database.db.execute(sql`delete from ${tables.sources} where ${tables.sources.id} > 200`)
     }
     // per context: 2 plain + (begin, 2, commit) on postgres.js or 2 on PGlite + span + 3 batches
     // + 1 values batch (each batch run in its own transaction) + update + failed select
@@ -170,7 +172,6 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     const inserts = seen.filter((m) => m.sql.startsWith('insert into'))
     expect(inserts).toHaveLength(8)
     expect(seen.filter((m) => m.id === undefined)).toHaveLength(1)
-    await database.db.execute(sql`delete from ${tables.sources} where ${tables.sources.id} > 200`)
   })
 
   it('warns once about an N+1 loop, naming the statement shape and the count', async () => {
@@ -198,6 +199,99 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain('ran 25 times')
     expect(warnings[0]).toContain('"biography_id" = ?')
+    optimizer.close()
+  })
+
+  it('trackNPlusOne scopes detection over a whole async operation, concurrent branches included', async () => {
+    const found: NPlusOneWarning[] = []
+    const slow: string[] = []
+    const optimizer = new QueryOptimizer(database.db, {
+      nPlusOneThreshold: 10,
+      slowQueryMs: 0,
+      logger: { warn: (m) => slow.push(m) },
+      onNPlusOne: (w) => found.push(w),
+    })
+    const names: (string | undefined)[] = []
+    const onMessage = (m: unknown) => names.push((m as QueryChannelMessage).name)
+    const lookup = (id: number) =>
+      database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, id))
+    subscribe(QUERY_CHANNEL, onMessage)
+    let result: number
+    try {
+      // 3 concurrent branches of 4 lookups each: 12 of one shape, no branch alone above 10
+      result = await optimizer.trackNPlusOne(
+        async function buildPage() {
+          await Promise.all(
+            [0, 1, 2].map(async (branch) => {
+              for (let i = 0; i < 4; i++) await lookup(branch * 4 + i)
+            }),
+          )
+          await database.db.execute(sql`select 1`)
+          return 42
+        },
+        { threshold: 10 },
+      )
+    } finally {
+      unsubscribe(QUERY_CHANNEL, onMessage)
+    }
+    expect(result).toBe(42)
+    expect(found.map((w) => [w.span, w.count, w.threshold])).toEqual([['buildPage', 12, 10]])
+    expect(found[0]?.shape).toContain('"biography_id" = ?')
+    expect(names).toHaveLength(13)
+    expect(names.every((n) => n === undefined)).toBe(true)
+    expect(optimizer.getQueryStats().byName).toEqual({})
+    // below the threshold: nothing; a lower threshold for this call only: reported
+    await optimizer.trackNPlusOne(async () => {
+      for (let i = 0; i < 5; i++) await lookup(i)
+    })
+    expect(found).toHaveLength(1)
+    await optimizer.trackNPlusOne(
+      async () => {
+        for (let i = 0; i < 5; i++) await lookup(i)
+      },
+      { name: 'job', threshold: 4 },
+    )
+    expect(found.map((w) => [w.span, w.count, w.threshold])).toEqual([
+      ['buildPage', 12, 10],
+      ['job', 5, 4],
+    ])
+    // a timeQuery span inside reports the shape; the operation around it does not repeat it
+    await optimizer.trackNPlusOne(
+      async () => {
+        await optimizer.timeQuery('inner', async () => {
+          for (let i = 0; i < 12; i++) await lookup(i)
+        })
+        for (let i = 0; i < 12; i++) await database.db.select().from(tables.sources).limit(i)
+      },
+      { name: 'outer' },
+    )
+    expect(found.slice(2).map((w) => [w.span, w.count])).toEqual([
+      ['inner', 12],
+      ['outer', 12],
+    ])
+    expect(found[3]?.shape).toContain('limit ?')
+    // errors propagate, and the scope is still reported
+    await expect(
+      optimizer.trackNPlusOne(
+        async () => {
+          for (let i = 0; i < 11; i++) await lookup(i)
+          throw new Error('boom')
+        },
+        { name: 'failing' },
+      ),
+    ).rejects.toThrow('boom')
+    expect(found.at(-1)).toMatchObject({ span: 'failing', count: 11 })
+    // only the timeQuery span is a span: slow-span warnings and statistics ignore the scopes
+    expect(slow).toHaveLength(1)
+    expect(slow[0]).toContain('"inner"')
+    expect(Object.keys(optimizer.getQueryStats().byName)).toEqual(['inner'])
+    for (const bad of [
+      () => optimizer.trackNPlusOne('x' as never),
+      () => optimizer.trackNPlusOne(async () => {}, { threshold: -1 }),
+      () => optimizer.trackNPlusOne(async () => {}, { name: '' }),
+    ]) {
+      await expect(bad()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    }
     optimizer.close()
   })
 

@@ -12,7 +12,8 @@ describe('README examples run as written', () => {
     expect(examples.length).toBeGreaterThanOrEqual(5)
   })
 
-  it.each(examples.map((e) => [e.line, e]))(
+  // concurrently: each example is its own process, mostly starting PGlite
+  it.concurrent.each(examples.map((e) => [e.line, e]))(
     'example at line %i',
     async (_line, example) => {
       const { stderr } = await runExample(example, packageDir, { timeoutMs: 60_000 })
