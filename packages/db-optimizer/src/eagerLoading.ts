@@ -1,4 +1,4 @@
-import { eq, getTableColumns, inArray, type SQL, sql } from 'drizzle-orm'
+import { eq, getTableColumns, getTableName, inArray, type SQL, sql } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { type ColumnInfo, resultRows, tableInfo, toText } from './tableInfo.js'
@@ -358,7 +358,7 @@ function resolveRelation(
   if (fk.column.table !== (options.child as unknown)) {
     throw new DbOptimizerError(
       'INVALID_ARGUMENT',
-      'options.foreignKey must be a column of options.child',
+      `options.foreignKey must be a column of options.child, got column "${fk.name}" of table "${getTableName(fk.column.table as PgTable)}"`,
     )
   }
   const columns = options.columns
@@ -387,7 +387,7 @@ function columnKey(column: PgColumn | undefined, argument: string): ColumnInfo {
   }
   throw new DbOptimizerError(
     'INVALID_ARGUMENT',
-    `${argument} must be a column of a drizzle pgTable`,
+    `${argument} must be a column of a drizzle pgTable, got ${column === null ? 'null' : typeof column}`,
   )
 }
 
@@ -429,7 +429,7 @@ function castType(info: ColumnInfo): string {
   if (info.castType === undefined) {
     throw new DbOptimizerError(
       'INVALID_ARGUMENT',
-      `column ${info.name} cannot be used as a key for select-in loading`,
+      `column "${info.name}" (type ${info.column.getSQLType()}) cannot be used as a key for select-in loading`,
     )
   }
   return info.castType

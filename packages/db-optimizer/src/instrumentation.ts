@@ -144,7 +144,7 @@ export function instrument(db: AnyPgDatabase): Instrumentation {
   } else {
     throw new DbOptimizerError(
       'UNSUPPORTED_DATABASE',
-      'db must be a drizzle database over postgres.js (drizzle-orm/postgres-js) or PGlite (drizzle-orm/pglite)',
+      `db must be a drizzle database over postgres.js (drizzle-orm/postgres-js) or PGlite (drizzle-orm/pglite), got a driver client of type ${describe(client)}`,
     )
   }
   installed.set(session, inst)

@@ -54,7 +54,7 @@ export function enableQueryLogging(
   if (logger === null || typeof logger.warn !== 'function') {
     throw new DbOptimizerError(
       'INVALID_ARGUMENT',
-      'options.logger must have a warn(message) method',
+      `options.logger must have a warn(message) method, got ${logger === null ? 'null' : typeof logger}`,
     )
   }
   const showParams = options.showParams ?? DEFAULTS.showParams

@@ -333,7 +333,12 @@ describe.each(drivers)('eager and select-in loading on $name', (driver) => {
         foreignKey: tables.biographies.id,
         as: 'x',
       }),
-    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(
+        /^options\.foreignKey must be a column of options\.child, got column "id" of table "dbo_bio_/,
+      ),
+    })
     await expect(
       selectinLoad(database.db, {
         parent: {} as never,

@@ -338,7 +338,13 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     expect(logged[0]?.record?.durationMs).toBeGreaterThanOrEqual(30)
     expect(logged[1]?.message).toContain('shown-value')
     expect(() => enableQueryLogging(database.db, { thresholdMs: -5 })).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('-5') }),
+    )
+    expect(() => enableQueryLogging(database.db, { logger: {} as never })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: 'options.logger must have a warn(message) method, got object',
+      }),
     )
   })
 
