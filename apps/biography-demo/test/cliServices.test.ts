@@ -95,6 +95,16 @@ describe('demo CLI on the real servers (REDIS_URL + DATABASE_URL)', () => {
         `bookgen:validation:${listed.get(1)}`,
       )
       expect(validation?.verdict.valid).toBe(true)
+      // Embeddings are stored with the float32 codec under the SHA-256 of the page text.
+      const [valid] = await sql.unsafe<{ content_hash: string }[]>(
+        `select content_hash from "${schema}".sources where valid and ref = 1 limit 1`,
+      )
+      const embedding = await cache.get<Float32Array>(`bookgen:embedding:${valid!.content_hash}`, {
+        codec: 'float32',
+      })
+      expect(embedding).toBeInstanceOf(Float32Array)
+      expect(embedding!.length).toBe(1024)
+      expect(embedding!.some((x) => x !== 0)).toBe(true)
     } finally {
       await cache.close()
     }
