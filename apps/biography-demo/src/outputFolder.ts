@@ -1,6 +1,6 @@
 import { constants, readdirSync, rmdirSync, rmSync } from 'node:fs'
-import { access, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { access, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { DemoError, DemoErrorCode } from './demoError.js'
 
 /**
@@ -11,29 +11,28 @@ import { DemoError, DemoErrorCode } from './demoError.js'
 export class OutputFolder {
   readonly path: string
   readonly staging: string
-  readonly #created: boolean
+  /** The outermost folder this run created (`path` itself or one of its parents), if any. */
+  readonly #createdRoot: string | undefined
 
-  private constructor(path: string, staging: string, created: boolean) {
+  private constructor(path: string, staging: string, createdRoot: string | undefined) {
     this.path = path
     this.staging = staging
-    this.#created = created
+    this.#createdRoot = createdRoot
   }
 
   /** Checks that `dir` is (or can be made) a writable folder and opens a staging folder in it. */
   static async open(dir: string): Promise<OutputFolder> {
     const path = resolve(dir)
-    let created = false
+    let createdRoot: string | undefined
     try {
       const info = await stat(path).catch(() => undefined)
       if (info && !info.isDirectory()) throw new Error('it exists and is not a folder')
-      if (!info) {
-        await mkdir(path, { recursive: true })
-        created = true
-      }
+      if (!info) createdRoot = await mkdir(path, { recursive: true })
       await access(path, constants.W_OK)
       const staging = await mkdtemp(join(path, '.bookgen-staging-'))
-      return new OutputFolder(path, staging, created)
+      return new OutputFolder(path, staging, createdRoot)
     } catch (error) {
+      if (createdRoot) removeEmptyFolders(path, createdRoot)
       throw new DemoError(
         DemoErrorCode.OUTPUT_NOT_WRITABLE,
         `Cannot write to the output folder ${path}: ${reason(error)}. Choose another with --out.`,
@@ -56,19 +55,30 @@ export class OutputFolder {
   /** {@link discard}, synchronously: for signal handlers that exit right after. */
   discardSync(): void {
     rmSync(this.staging, { recursive: true, force: true })
-    try {
-      if (this.#created && readdirSync(this.path).length === 0) rmdirSync(this.path)
-    } catch {
-      // Leave the folder: it is not ours to force.
-    }
+    if (this.#createdRoot) removeEmptyFolders(this.path, this.#createdRoot)
   }
 
-  /** Drops the staging folder, and the output folder itself if this run created it empty. */
+  /**
+   * Drops the staging folder, and the folders this run created for the output (the output folder
+   * and any parents `mkdir -p` made) while they are empty.
+   */
   async discard(): Promise<void> {
     await rm(this.staging, { recursive: true, force: true })
-    if (this.#created && (await readdir(this.path).catch(() => ['?'])).length === 0) {
-      await rmdir(this.path).catch(() => {})
+    if (this.#createdRoot) removeEmptyFolders(this.path, this.#createdRoot)
+  }
+}
+
+/** Removes `path` and its parents up to `root` (included) while each is empty. */
+function removeEmptyFolders(path: string, root: string): void {
+  for (let dir = path; ; dir = dirname(dir)) {
+    try {
+      if (readdirSync(dir).length > 0) return
+      rmdirSync(dir)
+    } catch {
+      // Leave the folder: it is not ours to force.
+      return
     }
+    if (dir === root || dirname(dir) === dir) return
   }
 }
 

@@ -85,7 +85,8 @@ describe('demo CLI bad input', () => {
   it('exits 4 naming the PostgreSQL URL with its password masked, stack only with --debug', async () => {
     const port = await getFreePort()
     const url = `postgres://postgres:hunter2@127.0.0.1:${port}/test`
-    const out = join(dir, 'pg-down')
+    // Nested: the folders `--out` needed are created, then removed again when the run fails.
+    const out = join(dir, 'pg-down', 'nested', 'out')
     const run = await runCli(['Ada Lovelace', '--out', out, '--quiet'], {
       ...embeddedEnv,
       DATABASE_URL: url,
@@ -96,7 +97,7 @@ describe('demo CLI bad input', () => {
     )
     expect(run.stderr).not.toContain('hunter2')
     expect(run.stderr).not.toMatch(/\n\s+at /)
-    expect(existsSync(out)).toBe(false)
+    expect(existsSync(join(dir, 'pg-down'))).toBe(false)
 
     const debug = await runCli(['Ada Lovelace', '--out', out, '--quiet', '--debug'], {
       ...embeddedEnv,
