@@ -43,6 +43,8 @@ export class Instrumentation {
   readonly driver: DriverName
   readonly rawClient: Any
   readonly listeners = new Set<Listener>()
+  /** Listeners (slow-query loggers) that must run in the caller's async context. */
+  contextListeners = 0
   readonly pool: PoolCounters = {
     inflight: new Set(),
     backends: new Set(),
@@ -87,7 +89,8 @@ export class Instrumentation {
       if (name !== undefined) event.name = name
       if (rows !== undefined) event.rows = rows
       if (error !== undefined) event.error = error
-      for (const listener of this.listeners) listener(event)
+      if (scope === undefined) dispatch(this.listeners, event)
+      else scope.runInAsyncScope(dispatch, undefined, this.listeners, event)
     }
   }
 }
@@ -102,13 +105,20 @@ function publish(message: QueryChannelMessage): void {
   queryChannel.publish(message)
 }
 
+function dispatch(listeners: ReadonlySet<Listener>, event: QueryEvent): void {
+  for (const listener of listeners) listener(event)
+}
+
 /**
  * postgres.js settles a query from its socket handler, outside the caller's async context, so
  * subscribers that attribute messages through AsyncLocalStorage would see no store. The caller's
- * context is captured when the statement is sent, only while the channel has subscribers.
+ * context is captured when the statement is sent, only while the channel has subscribers or a
+ * slow-query logger is on.
  */
-function captureScope(): AsyncResource | undefined {
-  return queryChannel.hasSubscribers ? new AsyncResource(QUERY_CHANNEL) : undefined
+function captureScope(inst: Instrumentation): AsyncResource | undefined {
+  return queryChannel.hasSubscribers || inst.contextListeners > 0
+    ? new AsyncResource(QUERY_CHANNEL)
+    : undefined
 }
 
 const installed = new WeakMap<object, Instrumentation>()
@@ -190,7 +200,7 @@ function wrapPostgresJs(sql: Any, inst: Instrumentation): Any {
   const pool = inst.pool
   const unsafe = (text: string, args?: Any, options?: Any) => {
     const span = spanStorage.getStore()
-    const scope = captureScope()
+    const scope = captureScope(inst)
     const start = performance.now()
     const query = args === undefined ? sql.unsafe(text) : sql.unsafe(text, args, options)
     const params: readonly unknown[] = Array.isArray(args) ? args : []

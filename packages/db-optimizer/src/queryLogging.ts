@@ -42,7 +42,9 @@ const DEFAULTS = { thresholdMs: 100, showParams: false } as const
 
 /**
  * Logs every statement of `db` slower than `thresholdMs` (measured at the driver). Parameter
- * values are redacted unless `showParams` is true. Returns a function that turns logging off.
+ * values are redacted unless `showParams` is true. The logger is called in the async context of
+ * the code that ran the statement (AsyncLocalStorage stores such as a request id are visible).
+ * Returns a function that turns logging off.
  */
 export function enableQueryLogging(
   db: AnyPgDatabase,
@@ -78,8 +80,9 @@ export function enableQueryLogging(
     )
   }
   inst.listeners.add(listener)
+  inst.contextListeners++
   return () => {
-    inst.listeners.delete(listener)
+    if (inst.listeners.delete(listener)) inst.contextListeners--
   }
 }
 

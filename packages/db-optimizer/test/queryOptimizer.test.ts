@@ -324,7 +324,20 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
       warn: (message: string, record?: SlowQueryRecord) => logged.push({ message, record }),
     }
     const stop = enableQueryLogging(database.db, { thresholdMs: 20, logger })
-    await database.db.execute(sql`select pg_sleep(0.03), ${'private-value'}::text`)
+    const als = new AsyncLocalStorage<string>()
+    const contexts: (string | undefined)[] = []
+    const stopContext = enableQueryLogging(database.db, {
+      thresholdMs: 20,
+      logger: { warn: () => contexts.push(als.getStore()) },
+    })
+    // drizzle runs a statement when it is awaited: await it inside the store's scope
+    await als.run(
+      'request-7',
+      async () => await database.db.execute(sql`select pg_sleep(0.03), ${'private-value'}::text`),
+    )
+    stopContext()
+    stopContext()
+    expect(contexts).toEqual(['request-7'])
     await database.db.execute(sql`select ${'fast'}::text`)
     stop()
     const show = enableQueryLogging(database.db, { thresholdMs: 20, logger, showParams: true })
