@@ -1,5 +1,6 @@
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
+import { instrument } from './instrumentation.js'
 import type { PostgresJsOptions } from './poolPresets.js'
 import type { DriverName } from './types.js'
 
@@ -43,6 +44,7 @@ export interface Database<TSchema extends Record<string, unknown> = Record<strin
  * - nothing, `''`, `pglite:` or `memory://` → drizzle over PGlite in memory;
  * - `pglite:<dir>`, `file://<dir>` or a plain directory path → PGlite stored in that directory.
  * Drivers are imported only when chosen; a missing one fails with code `DRIVER_MISSING`.
+ * The database is instrumented from the start (see {@link instrumentDatabase}).
  */
 export async function createDatabase<
   TSchema extends Record<string, unknown> = Record<string, never>,
@@ -62,6 +64,7 @@ export async function createDatabase<
     )
     const client = postgres(target.url, { onnotice: () => {}, ...options.postgres })
     const db = drizzle(client, config) as Database<TSchema>['db']
+    instrument(db)
     let closing: Promise<void> | undefined
     const close = () => {
       closing ??= client.end({ timeout: 5 })
@@ -89,6 +92,7 @@ export async function createDatabase<
     await client.query(`select set_config($1, $2, false)`, [name, String(value)])
   }
   const db = drizzle(client, config) as Database<TSchema>['db']
+  instrument(db)
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= client.closed ? Promise.resolve() : client.close()

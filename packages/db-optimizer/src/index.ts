@@ -17,7 +17,7 @@ export type {
 } from './eagerLoading.js'
 export { eagerLoad, loadChildren, selectinLoad } from './eagerLoading.js'
 export type { ExplainOptions, ExplainResult, PlanNode } from './explain.js'
-export { QUERY_CHANNEL } from './instrumentation.js'
+export { instrumentDatabase, QUERY_CHANNEL } from './instrumentation.js'
 export { LazyLoader } from './lazyLoader.js'
 export type { PoolPreset, PostgresJsOptions } from './poolPresets.js'
 export { optimizeForReadHeavy, optimizeForWriteHeavy } from './poolPresets.js'

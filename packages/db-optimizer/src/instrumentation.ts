@@ -162,6 +162,18 @@ export function instrument(db: AnyPgDatabase): Instrumentation {
   return inst
 }
 
+/**
+ * Starts timing a drizzle database you built yourself (over postgres.js or PGlite): from now on
+ * every statement is published on `bookgen:db:query` (while it has subscribers) and counted for
+ * pool status. Databases from `createDatabase` are instrumented already, and `QueryOptimizer`,
+ * `enableQueryLogging` and `ConnectionPool` instrument the database they are given. Idempotent;
+ * returns `db`. Throws `UNSUPPORTED_DATABASE` for anything else.
+ */
+export function instrumentDatabase<TDb extends AnyPgDatabase>(db: TDb): TDb {
+  instrument(db)
+  return db
+}
+
 /** Which driver a drizzle database runs on. @internal */
 export function driverOf(db: AnyPgDatabase): DriverName {
   return instrument(db).driver

@@ -1,9 +1,23 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
 import { sql } from 'drizzle-orm'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
-import { createDatabase, type Database, DbOptimizerError, parseDatabaseUrl } from '../src/index.js'
+import {
+  type AnyPgDatabase,
+  createDatabase,
+  type Database,
+  DbOptimizerError,
+  instrumentDatabase,
+  parseDatabaseUrl,
+  QUERY_CHANNEL,
+  type QueryChannelMessage,
+} from '../src/index.js'
 import { DATABASE_URL, drivers, pgliteStart } from './drivers.js'
 
 const one = async (db: { execute: (q: ReturnType<typeof sql>) => Promise<unknown> }) => {
@@ -26,6 +40,39 @@ describe.each(drivers)('createDatabase for $name', (driver) => {
       expect(await one(scoped.db)).toEqual({ one: 1 })
     }
     await expect(one(disposed.db)).rejects.toThrow()
+  })
+
+  it('publishes every statement from the start; instrumentDatabase does it for a db built by hand', async () => {
+    const seen: string[] = []
+    const onMessage = (m: unknown) => seen.push((m as QueryChannelMessage).sql)
+    subscribe(QUERY_CHANNEL, onMessage)
+    const database = await driver.open()
+    let closeClient: () => Promise<unknown>
+    let handmade: AnyPgDatabase
+    if (driver.name === 'postgres-js') {
+      const client = postgres(DATABASE_URL, { onnotice: () => {} })
+      handmade = drizzlePostgres(client)
+      closeClient = () => client.end()
+    } else {
+      const client = new PGlite(pgliteStart())
+      handmade = drizzlePglite(client)
+      closeClient = () => client.close()
+    }
+    try {
+      await database.db.execute(sql`select 'from createDatabase' as x`)
+      await handmade.execute(sql`select 'before' as x`)
+      expect(instrumentDatabase(handmade)).toBe(handmade)
+      expect(instrumentDatabase(handmade)).toBe(handmade)
+      await handmade.execute(sql`select 'after' as x`)
+    } finally {
+      unsubscribe(QUERY_CHANNEL, onMessage)
+      await database.close()
+      await closeClient()
+    }
+    expect(seen).toEqual(["select 'from createDatabase' as x", "select 'after' as x"])
+    expect(() => instrumentDatabase({} as never)).toThrow(
+      expect.objectContaining({ code: 'UNSUPPORTED_DATABASE' }),
+    )
   })
 })
 
