@@ -38,6 +38,15 @@ describe('types', () => {
     expectTypeOf(await optimizer.timeQuery('n', async () => 42)).toEqualTypeOf<number>()
   })
 
+  it('trackNPlusOne returns what the operation resolves to', async () => {
+    expectTypeOf(await optimizer.trackNPlusOne(async () => 'x')).toEqualTypeOf<string>()
+    expectTypeOf(
+      await optimizer.trackNPlusOne(() => database.db.select().from(parents), { threshold: 3 }),
+    ).toEqualTypeOf<{ id: number; name: string }[]>()
+    // @ts-expect-error unknown option
+    await optimizer.trackNPlusOne(async () => 1, { nope: true })
+  })
+
   it('batchUpdate takes partial rows and a column key', () => {
     expectTypeOf(
       optimizer.batchUpdate(parents, [{ id: 1, name: 'b' }], { key: 'id' }),
