@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
 import {
@@ -162,6 +162,16 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
       },
     )
     expect(kept).toBe(1)
+    // onConflict.set: only the listed columns are overwritten
+    await optimizer.batchInsert(tables.sources, [{ url: 'd', title: 'd-old', author: 'keep' }])
+    await optimizer.batchInsert(tables.sources, [{ url: 'd', title: 'd-new', author: 'lost' }], {
+      onConflict: { target: 'url', set: ['title'] },
+    })
+    const [d] = await database.db
+      .select({ title: tables.sources.title, author: tables.sources.author })
+      .from(tables.sources)
+      .where(eq(tables.sources.url, 'd'))
+    expect(d).toEqual({ title: 'd-new', author: 'keep' })
   })
 
   it('is all-or-nothing: a constraint violation in batch 3 writes nothing and names the batch and rows', async () => {

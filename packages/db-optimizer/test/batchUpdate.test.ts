@@ -48,8 +48,20 @@ describe.each(drivers)('batchUpdate on $name', (driver) => {
       title: `new ${i + 1}`,
       score: i,
     }))
-    const n = await optimizer.batchUpdate(tables.sources, updates, { batchSize: 300 })
+    const progress: [number, number, number][] = []
+    const n = await optimizer.batchUpdate(tables.sources, updates, {
+      batchSize: 300,
+      onProgress: ({ batch, batches, done }) => {
+        progress.push([batch, batches, done])
+      },
+    })
     expect(n).toBe(1000)
+    expect(progress).toEqual([
+      [0, 4, 300],
+      [1, 4, 600],
+      [2, 4, 900],
+      [3, 4, 1000],
+    ])
     const update = Object.entries(optimizer.getQueryStats().byShape).find(([s]) =>
       s.startsWith('update'),
     )

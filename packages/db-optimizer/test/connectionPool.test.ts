@@ -52,6 +52,17 @@ describe.each(drivers)('ConnectionPool on $name', (driver) => {
       expect(rec).toMatchObject({ currentMax: 1, recommendedMax: 1, action: 'keep' })
     }
     expect(rec.reasons.length).toBeGreaterThan(0)
+    const capped = ConnectionPool.optimizePoolSize(database.db, {
+      targetConcurrency: 30,
+      serverLimit: 20,
+    })
+    if (driver.name === 'postgres-js') {
+      expect(capped.recommendedMax).toBe(20)
+      expect(capped.reasons.join(' ')).toContain('Capped at the server')
+    } else {
+      expect(capped.recommendedMax).toBe(1)
+      expect(capped.reasons.join(' ')).toContain('max=20')
+    }
     expect(() => ConnectionPool.optimizePoolSize(database.db, { targetConcurrency: 0 })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     )

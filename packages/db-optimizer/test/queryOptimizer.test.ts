@@ -370,6 +370,43 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     )
   })
 
+  it('honours maxShapes and sampleLimit, times nested transactions, and stops on dispose', async () => {
+    let disposed: QueryOptimizer | undefined
+    {
+      using optimizer = new QueryOptimizer(database.db, { maxShapes: 2, sampleLimit: 4 })
+      await database.db.execute(sql`select pg_sleep(${0.05}::float8)`)
+      for (let i = 0; i < 4; i++) await database.db.execute(sql`select pg_sleep(${0}::float8)`)
+      await database.db.execute(sql`select 1 as a`)
+      await database.db.execute(sql`select 2 as b`)
+      await database.db.execute(sql`select 3 as c`)
+      const { byShape } = optimizer.getQueryStats()
+      expect(Object.keys(byShape)).toHaveLength(3)
+      expect(byShape['(other)']?.count).toBe(2)
+      const sleep = Object.entries(byShape).find(([s]) => s.includes('pg_sleep'))?.[1]
+      expect(sleep?.count).toBe(5)
+      expect(sleep?.maxMs).toBeGreaterThanOrEqual(50)
+      // the 50 ms sample fell out of the 4 kept: percentiles come from the fast ones
+      expect(sleep?.p99Ms).toBeLessThan(50)
+      optimizer.reset()
+      await database.db.transaction(async (tx) => {
+        await tx.execute(sql`select 1`)
+        await tx.transaction(async (inner) => {
+          await inner.execute(sql`select 2`)
+          await inner.execute(sql`select 3`)
+        })
+      })
+      const counted = optimizer.getQueryStats().all.count
+      // postgres.js sends SAVEPOINT/RELEASE itself; on PGlite drizzle runs them as statements
+      expect(counted).toBe(driver.name === 'postgres-js' ? 3 : 5)
+      disposed = optimizer
+    }
+    await database.db.execute(sql`select 1`)
+    expect(disposed?.getQueryStats().all.count).toBe(driver.name === 'postgres-js' ? 3 : 5)
+    expect(() => new QueryOptimizer(database.db, { maxShapes: 0 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+  })
+
   it('explains a query, and analyses DML inside a rolled-back transaction', async () => {
     const optimizer = new QueryOptimizer(database.db)
     const plain = await optimizer.explain(
@@ -383,6 +420,12 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
     expect(analysed.plan['Node Type']).toBe('ModifyTable')
     expect(analysed.executionTimeMs).toBeGreaterThan(0)
     expect(analysed.text).toContain('actual rows=')
+    const buffers = await optimizer.explain(database.db.select().from(tables.sources), {
+      analyze: true,
+      buffers: true,
+    })
+    expect(buffers.plan).toHaveProperty('Shared Hit Blocks')
+    expect(plain.plan).not.toHaveProperty('Shared Hit Blocks')
     const [left] = await database.db.select({ n: sql<number>`count(*)::int` }).from(tables.sources)
     expect(left?.n).toBe(200)
     await expect(optimizer.explain('select 1' as never)).rejects.toMatchObject({
