@@ -15,7 +15,8 @@ const header = `# Benchmarks
 Measured tables of every package's \`bench/\` and of the demo, each comparing us with the named
 peers in the same run on the same machine. Machines here are shared 2-core VMs and noisy: read the
 medians and the ratios, not single absolute times. Each section gives its date and the command that
-produced it; targets that were missed are marked as missed, with the reason.
+produced it; targets that were missed are marked as missed, with the reason. The one-page
+summary of every target is [targets.md](targets.md).
 
 Regenerate: \`npm run bench\` (each package writes its \`bench/RESULTS.md\`), then
 \`node tools/collect-benchmarks.mjs\`.
