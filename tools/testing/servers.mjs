@@ -123,16 +123,9 @@ export async function startRedis(options = {}) {
       if (c.exitCode !== null || c.signalCode !== null) resolve()
       else c.once('exit', () => resolve())
     })
-  // Another process may take the free port between the probe and the server's bind: retry elsewhere.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await start()
-      break
-    } catch (error) {
-      if (options.port !== undefined || attempt >= 3) throw error
-      port = await getFreePort()
-    }
-  }
+  port = await startOnFreePort(start, port, options.port !== undefined, (p) => {
+    port = p
+  })
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -223,15 +216,9 @@ export async function startPostgres(options = {}) {
   }
   const postmasterPid = () =>
     Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await start()
-      break
-    } catch (error) {
-      if (options.port !== undefined || attempt >= 3) throw error
-      port = await getFreePort()
-    }
-  }
+  port = await startOnFreePort(start, port, options.port !== undefined, (p) => {
+    port = p
+  })
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
@@ -285,5 +272,20 @@ function isAlive(pid) {
     return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
   } catch {
     return false
+  }
+}
+
+// Another process may take the probed free port before the server binds it: retry on a new one,
+// unless the caller asked for that port.
+async function startOnFreePort(start, port, fixed, setPort) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start()
+      return port
+    } catch (error) {
+      if (fixed || attempt >= 3) throw error
+      port = await getFreePort()
+      setPort(port)
+    }
   }
 }
