@@ -530,7 +530,7 @@ export class TaskRun {
 
   #chunkDone(chunk: Chunk, reply: ChunkReply): void {
     this.#release(chunk)
-    const values = deserialize(reply.values) as unknown[]
+    const values = reply.plain ?? (deserialize(reply.values as Uint8Array) as unknown[])
     const errors = reply.errors
     const durations = reply.durations
     const metrics = this.#config.metrics

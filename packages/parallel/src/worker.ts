@@ -3,6 +3,7 @@
 // values (v8-serialized, so a value that cannot cross the boundary fails alone), per-item
 // durations and serialized errors.
 import { performance } from 'node:perf_hooks'
+import { types } from 'node:util'
 import { serialize } from 'node:v8'
 import { workerData } from 'node:worker_threads'
 import { LOADING, markProgress } from './progress.js'
@@ -34,11 +35,53 @@ export interface ProbeReply {
   error?: unknown
 }
 
-/** What a chunk answers: values (v8-serialized array), durations (ms) and [index, error] pairs. */
+/**
+ * What a chunk answers: values, durations (ms) and [index, error] pairs. Values that are certain
+ * to cross the boundary (primitives, typed arrays, plain arrays and objects of those) travel as
+ * they are, in the reply's own structured clone (`plain`); any other result is v8-serialized here
+ * first (`values`), so that a value that cannot cross fails alone.
+ */
 export interface ChunkReply {
-  values: Uint8Array
+  plain?: unknown[]
+  values?: Uint8Array
   durations: Float64Array
   errors: unknown[] | null
+}
+
+/** How deep `clonesSafely` looks into arrays and plain objects before giving up. */
+const PLAIN_DEPTH = 4
+
+/**
+ * True when structured clone surely accepts `value`: a primitive other than a symbol, a typed
+ * array or DataView over a non-shared buffer, or a plain array / object of those (a few levels).
+ * Checking is much cheaper than v8.serialize, whose typed arrays go through a JS callback each.
+ */
+function clonesSafely(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+    case 'bigint':
+      return true
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (ArrayBuffer.isView(value)) return value.buffer instanceof ArrayBuffer
+  if (depth === 0 || types.isProxy(value)) return false
+  const proto = Object.getPrototypeOf(value)
+  if (Array.isArray(value) && proto === Array.prototype) {
+    for (let i = 0; i < value.length; i++) if (!clonesSafely(value[i], depth - 1)) return false
+    return true
+  }
+  if (proto !== Object.prototype && proto !== null) return false
+  for (const key in value) {
+    if (!clonesSafely((value as Record<string, unknown>)[key], depth - 1)) return false
+  }
+  return true
 }
 
 type Handler = (input: unknown) => unknown
@@ -152,6 +195,9 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     durations[i] = end - start
     start = end
   }
+  if (plainValues(values)) {
+    return { plain: values, durations, errors: errors === null ? null : serializeErrors(errors) }
+  }
   let bytes: Uint8Array
   try {
     bytes = serialize(values)
@@ -168,24 +214,36 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     }
     bytes = serialize(values)
   }
-  if (errors !== null) {
-    for (let j = 1; j < errors.length; j += 2) {
-      const record = serializeError(errors[j])
-      try {
-        serialize(record)
-        errors[j] = record
-      } catch {
-        const e = errors[j] as { name?: unknown; message?: unknown; stack?: unknown }
-        errors[j] = serializeError(
-          Object.assign(new Error(String(e?.message ?? e)), {
-            name: String(e?.name ?? 'Error'),
-            stack: String(e?.stack ?? ''),
-          }),
-        )
-      }
+  return { values: bytes, durations, errors: errors === null ? null : serializeErrors(errors) }
+}
+
+/** `clonesSafely` for a chunk's values; a getter that throws while checking means "no". */
+function plainValues(values: unknown[]): boolean {
+  try {
+    return clonesSafely(values, PLAIN_DEPTH + 1)
+  } catch {
+    return false
+  }
+}
+
+/** Turns the errors of [index, error] pairs into records that surely cross the boundary. */
+function serializeErrors(errors: unknown[]): unknown[] {
+  for (let j = 1; j < errors.length; j += 2) {
+    const record = serializeError(errors[j])
+    try {
+      serialize(record)
+      errors[j] = record
+    } catch {
+      const e = errors[j] as { name?: unknown; message?: unknown; stack?: unknown }
+      errors[j] = serializeError(
+        Object.assign(new Error(String(e?.message ?? e)), {
+          name: String(e?.name ?? 'Error'),
+          stack: String(e?.stack ?? ''),
+        }),
+      )
     }
   }
-  return { values: bytes, durations, errors }
+  return errors
 }
 
 function missingCode(code: unknown): boolean {

@@ -129,6 +129,34 @@ describe('worker threads', () => {
     expect(results[1]?.result).toBe(4)
   })
 
+  it('returns typed arrays and plain data as they are, other results through v8 serialization', async () => {
+    const ex = executor({ chunkSize: 10 })
+    const shaped = defineWorkerTask<string, unknown>(fixtures, 'shaped')
+    const plain = await ex.parallelMap(shaped, ['floats', 'plain', 'text'])
+    expect(plain[0]).toBeInstanceOf(Float32Array)
+    expect(Array.from(plain[0] as Float32Array)).toEqual([1.5, 2.5])
+    expect(plain[1]).toEqual({
+      id: 7,
+      tags: ['a', null],
+      vec: new Uint8Array([1, 2]),
+      big: 2n,
+      nested: { ok: true },
+    })
+    expect(plain[2]).toBe('text')
+    // A Date, a Map or data nested deeper than the check looks take the serialized path.
+    const other = await ex.parallelMap(shaped, ['date', 'map', 'deep', 'floats'])
+    expect(other[0]).toEqual(new Date(0))
+    expect(other[1]).toEqual(new Map([['k', 1]]))
+    expect(other[2]).toEqual({ a: { b: { c: { d: { e: { f: 1 } } } } } })
+    expect(Array.from(other[3] as Float32Array)).toEqual([1.5, 2.5])
+    // A proxy or a throwing getter cannot cross: that item fails alone, its chunk-mates succeed.
+    const results = await ex.mapParallel(shaped, ['proxy', 'floats', 'getter', 'text'])
+    expect((results[0]?.error as ParallelError).code).toBe('NOT_CLONEABLE')
+    expect(Array.from(results[1]?.result as Float32Array)).toEqual([1.5, 2.5])
+    expect((results[2]?.error as ParallelError).code).toBe('NOT_CLONEABLE')
+    expect(results[3]?.result).toBe('text')
+  })
+
   it.each([
     ['an uncaught exception', 'crashUncaught', {}],
     ['process.exit()', 'crashExit', {}],
