@@ -151,9 +151,9 @@ describe('worker threads', () => {
     expect(Array.from(other[3] as Float32Array)).toEqual([1.5, 2.5])
     // A proxy or a throwing getter cannot cross: that item fails alone, its chunk-mates succeed.
     const results = await ex.mapParallel(shaped, ['proxy', 'floats', 'getter', 'text'])
-    expect((results[0]?.error as ParallelError).code).toBe('NOT_CLONEABLE')
+    expect((results[0]!.error as ParallelError).code).toBe('NOT_CLONEABLE')
     expect(Array.from(results[1]?.result as Float32Array)).toEqual([1.5, 2.5])
-    expect((results[2]?.error as ParallelError).code).toBe('NOT_CLONEABLE')
+    expect((results[2]!.error as ParallelError).code).toBe('NOT_CLONEABLE')
     expect(results[3]?.result).toBe('text')
   })
 
