@@ -37,22 +37,13 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64url')
 }
 
+/** One part of a key: strings as they are, anything else as `stableStringify` writes it. */
 function keyPart(value: unknown): string {
-  switch (typeof value) {
-    case 'string':
-      return value
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return String(value)
-    case 'undefined':
-      return 'undefined'
-    default:
-      return stableStringify(value, new Set())
-  }
+  return typeof value === 'string' ? value : stableStringify(value)
 }
 
-function stableStringify(value: unknown, seen: Set<object>): string {
+/** `seen` holds the objects being written (circular check); made on the first object. */
+function stableStringify(value: unknown, seen?: Set<object>): string {
   if (value === null) return 'null'
   switch (typeof value) {
     case 'string':
@@ -72,6 +63,7 @@ function stableStringify(value: unknown, seen: Set<object>): string {
   }
   const object = value as object
   if (object instanceof Date) return object.toISOString()
+  seen ??= new Set()
   if (seen.has(object)) {
     throw new CacheError(CacheErrorCode.INVALID_KEY, 'cacheKey parts must not be circular')
   }

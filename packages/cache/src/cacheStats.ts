@@ -1,9 +1,30 @@
+import { publishTimedEvent } from './cacheChannel.js'
 import type { CacheStats } from './types.js'
 
-/** Plain hit/miss counters shared by the stores. */
+/**
+ * Hit/miss counters shared by the stores. `hit()` / `miss()` count one read and publish it on the
+ * channel when its `start` (from `eventStart`) says so.
+ */
 export class StatsCounter {
   hits = 0
   misses = 0
+  readonly #namespace: string
+
+  constructor(namespace: string) {
+    this.#namespace = namespace
+  }
+
+  /** Counts a hit on `key`; publishes it when `start >= 0`. */
+  hit(key: string, start: number): void {
+    this.hits++
+    if (start >= 0) publishTimedEvent('hit', key, this.#namespace, start)
+  }
+
+  /** Counts a miss on `key`; publishes it when `start >= 0`. */
+  miss(key: string, start: number): void {
+    this.misses++
+    if (start >= 0) publishTimedEvent('miss', key, this.#namespace, start)
+  }
 
   snapshot(): CacheStats {
     const totalRequests = this.hits + this.misses

@@ -147,3 +147,8 @@ function unencodable(codec: string, value: unknown, cause?: unknown): CacheError
     { cause },
   )
 }
+
+/** The codec of one call: `options.codec` when given (resolved), else the store's `fallback`. */
+export function codecFor(options: { codec?: CodecOption } | undefined, fallback: Codec): Codec {
+  return options?.codec === undefined ? fallback : resolveCodec(options.codec)
+}

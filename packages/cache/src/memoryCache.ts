@@ -1,7 +1,6 @@
-import { performance } from 'node:perf_hooks'
-import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
-import { CacheError, CacheErrorCode } from './cacheError.js'
+import { eventStart, kMuteEvents, publishTimedEvent } from './cacheChannel.js'
 import { StatsCounter } from './cacheStats.js'
+import { closedError } from './closedError.js'
 import {
   COARSE_CLOCK_SLACK_MS,
   coarseNow,
@@ -9,23 +8,16 @@ import {
   releaseClock,
   retainClock,
 } from './coarseClock.js'
-import { resolveCodec } from './codecs.js'
-import type {
-  Cache,
-  CacheEventOp,
-  CacheStats,
-  Codec,
-  CodecOption,
-  GetOptions,
-  SetOptions,
-} from './types.js'
+import { codecFor, resolveCodec } from './codecs.js'
+import { encodeEntries } from './encodeEntries.js'
+import type { Cache, CacheStats, Codec, CodecOption, GetOptions, SetOptions } from './types.js'
 import {
   assertKey,
   assertKeys,
+  assertNamespace,
   assertPositiveInteger,
   assertTtl,
   encodeValue,
-  entryList,
   stripUndefined,
 } from './validate.js'
 
@@ -91,7 +83,7 @@ export class MemoryCache implements Cache {
   /** The namespace of this cache (events carry it). */
   readonly namespace: string
   readonly #map = new Map<string, Entry>()
-  readonly #stats = new StatsCounter()
+  readonly #stats: StatsCounter
   readonly #maxEntries: number
   readonly #maxBytes: number
   readonly #defaultTtl: number
@@ -103,17 +95,13 @@ export class MemoryCache implements Cache {
 
   constructor(options: MemoryCacheOptions = {}) {
     const o = { ...memoryCacheDefaults, ...stripUndefined(options) }
-    if (typeof o.namespace !== 'string' || o.namespace.length === 0) {
-      throw new CacheError(
-        CacheErrorCode.INVALID_OPTION,
-        `options.namespace must be a non-empty string, got ${String(o.namespace)}`,
-      )
-    }
+    assertNamespace(o.namespace)
     assertPositiveInteger(o.maxEntries, 'options.maxEntries')
     assertPositiveInteger(o.maxBytes, 'options.maxBytes', true)
     assertPositiveInteger(o.maxKeyLength, 'options.maxKeyLength')
     assertTtl(o.defaultTtl, 'options.defaultTtl')
     this.namespace = o.namespace
+    this.#stats = new StatsCounter(o.namespace)
     this.#maxEntries = o.maxEntries
     this.#maxBytes = o.maxBytes
     this.#defaultTtl = o.defaultTtl
@@ -143,17 +131,15 @@ export class MemoryCache implements Cache {
   getSync<T = unknown>(key: string): T | undefined {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(this.#events)
     const entry = this.#map.get(key)
     if (entry === undefined || (entry.expiresAt !== 0 && expired(entry.expiresAt))) {
       if (entry !== undefined) this.#remove(key, entry)
-      this.#stats.misses++
-      if (start >= 0) this.#emit('miss', key, start)
+      this.#stats.miss(key, start)
       return undefined
     }
     entry.used = true
-    this.#stats.hits++
-    if (start >= 0) this.#emit('hit', key, start)
+    this.#stats.hit(key, start)
     return entry.value as T
   }
 
@@ -166,12 +152,12 @@ export class MemoryCache implements Cache {
     const ttl = ttlSeconds ?? this.#defaultTtl
     assertKey(key, this.#maxKeyLength)
     assertTtl(ttl)
-    const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
+    const codec = codecFor(options, this.#codec)
     const size = byteSize(encodeValue(codec, value))
     if (this.#closed) throw closedError()
-    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(this.#events)
     const stored = this.#store(key, value, ttl, size)
-    if (start >= 0 && stored) this.#emit('set', key, start)
+    if (start >= 0 && stored) publishTimedEvent('set', key, this.namespace, start)
     return stored
   }
 
@@ -188,11 +174,11 @@ export class MemoryCache implements Cache {
   async delete(key: string): Promise<boolean> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(this.#events)
     const entry = this.#map.get(key)
     if (entry !== undefined) this.#remove(key, entry)
     // Published for every delete, found or not, like the other stores.
-    if (start >= 0) this.#emit('delete', key, start)
+    if (start >= 0) publishTimedEvent('delete', key, this.namespace, start)
     return entry !== undefined && (entry.expiresAt === 0 || entry.expiresAt > Date.now())
   }
 
@@ -241,20 +227,19 @@ export class MemoryCache implements Cache {
   ): Promise<boolean> {
     const ttl = ttlSeconds ?? this.#defaultTtl
     assertTtl(ttl)
-    const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
-    const list = entryList(entries)
-    const sizes: number[] = []
-    for (const [key, value] of list) {
-      assertKey(key, this.#maxKeyLength)
-      sizes.push(byteSize(encodeValue(codec, value, `entries[${JSON.stringify(key)}]`)))
-    }
+    const { list, encoded } = encodeEntries(
+      entries,
+      codecFor(options, this.#codec),
+      this.#maxKeyLength,
+    )
+    const sizes = encoded.map((e) => byteSize(e))
     if (this.#closed) throw closedError()
     let all = true
     for (let i = 0; i < list.length; i++) {
       const [key, value] = list[i]!
-      const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+      const start = eventStart(this.#events)
       const stored = this.#store(key, value, ttl, sizes[i]!)
-      if (start >= 0 && stored) this.#emit('set', key, start)
+      if (start >= 0 && stored) publishTimedEvent('set', key, this.namespace, start)
       all &&= stored
     }
     return all
@@ -322,10 +307,6 @@ export class MemoryCache implements Cache {
     this.#map.delete(key)
     this.#bytes -= entry.size
   }
-
-  #emit(op: CacheEventOp, key: string, start: number): void {
-    publishCacheEvent({ op, key, namespace: this.namespace, durationMs: performance.now() - start })
-  }
 }
 
 function expired(expiresAt: number): boolean {
@@ -336,8 +317,4 @@ function expired(expiresAt: number): boolean {
 
 function byteSize(encoded: string | Buffer): number {
   return typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.byteLength
-}
-
-function closedError(): CacheError {
-  return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')
 }

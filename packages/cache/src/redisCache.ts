@@ -1,13 +1,20 @@
 import { performance } from 'node:perf_hooks'
 import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis'
-import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
+import {
+  cacheChannel,
+  eventStart,
+  kMuteEvents,
+  publishCacheEvent,
+  publishTimedEvent,
+} from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
-import { resolveCodec } from './codecs.js'
+import { closedError } from './closedError.js'
+import { codecFor, resolveCodec } from './codecs.js'
+import { encodeEntries } from './encodeEntries.js'
 import type {
   Cache,
-  CacheEventOp,
   CacheHealth,
   CacheStats,
   Codec,
@@ -18,11 +25,11 @@ import type {
 import {
   assertKey,
   assertKeys,
+  assertNamespace,
   assertPositiveInteger,
   assertTtl,
   describe,
   encodeValue,
-  entryList,
   stripUndefined,
 } from './validate.js'
 
@@ -146,7 +153,7 @@ export class RedisCache implements Cache {
   readonly client: Client
   readonly #prefix: string
   readonly #isCluster: boolean
-  readonly #stats = new StatsCounter()
+  readonly #stats: StatsCounter
   readonly #breaker: CircuitBreaker | undefined
   readonly #codec: Codec
   readonly #defaultTtl: number
@@ -165,12 +172,7 @@ export class RedisCache implements Cache {
 
   constructor(options: RedisCacheOptions = {}) {
     const o = { ...redisCacheDefaults, ...stripUndefined(options) }
-    if (typeof o.namespace !== 'string' || o.namespace.length === 0) {
-      throw new CacheError(
-        CacheErrorCode.INVALID_OPTION,
-        `options.namespace must be a non-empty string, got ${String(o.namespace)}`,
-      )
-    }
+    assertNamespace(o.namespace)
     assertTtl(o.defaultTtl, 'options.defaultTtl')
     assertPositiveInteger(o.maxKeyLength, 'options.maxKeyLength')
     assertPositiveInteger(o.commandTimeout, 'options.commandTimeout')
@@ -178,6 +180,7 @@ export class RedisCache implements Cache {
     assertPositiveInteger(o.maxReconnectDelay, 'options.maxReconnectDelay')
     this.#codec = resolveCodec(o.codec)
     this.namespace = o.namespace
+    this.#stats = new StatsCounter(o.namespace)
     this.#prefix = `${o.namespace}:`
     this.#defaultTtl = o.defaultTtl
     this.#maxKeyLength = o.maxKeyLength
@@ -224,8 +227,8 @@ export class RedisCache implements Cache {
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
-    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+    const codec = codecFor(options, this.#codec)
+    const start = eventStart(this.#events)
     let raw: string | Buffer | null
     try {
       this.#gate()
@@ -237,9 +240,8 @@ export class RedisCache implements Cache {
       this.#breaker?.success()
     } catch (error) {
       this.#fail(key, error, start)
-      this.#stats.misses++
       // The read's outcome is a miss, as getStats() counts it; the fault itself was an 'error'.
-      if (start >= 0) this.#emit('miss', key, start)
+      this.#stats.miss(key, start)
       return undefined
     }
     return this.#decoded<T>(key, raw, codec, start)
@@ -254,10 +256,10 @@ export class RedisCache implements Cache {
     const ttl = ttlSeconds ?? this.#defaultTtl
     assertKey(key, this.#maxKeyLength)
     assertTtl(ttl)
-    const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
+    const codec = codecFor(options, this.#codec)
     const encoded = encodeValue(codec, value)
     if (this.#closed) throw closedError()
-    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(this.#events)
     try {
       this.#gate()
       const full = this.#prefix + key
@@ -269,14 +271,14 @@ export class RedisCache implements Cache {
       this.#fail(key, error, start)
       return false
     }
-    if (start >= 0) this.#emit('set', key, start)
+    if (start >= 0) publishTimedEvent('set', key, this.namespace, start)
     return true
   }
 
   async delete(key: string): Promise<boolean> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(this.#events)
     let removed: number
     try {
       this.#gate()
@@ -287,7 +289,7 @@ export class RedisCache implements Cache {
       this.#fail(key, error, start)
       return false
     }
-    if (start >= 0) this.#emit('delete', key, start)
+    if (start >= 0) publishTimedEvent('delete', key, this.namespace, start)
     return removed > 0
   }
 
@@ -353,10 +355,10 @@ export class RedisCache implements Cache {
   ): Promise<Map<string, T>> {
     assertKeys(keys, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
+    const codec = codecFor(options, this.#codec)
     const out = new Map<string, T>()
     if (keys.length === 0) return out
-    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(this.#events)
     let raws: (string | Buffer | null)[]
     try {
       this.#gate()
@@ -374,8 +376,7 @@ export class RedisCache implements Cache {
       this.#breaker?.success()
     } catch (error) {
       this.#fail(keys[0]!, error, start)
-      this.#stats.misses += keys.length
-      if (start >= 0) for (const key of keys) this.#emit('miss', key, start)
+      for (const key of keys) this.#stats.miss(key, start)
       return out
     }
     for (let i = 0; i < keys.length; i++) {
@@ -392,16 +393,14 @@ export class RedisCache implements Cache {
   ): Promise<boolean> {
     const ttl = ttlSeconds ?? this.#defaultTtl
     assertTtl(ttl)
-    const codec = options?.codec === undefined ? this.#codec : resolveCodec(options.codec)
-    const list = entryList(entries)
-    const encoded: (string | Buffer)[] = []
-    for (const [key, value] of list) {
-      assertKey(key, this.#maxKeyLength)
-      encoded.push(encodeValue(codec, value, `entries[${JSON.stringify(key)}]`))
-    }
+    const { list, encoded } = encodeEntries(
+      entries,
+      codecFor(options, this.#codec),
+      this.#maxKeyLength,
+    )
     if (this.#closed) throw closedError()
     if (list.length === 0) return true
-    const start = this.#events && cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(this.#events)
     try {
       this.#gate()
       if (this.#isCluster) {
@@ -429,7 +428,7 @@ export class RedisCache implements Cache {
       this.#fail(list[0]![0], error, start)
       return false
     }
-    if (start >= 0) for (const [key] of list) this.#emit('set', key, start)
+    if (start >= 0) for (const [key] of list) publishTimedEvent('set', key, this.namespace, start)
     return true
   }
 
@@ -506,8 +505,7 @@ export class RedisCache implements Cache {
     start: number,
   ): T | undefined {
     if (raw === null) {
-      this.#stats.misses++
-      if (start >= 0) this.#emit('miss', key, start)
+      this.#stats.miss(key, start)
       return undefined
     }
     let value: T
@@ -515,12 +513,10 @@ export class RedisCache implements Cache {
       value = codec.decode(raw) as T
     } catch (error) {
       this.#recordError(key, error, start)
-      this.#stats.misses++
-      if (start >= 0) this.#emit('miss', key, start)
+      this.#stats.miss(key, start)
       return undefined
     }
-    this.#stats.hits++
-    if (start >= 0) this.#emit('hit', key, start)
+    this.#stats.hit(key, start)
     return value
   }
 
@@ -546,10 +542,6 @@ export class RedisCache implements Cache {
         error: err,
       })
     }
-  }
-
-  #emit(op: CacheEventOp, key: string, start: number): void {
-    publishCacheEvent({ op, key, namespace: this.namespace, durationMs: performance.now() - start })
   }
 
   #withTimeout<T>(pending: Promise<T>): Promise<T> {
@@ -579,10 +571,6 @@ async function within(pending: Promise<unknown>, ms: number): Promise<void> {
     }),
   ])
   clearTimeout(timer)
-}
-
-function closedError(): CacheError {
-  return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')
 }
 
 function hasCommandTimeout(client: Client): boolean {

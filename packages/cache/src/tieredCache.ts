@@ -1,17 +1,10 @@
-import { performance } from 'node:perf_hooks'
-import { cacheChannel, kMuteEvents, publishCacheEvent } from './cacheChannel.js'
+import { eventStart, kMuteEvents, publishTimedEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
+import { closedError } from './closedError.js'
 import { MemoryCache, type MemoryCacheOptions, memoryCacheDefaults } from './memoryCache.js'
 import { RedisCache, type RedisCacheOptions } from './redisCache.js'
-import type {
-  Cache,
-  CacheEventOp,
-  CacheHealth,
-  CacheStats,
-  GetOptions,
-  SetOptions,
-} from './types.js'
+import type { Cache, CacheHealth, CacheStats, GetOptions, SetOptions } from './types.js'
 import { assertKey, assertKeys, assertTtl, entryList } from './validate.js'
 
 /** Options of `TieredCache`. */
@@ -52,7 +45,7 @@ export class TieredCache implements Cache {
   /** The shared tier. */
   readonly remote: Cache
   readonly #memoryTtl: number
-  readonly #stats = new StatsCounter()
+  readonly #stats: StatsCounter
   /** Longest key of every operation, in UTF-8 bytes: the memory tier's default limit. */
   readonly #maxKeyLength = memoryCacheDefaults.maxKeyLength
   #closed = false
@@ -71,6 +64,7 @@ export class TieredCache implements Cache {
     const ownRemote = !isCache(options.remote)
     this.remote = isCache(options.remote) ? options.remote : new RedisCache(options.remote)
     this.namespace = this.remote.namespace
+    this.#stats = new StatsCounter(this.namespace)
     try {
       this.memory =
         options.memory instanceof MemoryCache
@@ -94,22 +88,19 @@ export class TieredCache implements Cache {
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(true)
     const local = this.memory.getSync<T>(key)
     if (local !== undefined) {
-      this.#stats.hits++
-      if (start >= 0) this.#emit('hit', key, start)
+      this.#stats.hit(key, start)
       return local
     }
     const value = await this.remote.get<T>(key, options)
     if (value === undefined) {
-      this.#stats.misses++
-      if (start >= 0) this.#emit('miss', key, start)
+      this.#stats.miss(key, start)
       return undefined
     }
     this.memory.backfill(key, value, this.#memoryTtl, estimateSize(value))
-    this.#stats.hits++
-    if (start >= 0) this.#emit('hit', key, start)
+    this.#stats.hit(key, start)
     return value
   }
 
@@ -122,21 +113,20 @@ export class TieredCache implements Cache {
     // Same key limit as get(), so nothing is written that could not be read back.
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(true)
     // The remote validates (key, TTL, codec) before anything is written anywhere.
     const written = await this.remote.set(key, value, ttlSeconds, options)
-    if (start >= 0 && written) this.#emit('set', key, start)
-    const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? this.#memoryTtl : ttlSeconds
-    this.memory.backfill(key, value, Math.min(ttl, this.#memoryTtl), estimateSize(value))
+    if (start >= 0 && written) publishTimedEvent('set', key, this.namespace, start)
+    this.#hold(key, value, ttlSeconds)
     return written
   }
 
   async delete(key: string): Promise<boolean> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(true)
     const [local, remote] = await Promise.all([this.memory.delete(key), this.remote.delete(key)])
-    if (start >= 0) this.#emit('delete', key, start)
+    if (start >= 0) publishTimedEvent('delete', key, this.namespace, start)
     return local || remote
   }
 
@@ -158,7 +148,7 @@ export class TieredCache implements Cache {
   ): Promise<Map<string, T>> {
     assertKeys(keys, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(true)
     const found = await this.memory.getMany<T>(keys)
     const missing = keys.filter((k) => !found.has(k))
     if (missing.length > 0) {
@@ -172,12 +162,10 @@ export class TieredCache implements Cache {
     for (const key of keys) {
       const value = found.get(key)
       if (value === undefined) {
-        this.#stats.misses++
-        if (start >= 0) this.#emit('miss', key, start)
+        this.#stats.miss(key, start)
       } else {
-        this.#stats.hits++
+        this.#stats.hit(key, start)
         out.set(key, value)
-        if (start >= 0) this.#emit('hit', key, start)
       }
     }
     return out
@@ -190,13 +178,11 @@ export class TieredCache implements Cache {
   ): Promise<boolean> {
     for (const [key] of entryList(entries)) assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
-    const start = cacheChannel.hasSubscribers ? performance.now() : -1
+    const start = eventStart(true)
     const written = await this.remote.setMany(entries, ttlSeconds, options)
-    const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? this.#memoryTtl : ttlSeconds
-    const list = entryList(entries)
-    for (const [k, v] of list) {
-      this.memory.backfill(k, v, Math.min(ttl, this.#memoryTtl), estimateSize(v))
-      if (start >= 0 && written) this.#emit('set', k, start)
+    for (const [k, v] of entryList(entries)) {
+      this.#hold(k, v, ttlSeconds)
+      if (start >= 0 && written) publishTimedEvent('set', k, this.namespace, start)
     }
     return written
   }
@@ -224,8 +210,10 @@ export class TieredCache implements Cache {
     await this.close()
   }
 
-  #emit(op: CacheEventOp, key: string, start: number): void {
-    publishCacheEvent({ op, key, namespace: this.namespace, durationMs: performance.now() - start })
+  /** Copies a written value into memory for its TTL, at most `memoryTtl` (0 / none: `memoryTtl`). */
+  #hold(key: string, value: unknown, ttlSeconds: number | undefined): void {
+    const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? this.#memoryTtl : ttlSeconds
+    this.memory.backfill(key, value, Math.min(ttl, this.#memoryTtl), estimateSize(value))
   }
 }
 
@@ -238,10 +226,6 @@ function isCache(value: unknown): value is Cache {
     typeof (value as Cache).get === 'function' &&
     typeof (value as Cache).set === 'function'
   )
-}
-
-function closedError(): CacheError {
-  return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')
 }
 
 /** Rough in-memory size of a decoded value, in bytes (for the memory tier's byte bound). */

@@ -107,3 +107,13 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') return `a ${value.constructor?.name ?? 'Object'}`
   return String(value)
 }
+
+/** Throws `INVALID_OPTION` unless `namespace` (`options.namespace`) is a non-empty string. */
+export function assertNamespace(namespace: unknown): asserts namespace is string {
+  if (typeof namespace !== 'string' || namespace.length === 0) {
+    throw new CacheError(
+      CacheErrorCode.INVALID_OPTION,
+      `options.namespace must be a non-empty string, got ${String(namespace)}`,
+    )
+  }
+}
