@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { checkNonNegative, checkPositiveInteger, runBatches } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
+import { checkRowArray, checkRowObject } from './rowChecks.js'
 import { type ColumnInfo, isSql, type TableInfo, tableInfo, toText } from './tableInfo.js'
 import type { AnyPgDatabase } from './types.js'
 
@@ -84,12 +85,7 @@ export async function batchInsert(
   options: BatchInsertOptions = {},
 ): Promise<number> {
   const info = tableInfo(table)
-  if (!Array.isArray(rows)) {
-    throw new DbOptimizerError(
-      'INVALID_ROWS',
-      `rows must be an array of objects, got ${typeof rows}`,
-    )
-  }
+  checkRowArray('rows', rows)
   if (options.batchSize !== undefined) checkPositiveInteger('options.batchSize', options.batchSize)
   const method = options.method ?? DEFAULTS.method
   if (method !== 'auto' && method !== 'values' && method !== 'unnest') {
@@ -164,12 +160,7 @@ function inspectRows(info: TableInfo, rows: readonly Record<string, unknown>[]):
   let hasSql = false
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]
-    if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-      throw new DbOptimizerError(
-        'INVALID_ROWS',
-        `rows[${i}] must be an object, got ${row === null ? 'null' : typeof row}`,
-      )
-    }
+    checkRowObject('rows', i, row)
     let present = 0
     for (const key in row) {
       if (!info.columns.has(key)) {

@@ -3,6 +3,7 @@ import type { PgTable } from 'drizzle-orm/pg-core'
 import { type BatchProgress, MAX_BIND_PARAMETERS, quote } from './batchInsert.js'
 import { checkPositiveInteger, runBatches } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
+import { checkRowArray, checkRowObject } from './rowChecks.js'
 import {
   type ColumnInfo,
   isSql,
@@ -60,12 +61,7 @@ export async function batchUpdate(
   options: BatchUpdateOptions = {},
 ): Promise<number> {
   const info = tableInfo(table)
-  if (!Array.isArray(updates)) {
-    throw new DbOptimizerError(
-      'INVALID_ROWS',
-      `updates must be an array of objects, got ${typeof updates}`,
-    )
-  }
+  checkRowArray('updates', updates)
   const batchSize = options.batchSize ?? DEFAULT_BATCH
   checkPositiveInteger('options.batchSize', batchSize)
   const key = resolveKey(info, options.key)
@@ -83,12 +79,7 @@ export async function batchUpdate(
   >()
   for (let i = 0; i < updates.length; i++) {
     const update = updates[i]
-    if (update === null || typeof update !== 'object' || Array.isArray(update)) {
-      throw new DbOptimizerError(
-        'INVALID_ROWS',
-        `updates[${i}] must be an object, got ${update === null ? 'null' : typeof update}`,
-      )
-    }
+    checkRowObject('updates', i, update)
     const keyValue = update[key.key]
     if (keyValue === undefined || keyValue === null) {
       throw new DbOptimizerError(

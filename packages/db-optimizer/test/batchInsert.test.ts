@@ -1,15 +1,8 @@
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
-import {
-  count,
-  createTables,
-  drivers,
-  dropTables,
-  makeTables,
-  sourceRows,
-  type Tables,
-} from './drivers.js'
+import { type Database, DbOptimizerError, type QueryOptimizer } from '../src/index.js'
+import { closeDriverSuite, openDriverSuite } from './driverSuite.js'
+import { count, drivers, sourceRows, type Tables } from './drivers.js'
 
 describe.each(drivers)('batchInsert on $name', (driver) => {
   let database: Database
@@ -17,16 +10,10 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
   let optimizer: QueryOptimizer
 
   beforeAll(async () => {
-    database = await driver.open()
-    tables = makeTables()
-    await createTables(database, tables)
-    optimizer = new QueryOptimizer(database.db)
+    ;({ database, tables, optimizer } = await openDriverSuite(driver))
   })
 
-  afterAll(async () => {
-    await dropTables(database, tables)
-    await database.close()
-  })
+  afterAll(() => closeDriverSuite(database, tables))
 
   const reset = async () => {
     await database.db.execute(sql.raw(`truncate "dbo_src_${tables.id}" restart identity`))

@@ -10,7 +10,8 @@ import {
   QueryOptimizer,
   selectinLoad,
 } from '../src/index.js'
-import { createTables, drivers, dropTables, makeTables, type Tables } from './drivers.js'
+import { closeDriverSuite, openDriverSuite } from './driverSuite.js'
+import { drivers, type Tables } from './drivers.js'
 
 describe.each(drivers)('eager and select-in loading on $name', (driver) => {
   let database: Database
@@ -18,10 +19,7 @@ describe.each(drivers)('eager and select-in loading on $name', (driver) => {
   let optimizer: QueryOptimizer
 
   beforeAll(async () => {
-    database = await driver.open()
-    tables = makeTables()
-    await createTables(database, tables)
-    optimizer = new QueryOptimizer(database.db)
+    ;({ database, tables, optimizer } = await openDriverSuite(driver))
     await optimizer.batchInsert(
       tables.biographies,
       Array.from({ length: 12 }, (_, i) => ({ name: `Person ${i + 1}` })),
@@ -37,10 +35,7 @@ describe.each(drivers)('eager and select-in loading on $name', (driver) => {
     )
   })
 
-  afterAll(async () => {
-    await dropTables(database, tables)
-    await database.close()
-  })
+  afterAll(() => closeDriverSuite(database, tables))
 
   const expectations = (
     loaded: { id: number; name: string; sources: { url: string; biographyId: number | null }[] }[],

@@ -13,14 +13,8 @@ import {
   type SlowQueryRecord,
   statementShape,
 } from '../src/index.js'
-import {
-  createTables,
-  drivers,
-  dropTables,
-  makeTables,
-  sourceRows,
-  type Tables,
-} from './drivers.js'
+import { closeDriverSuite, openDriverSuite } from './driverSuite.js'
+import { drivers, sourceRows, type Tables } from './drivers.js'
 
 describe('statementShape', () => {
   it('collapses literals, parameters and value lists so one statement has one shape', () => {
@@ -41,16 +35,12 @@ describe.each(drivers)('QueryOptimizer on $name', (driver) => {
   let tables: Tables
 
   beforeAll(async () => {
-    database = await driver.open()
-    tables = makeTables()
-    await createTables(database, tables)
-    await new QueryOptimizer(database.db).batchInsert(tables.sources, sourceRows(200))
+    const suite = await openDriverSuite(driver)
+    ;({ database, tables } = suite)
+    await suite.optimizer.batchInsert(tables.sources, sourceRows(200))
   })
 
-  afterAll(async () => {
-    await dropTables(database, tables)
-    await database.close()
-  })
+  afterAll(() => closeDriverSuite(database, tables))
 
   it('measures every statement at the driver, by shape and by span name', async () => {
     const optimizer = new QueryOptimizer(database.db)
