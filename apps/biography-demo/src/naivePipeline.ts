@@ -12,6 +12,7 @@ import {
   contentHash,
   counts,
   fetchTimeoutMs,
+  figureOutcome,
   markdownFile,
   searchCorpus,
   sourceRows,
@@ -182,17 +183,8 @@ async function naiveFigure(
   })
   pages.length = 0
 
-  return {
-    slug: figure.slug,
-    name: figure.name,
-    considered: hits.length,
-    valid: validated.filter((v) => v.verdict.valid).length,
-    duplicates: assembled.duplicates.size,
-    chapters: assembled.chapters.length,
-    citations: assembled.refs.size,
-    conflicts: assembled.chapters.reduce((n, c) => n + c.conflicts.length, 0),
-    file: markdownFile(figure),
+  return figureOutcome(figure, hits.length, validated, assembled, {
     sha256: sha256(markdown),
     bytes: Buffer.byteLength(markdown),
-  }
+  })
 }

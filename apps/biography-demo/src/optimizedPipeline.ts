@@ -24,6 +24,7 @@ import {
   contentHash,
   counts,
   fetchTimeoutMs,
+  figureOutcome,
   markdownFile,
   searchCorpus,
   sourceRows,
@@ -266,17 +267,5 @@ async function optimizedFigure(
     return written
   })
 
-  return {
-    slug: figure.slug,
-    name: figure.name,
-    considered: hits.length,
-    valid: validated.filter((v) => v.verdict.valid).length,
-    duplicates: assembled.duplicates.size,
-    chapters: assembled.chapters.length,
-    citations: assembled.refs.size,
-    conflicts: assembled.chapters.reduce((n, c) => n + c.conflicts.length, 0),
-    file: markdownFile(figure),
-    sha256: digest,
-    bytes,
-  }
+  return figureOutcome(figure, hits.length, validated, assembled, { sha256: digest, bytes })
 }

@@ -5,6 +5,7 @@ import type { Figure } from './corpus/figures.js'
 import type { chapters, sources } from './db/schema.js'
 import { deduplicate } from './deduplicate.js'
 import type { FetchedPage } from './pageFetcher.js'
+import type { FigureOutcome } from './runTypes.js'
 import type { SourceScore } from './sourceScorer.js'
 import { tfidf } from './vectorizer.js'
 
@@ -128,6 +129,29 @@ export function chapterRows(
 /** File name of a figure's biography in the output folder. */
 export function markdownFile(figure: Figure): string {
   return `${figure.slug}.md`
+}
+
+/** A figure's line in the run's metrics, once its Markdown is written. */
+export function figureOutcome(
+  figure: Figure,
+  considered: number,
+  validated: readonly ValidatedSource[],
+  assembled: Assembled,
+  markdown: { sha256: string; bytes: number },
+): FigureOutcome {
+  return {
+    slug: figure.slug,
+    name: figure.name,
+    considered,
+    valid: validated.filter((v) => v.verdict.valid).length,
+    duplicates: assembled.duplicates.size,
+    chapters: assembled.chapters.length,
+    citations: assembled.refs.size,
+    conflicts: assembled.chapters.reduce((n, c) => n + c.conflicts.length, 0),
+    file: markdownFile(figure),
+    sha256: markdown.sha256,
+    bytes: markdown.bytes,
+  }
 }
 
 /** Counts for the biography header. */

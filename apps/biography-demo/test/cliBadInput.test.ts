@@ -1,24 +1,15 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { getFreePort } from '../../../tools/testing/servers.mjs'
-import { cliPath, embeddedEnv, runCli } from './helpers.js'
+import { cliPath, embeddedEnv, runCli, useTempDir } from './helpers.js'
 
 const names = ['Marie Curie', 'Ada Lovelace', 'Alan Turing', 'Nikola Tesla', 'Rosalind Franklin']
 
 describe('demo CLI bad input', () => {
-  let dir: string
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'bookgen-demo-bad-'))
-  })
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true })
-  })
+  const dir = useTempDir('bookgen-demo-bad-')
 
   it('prints the help and exits 0', async () => {
     const run = await runCli(['--help'])
@@ -37,7 +28,7 @@ describe('demo CLI bad input', () => {
   })
 
   it('exits 2 on an unknown character and lists the available names, without a stack trace', async () => {
-    const out = join(dir, 'unknown')
+    const out = join(dir(), 'unknown')
     const run = await runCli(['Albert Nobody', '--out', out], embeddedEnv)
     expect(run.code).toBe(2)
     expect(run.stdout).toBe('')
@@ -54,7 +45,7 @@ describe('demo CLI bad input', () => {
   })
 
   it('exits 3 with a clear message when --out cannot be written, and creates nothing', async () => {
-    const file = join(dir, 'a-file')
+    const file = join(dir(), 'a-file')
     await writeFile(file, 'not a folder')
     const out = join(file, 'out')
     const run = await runCli(['Ada Lovelace', '--out', out, '--quiet'], embeddedEnv)
@@ -69,7 +60,7 @@ describe('demo CLI bad input', () => {
 
   it('exits 4 naming the Redis URL with its password masked when Redis is unreachable', async () => {
     const port = await getFreePort()
-    const out = join(dir, 'redis-down')
+    const out = join(dir(), 'redis-down')
     const run = await runCli(['Ada Lovelace', '--out', out, '--quiet'], {
       ...embeddedEnv,
       REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${port}`,
@@ -86,7 +77,7 @@ describe('demo CLI bad input', () => {
     const port = await getFreePort()
     const url = `postgres://postgres:hunter2@127.0.0.1:${port}/test`
     // Nested: the folders `--out` needed are created, then removed again when the run fails.
-    const out = join(dir, 'pg-down', 'nested', 'out')
+    const out = join(dir(), 'pg-down', 'nested', 'out')
     const run = await runCli(['Ada Lovelace', '--out', out, '--quiet'], {
       ...embeddedEnv,
       DATABASE_URL: url,
@@ -97,7 +88,7 @@ describe('demo CLI bad input', () => {
     )
     expect(run.stderr).not.toContain('hunter2')
     expect(run.stderr).not.toMatch(/\n\s+at /)
-    expect(existsSync(join(dir, 'pg-down'))).toBe(false)
+    expect(existsSync(join(dir(), 'pg-down'))).toBe(false)
 
     const debug = await runCli(['Ada Lovelace', '--out', out, '--quiet', '--debug'], {
       ...embeddedEnv,
@@ -109,7 +100,7 @@ describe('demo CLI bad input', () => {
   })
 
   it('leaves nothing half-written when it is stopped mid-run (exit 130)', async () => {
-    const out = join(dir, 'interrupted')
+    const out = join(dir(), 'interrupted')
     const env: NodeJS.ProcessEnv = { ...process.env }
     delete env.REDIS_URL
     delete env.DATABASE_URL

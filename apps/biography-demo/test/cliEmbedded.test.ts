@@ -4,22 +4,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { chromium } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CliRun, embeddedEnv, parseMarkdown, runCli } from './helpers.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { type CliRun, embeddedEnv, parseMarkdown, runCli, useTempDir } from './helpers.js'
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
-  let dir: string
+  const dir = useTempDir('bookgen-demo-e2e-')
   let run: CliRun
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'bookgen-demo-e2e-'))
-    run = await runCli(['Ada Lovelace', '--out', join(dir, 'out'), '--quiet'], embeddedEnv)
-  })
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true })
+    run = await runCli(['Ada Lovelace', '--out', join(dir(), 'out'), '--quiet'], embeddedEnv)
   })
 
   it('exits 0 and says on its first line which backends are in use', () => {
@@ -48,7 +43,7 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
   })
 
   it('writes only the Markdown, metrics.json and report.html (no staging left)', async () => {
-    expect((await readdir(join(dir, 'out'))).sort()).toEqual([
+    expect((await readdir(join(dir(), 'out'))).sort()).toEqual([
       'ada-lovelace.md',
       'metrics.json',
       'report.html',
@@ -56,7 +51,7 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
   })
 
   it('writes a Markdown biography with chapters, citations and each source once', async () => {
-    const markdown = await readFile(join(dir, 'out', 'ada-lovelace.md'), 'utf8')
+    const markdown = await readFile(join(dir(), 'out', 'ada-lovelace.md'), 'utf8')
     expect(markdown.startsWith('# Ada Lovelace (1815–1852)\n')).toBe(true)
     const { chapters, cited, listed } = parseMarkdown(markdown)
     expect(chapters.length).toBeGreaterThanOrEqual(3)
@@ -67,7 +62,7 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
     expect(new Set(urls).size).toBe(urls.length)
     expect(urls.every((u) => u.startsWith('https://'))).toBe(true)
     // Near-duplicate (syndicated) copies were removed: fewer listed sources than valid ones.
-    const metrics = JSON.parse(await readFile(join(dir, 'out', 'metrics.json'), 'utf8'))
+    const metrics = JSON.parse(await readFile(join(dir(), 'out', 'metrics.json'), 'utf8'))
     const figure = metrics.runs[0].figures[0]
     expect(figure.duplicates).toBeGreaterThan(0)
     expect(listed.size).toBe(figure.valid - figure.duplicates)
@@ -75,7 +70,7 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
   })
 
   it('writes metrics.json with the measured runs, comparison and targets', async () => {
-    const metrics = JSON.parse(await readFile(join(dir, 'out', 'metrics.json'), 'utf8'))
+    const metrics = JSON.parse(await readFile(join(dir(), 'out', 'metrics.json'), 'utf8'))
     expect(metrics.version).toBe(1)
     expect(metrics.backends.database).toContain('PGlite')
     expect(metrics.runs.map((r: { variant: string }) => r.variant)).toEqual([
@@ -148,7 +143,7 @@ describe('demo CLI on the embedded defaults (MemoryCache + PGlite)', () => {
       const page = await browser.newPage()
       const requests: string[] = []
       page.on('request', (r) => requests.push(r.url()))
-      const url = pathToFileURL(join(dir, 'out', 'report.html')).href
+      const url = pathToFileURL(join(dir(), 'out', 'report.html')).href
       await page.goto(url)
       const charts = await page.$$eval('svg.chart', (svgs) =>
         svgs.map((svg) => ({

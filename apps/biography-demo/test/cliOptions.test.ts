@@ -1,27 +1,18 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openDatabase } from '../src/db/database.js'
 import { biographies } from '../src/db/schema.js'
-import { embeddedEnv, runCli } from './helpers.js'
+import { embeddedEnv, runCli, useTempDir } from './helpers.js'
 
 describe('demo CLI --no-compare with --data-dir', () => {
-  let dir: string
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'bookgen-demo-opts-'))
-  })
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true })
-  })
+  const dir = useTempDir('bookgen-demo-opts-')
 
   it('runs the optimized pipeline once and keeps the PGlite data between invocations', async () => {
-    const dataDir = join(dir, 'data')
-    const out = join(dir, 'out')
+    const dataDir = join(dir(), 'data')
+    const out = join(dir(), 'out')
     const args = ['Nikola Tesla', '--no-compare', '--data-dir', dataDir, '--out', out, '--quiet']
     const first = await runCli(args, embeddedEnv)
     expect(first.stderr).toBe('')
@@ -57,7 +48,7 @@ describe('demo CLI --no-compare with --data-dir', () => {
   })
 
   it('writes every figure with --characters all, without progress bars when stderr is not a TTY', async () => {
-    const out = join(dir, 'all')
+    const out = join(dir(), 'all')
     const run = await runCli(['--characters', 'all', '--no-compare', '--out', out], embeddedEnv)
     expect(run.code).toBe(0)
     expect(run.stderr).toBe('')

@@ -1,5 +1,9 @@
 import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll } from 'vitest'
 
 /** The built CLI (run `npx tsup` first; the Nx test target builds it). */
 export const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
@@ -49,3 +53,21 @@ export function parseMarkdown(markdown: string): {
 
 /** Env without the service variables: the embedded defaults. */
 export const embeddedEnv = { REDIS_URL: undefined, DATABASE_URL: undefined }
+
+/**
+ * A fresh temporary folder for the calling suite: made before its tests (its own `beforeAll`
+ * hooks registered later see it) and removed after them. Returns the folder's path.
+ */
+export function useTempDir(prefix: string): () => string {
+  let dir: string | undefined
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix))
+  })
+  afterAll(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+  return () => {
+    if (dir === undefined) throw new Error('the temporary folder exists only while the suite runs')
+    return dir
+  }
+}
