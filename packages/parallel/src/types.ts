@@ -78,7 +78,7 @@ export interface ExecutorOptions {
   maxRetryDelay?: number
   /**
    * Worker tasks per message to a thread: `'auto'` sizes chunks from measured run times
-   * (about 4 ms of work per message), or a fixed positive integer. Ignored (1) with a `timeout`.
+   * (about 8 ms of work per message), or a fixed positive integer. Ignored (1) with a `timeout`.
    * @default 'auto'
    */
   chunkSize?: number | 'auto'
