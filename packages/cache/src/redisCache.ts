@@ -310,7 +310,8 @@ export class RedisCache implements Cache {
 
   /**
    * Removes this cache's keys with SCAN + UNLINK (on every master of a Cluster) and resolves how
-   * many were removed. Keys outside the namespace are never touched; FLUSHDB/KEYS are never used.
+   * many were removed. Keys outside the namespace are never touched; no database-wide flush and no
+   * blocking full-keyspace listing is ever sent.
    */
   async clear(): Promise<number> {
     if (this.#closed) throw closedError()
