@@ -1,5 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { sql } from 'drizzle-orm'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ConnectionPool,
@@ -73,33 +74,77 @@ describe.each(drivers)('ConnectionPool on $name', (driver) => {
     expect(before.driver).toBe(driver.name)
     expect(before.max).toBe(driver.name === 'pglite' ? 1 : 10)
     expect(before.inUse).toBe(0)
-    // sampled when the first of 12 concurrent statements completes: 11 are still in flight
-    let during: PoolStatus | undefined
-    const sample = (message: unknown) => {
-      if (during === undefined && (message as { sql: string }).sql.includes('pg_sleep')) {
-        during = ConnectionPool.getPoolStatus(database.db)
+    if (driver.name === 'pglite') {
+      // one connection, statements queued in JS: when the first of 12 completes, 11 are in flight
+      let during: PoolStatus | undefined
+      const sample = (message: unknown) => {
+        if (during === undefined && (message as { sql: string }).sql.includes('pg_sleep')) {
+          during = ConnectionPool.getPoolStatus(database.db)
+        }
       }
+      subscribe(QUERY_CHANNEL, sample)
+      try {
+        await Promise.all(
+          Array.from({ length: 12 }, () => database.db.execute(sql`select pg_sleep(0.01)`)),
+        )
+      } finally {
+        unsubscribe(QUERY_CHANNEL, sample)
+      }
+      expect(during).toMatchObject({ inUse: 1, waiting: 10, open: 1, idle: 0 })
+      expect(ConnectionPool.getPoolStatus(database.db)).toMatchObject({
+        inUse: 0,
+        waiting: 0,
+        open: 1,
+        idle: 1,
+        peakInFlight: 12,
+      })
+      return
     }
-    subscribe(QUERY_CHANNEL, sample)
+    // 12 statements block on an advisory lock held by another client, so they stay in flight until
+    // it is released; the pool's busy count is compared with the server's own view (pg_locks), not
+    // sampled at an instant that load can move.
+    const key = Math.floor(Math.random() * 2 ** 30)
+    const blocker = postgres(DATABASE_URL, { max: 1, onnotice: () => {} })
+    const observer = postgres(DATABASE_URL, { max: 1, onnotice: () => {} })
     try {
-      await Promise.all(
-        Array.from({ length: 12 }, () => database.db.execute(sql`select pg_sleep(0.05)`)),
+      await blocker`select pg_advisory_lock(${key})`
+      const running = Promise.all(
+        Array.from({ length: 12 }, () =>
+          database.db.execute(sql`select pg_advisory_xact_lock_shared(${key})`),
+        ),
       )
+      const samples: PoolStatus[] = []
+      let agreed: { status: PoolStatus; serverWaiting: number } | undefined
+      const deadline = Date.now() + 60_000
+      while (agreed === undefined && Date.now() < deadline) {
+        const [row] = await observer`
+          select count(*)::int as n from pg_locks
+          where locktype = 'advisory' and not granted and objid = ${key}`
+        const status = ConnectionPool.getPoolStatus(database.db)
+        samples.push(status)
+        if (status.inUse > 0 && status.inUse === row?.n && status.waiting === 12 - status.inUse) {
+          agreed = { status, serverWaiting: row.n }
+        } else await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      for (const s of samples) {
+        expect(s.inUse).toBeLessThanOrEqual(10)
+        expect(s.open).toBeLessThanOrEqual(10)
+        expect(s.open).toBeGreaterThanOrEqual(s.inUse)
+        expect(s.idle).toBe(s.open - s.inUse)
+        expect(s.inUse + s.waiting).toBeLessThanOrEqual(12)
+      }
+      expect(agreed, 'pool status never matched the server within 60 s').toBeDefined()
+      await blocker`select pg_advisory_unlock(${key})`
+      await running
     } finally {
-      unsubscribe(QUERY_CHANNEL, sample)
+      await blocker.end()
+      await observer.end()
     }
     const after = ConnectionPool.getPoolStatus(database.db)
-    if (driver.name === 'postgres-js') {
-      // postgres.js pipelines queued statements onto connections as they open, so 8..10 are busy
-      expect(during?.inUse).toBeGreaterThanOrEqual(8)
-      expect(during?.inUse).toBeLessThanOrEqual(10)
-      expect((during?.inUse ?? 0) + (during?.waiting ?? 0)).toBeLessThanOrEqual(11)
-      expect(during?.open).toBeGreaterThanOrEqual(during?.inUse ?? 0)
-      expect(after).toMatchObject({ inUse: 0, waiting: 0, open: 10, idle: 10, peakInFlight: 12 })
-    } else {
-      expect(during).toMatchObject({ inUse: 1, waiting: 10, open: 1, idle: 0 })
-      expect(after).toMatchObject({ inUse: 0, waiting: 0, open: 1, idle: 1, peakInFlight: 12 })
-    }
+    expect(after).toMatchObject({ inUse: 0, waiting: 0, peakInFlight: 12 })
+    expect(after.open).toBeGreaterThanOrEqual(1)
+    expect(after.open).toBeLessThanOrEqual(10)
+    expect(after.idle).toBe(after.open)
   })
 
   it('read-heavy and write-heavy presets are real driver options that take effect', async () => {
