@@ -5,10 +5,12 @@
 //   3. npm pack, install the tarball alone into a fresh temporary project outside the workspace,
 //      then import it from ESM and require it from CommonJS; both must expose the same exports.
 //      When the package has test/pack-smoke.mjs and/or test/pack-smoke.cjs, they run there too.
+//   4. what a registry page needs: LICENSE (the workspace's) in the tarball, license, repository,
+//      homepage and bugs fields, and no README link to a file the tarball does not ship.
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, normalize, resolve } from 'node:path'
 
 const pkgDir = process.cwd()
 const root = resolve(pkgDir, '../..')
@@ -36,6 +38,11 @@ try {
   )
   if (stray.length > 0) {
     console.error(`[pack-check] ${pkg.name}: unexpected files in the tarball: ${stray.join(', ')}`)
+    process.exit(1)
+  }
+  const problems = publishingProblems(pkg, files, pkgDir)
+  if (problems.length > 0) {
+    console.error(`[pack-check] ${pkg.name}:\n  ${problems.join('\n  ')}`)
     process.exit(1)
   }
   console.log(sh(bin('attw'), [tarball, '--format', 'table-flipped'], pkgDir).trim())
@@ -90,4 +97,38 @@ try {
   console.log(`[pack-check] ${pkg.name}: ${esm.length} exports, identical from ESM and CommonJS`)
 } finally {
   rmSync(work, { recursive: true, force: true })
+}
+
+/** What would make the published package incomplete: missing metadata, licence or link targets. */
+function publishingProblems(manifest, shipped, dir) {
+  const problems = []
+  for (const field of ['license', 'repository', 'homepage', 'bugs', 'description']) {
+    if (manifest[field] === undefined) problems.push(`package.json has no "${field}" field`)
+  }
+  if (manifest.repository?.directory !== undefined) {
+    const expected = dir.slice(root.length + 1)
+    if (manifest.repository.directory !== expected) {
+      problems.push(
+        `repository.directory is ${manifest.repository.directory}, expected ${expected}`,
+      )
+    }
+  }
+  if (!shipped.includes('LICENSE')) problems.push('the tarball has no LICENSE file')
+  else if (
+    readFileSync(join(dir, 'LICENSE'), 'utf8') !== readFileSync(join(root, 'LICENSE'), 'utf8')
+  ) {
+    problems.push("LICENSE differs from the workspace's LICENSE")
+  }
+  if (!shipped.includes('README.md')) problems.push('the tarball has no README.md')
+  else {
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8')
+    for (const match of readme.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+      const target = match[1].split('#')[0]
+      if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target)) continue
+      const path = normalize(join(dirname('README.md'), target)).replace(/\/$/, '')
+      const ok = shipped.some((f) => f === path || f.startsWith(`${path}/`))
+      if (!ok) problems.push(`README.md links to ${target}, which the tarball does not ship`)
+    }
+  }
+  return problems
 }
