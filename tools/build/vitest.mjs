@@ -10,8 +10,9 @@ export function defineBookgenTestConfig(test = {}) {
     test: {
       include: ['test/**/*.test.ts'],
       typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
-      testTimeout: 30_000,
-      hookTimeout: 60_000,
+      // bounds for a hang, not for speed: under a loaded machine a real-server test may take many seconds
+      testTimeout: 120_000,
+      hookTimeout: 180_000,
       ...test,
     },
   })

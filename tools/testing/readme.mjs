@@ -25,7 +25,7 @@ export function extractExamples(readmePath) {
  * Executes one example with tsx from `packageDir` and resolves with its stdout and stderr.
  * Rejects (with the output) when the example exits non-zero or runs longer than timeoutMs.
  */
-export async function runExample(example, packageDir, { timeoutMs = 60_000, env = {} } = {}) {
+export async function runExample(example, packageDir, { timeoutMs = 120_000, env = {} } = {}) {
   const file = join(packageDir, `.readme-example-${process.pid}-${example.line}.mts`)
   writeFileSync(file, example.code)
   try {

@@ -16,7 +16,7 @@ describe('README examples run as written (against the built dist)', () => {
     'example at line %i',
     async (_line, example) => {
       const { stderr } = await runExample(example, packageDir, {
-        timeoutMs: 30_000,
+        timeoutMs: 120_000,
         env: { REDIS_URL },
       })
       expect(stderr).not.toMatch(/Error|Unhandled/)

@@ -16,7 +16,7 @@ describe('README examples run as written', () => {
   it.concurrent.each(examples.map((e) => [e.line, e]))(
     'example at line %i',
     async (_line, example) => {
-      const { stderr } = await runExample(example, packageDir, { timeoutMs: 60_000 })
+      const { stderr } = await runExample(example, packageDir, { timeoutMs: 120_000 })
       expect(stderr).not.toMatch(/AssertionError|Error:/)
     },
     90_000,

@@ -33,7 +33,7 @@ describe('README examples run as written', () => {
   })
 
   it.each(examples.map((e) => [e.line, e] as const))('example at line %i', async (_, example) => {
-    const { stdout } = await runExample(example, packageDir, { timeoutMs: 60_000 })
+    const { stdout } = await runExample(example, packageDir, { timeoutMs: 120_000 })
     for (const expected of expectedOutputs(example.code)) {
       expect(squash(stdout)).toContain(squash(expected))
     }
