@@ -9,12 +9,13 @@ const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 // Lets pending fs requests of the dynamic import settle before resources are compared.
 const settle = 'await new Promise((r) => setTimeout(r, 20))'
 
-async function runScript(code: string): Promise<{ stdout: string; ms: number }> {
-  const started = performance.now()
+// A handle left behind keeps the child alive for ever; the timeout only bounds that hang (it is
+// long because a loaded machine can take seconds to start Node and import the package).
+async function runScript(code: string): Promise<{ stdout: string }> {
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], {
-    timeout: 10_000,
+    timeout: 90_000,
   })
-  return { stdout, ms: performance.now() - started }
+  return { stdout }
 }
 
 describe('process lifetime', () => {
@@ -30,7 +31,7 @@ describe('process lifetime', () => {
   })
 
   it('leaves no handle behind once profiles stop, so the process exits by itself', async () => {
-    const { stdout, ms } = await runScript(`
+    const { stdout } = await runScript(`
       import { channel } from 'node:diagnostics_channel'
       const { performanceProfile, startProfile, getSystemMetrics } = await import(${JSON.stringify(dist)})
       ${settle}
@@ -47,16 +48,14 @@ describe('process lifetime', () => {
       console.log(before === process.getActiveResourcesInfo().sort().join())
     `)
     expect(stdout.trim()).toBe('true')
-    expect(ms).toBeLessThan(5_000)
   })
 
   it('does not keep the process alive even when a profile is never stopped', async () => {
-    const { stdout, ms } = await runScript(`
+    const { stdout } = await runScript(`
       const { startProfile } = await import(${JSON.stringify(dist)})
       startProfile({ sampleIntervalMs: 1 })
       console.log('started')
     `)
     expect(stdout.trim()).toBe('started')
-    expect(ms).toBeLessThan(5_000)
   })
 })
