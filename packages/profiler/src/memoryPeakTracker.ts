@@ -1,10 +1,11 @@
-import { getHeapStatistics } from 'node:v8'
-import { readProcStatus, resetVmHwm } from './procStatus.js'
+import { HeapPeakMonitor } from './heapPeakMonitor.js'
+import { HwmHandover } from './hwmHandover.js'
 
 /**
  * How a memory peak was obtained:
  * - `vmhwm`: the kernel's RSS high-water mark (/proc/self/status VmHWM), reset when the profile
- *   started; sees every spike.
+ *   started; a reset by any other profile during the window (in any thread, in any copy of this
+ *   package) hands the mark it erases over to this one first, so it sees every spike.
  * - `maxrss`: `process.resourceUsage().maxRSS`, which only counts when it rose during the profile
  *   (it is the process-wide maximum); sees every spike that set a new record.
  * - `sampler`: the largest RSS seen by the periodic sampler, `updateMemoryPeak()`, start and stop;
@@ -12,35 +13,35 @@ import { readProcStatus, resetVmHwm } from './procStatus.js'
  */
 export type MemoryPeakSource = 'vmhwm' | 'maxrss' | 'sampler'
 
-const active = new Set<MemoryPeakTracker>()
+/** A memory peak and how it was obtained. @internal */
+export interface PeakReading {
+  peak: number
+  source: MemoryPeakSource
+  /** Resets of the kernel mark by other profiles whose marks were handed over to this one. */
+  handovers: number
+}
 
 /** Tracks one profile's RSS and heap peak from every source available. @internal */
 export class MemoryPeakTracker {
   readonly start: number
   readonly heapStart: number
   #sampled: number
-  #heapPeak: number
-  #hwmValid: boolean
-  #hwmCarry = 0
+  #hwm: HwmHandover
+  #heap: HeapPeakMonitor
   #maxRssStart: number
   #timer: NodeJS.Timeout | undefined
   #stopped = false
-  #final: { peak: number; source: MemoryPeakSource } | undefined
+  #final: PeakReading | undefined
+  #heapFinal: number | undefined
 
   constructor(sampleIntervalMs: number) {
-    // Another profile may rely on the high-water mark: hand it the peak so far before resetting.
-    if (active.size > 0) {
-      const hwm = readProcStatus()?.vmHwm
-      if (hwm != null) for (const other of active) other.#hwmCarry = Math.max(other.#hwmCarry, hwm)
-    }
-    this.#hwmValid = resetVmHwm()
+    this.#hwm = new HwmHandover()
     this.#maxRssStart = process.resourceUsage().maxRSS * 1024
+    this.#heap = new HeapPeakMonitor()
     const usage = process.memoryUsage()
     this.start = usage.rss
-    this.heapStart = usage.heapUsed
+    this.heapStart = this.#heap.start
     this.#sampled = usage.rss
-    this.#heapPeak = usage.heapUsed
-    active.add(this)
     if (sampleIntervalMs > 0) {
       this.#timer = setInterval(() => this.sample(), sampleIntervalMs)
       this.#timer.unref()
@@ -51,7 +52,7 @@ export class MemoryPeakTracker {
   sample(): number {
     const usage = process.memoryUsage()
     if (usage.rss > this.#sampled) this.#sampled = usage.rss
-    if (usage.heapUsed > this.#heapPeak) this.#heapPeak = usage.heapUsed
+    this.#heap.observe(usage.heapUsed)
     return usage.rss
   }
 
@@ -60,47 +61,54 @@ export class MemoryPeakTracker {
     return this.#sampled
   }
 
-  /** The heap peak seen so far, with V8's own heap statistics folded in. */
+  /**
+   * The largest V8 heap used of this thread, bytes: every collection's heap before it ran where
+   * V8's GC profiler is available (so synchronous spikes count), samples otherwise.
+   */
   get heapPeak(): number {
-    return this.#heapPeak
+    return this.#heapFinal ?? this.#heap.peak()
+  }
+
+  /** True when `heapPeak` sees every collection, not only samples. */
+  get heapPeakExact(): boolean {
+    return this.#heap.exact
   }
 
   /** The best peak available now, and which source produced it. */
-  peak(): { peak: number; source: MemoryPeakSource } {
+  peak(): PeakReading {
     if (this.#final !== undefined) return this.#final
     let peak = this.#sampled
     let source: MemoryPeakSource = 'sampler'
-    const maxRss = process.resourceUsage().maxRSS * 1024
-    if (maxRss > this.#maxRssStart && maxRss > peak) {
-      peak = maxRss
-      source = 'maxrss'
-    }
-    if (this.#hwmValid) {
-      const hwm = Math.max(readProcStatus()?.vmHwm ?? 0, this.#hwmCarry)
-      if (hwm >= peak) {
-        peak = hwm
-        source = 'vmhwm'
+    const hwm = this.#hwm.read()
+    if (hwm === null) {
+      const maxRss = process.resourceUsage().maxRSS * 1024
+      if (maxRss > this.#maxRssStart && maxRss > peak) {
+        peak = maxRss
+        source = 'maxrss'
       }
+    } else if (hwm >= peak) {
+      peak = hwm
+      source = 'vmhwm'
     }
-    return { peak, source }
+    return { peak, source, handovers: this.#hwm.handovers }
   }
 
   /** Takes the last sample, stops the sampler and returns the final RSS and heap. */
   stop(): { rss: number; heapUsed: number } {
     const usage = process.memoryUsage()
     if (usage.rss > this.#sampled) this.#sampled = usage.rss
-    const heap = getHeapStatistics().used_heap_size
-    this.#heapPeak = Math.max(this.#heapPeak, usage.heapUsed, heap)
+    this.#heap.observe(usage.heapUsed)
     this.#final = this.peak()
     this.dispose()
     return { rss: usage.rss, heapUsed: usage.heapUsed }
   }
 
-  /** Releases the sampler; the tracker keeps its figures. */
+  /** Releases the sampler, the GC profiler and the handover channel; the figures stay. */
   dispose(): void {
     if (this.#stopped) return
     this.#stopped = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    active.delete(this)
+    this.#heapFinal = this.#heap.stop()
+    this.#hwm.close()
   }
 }

@@ -210,7 +210,7 @@ export class Profile implements Disposable, AsyncDisposable {
   /** A snapshot of every metric (live figures while running). */
   getMetrics(): PerformanceMetrics {
     const f = this.#final ?? this.#live()
-    const { peak, source } = this.#memory.peak()
+    const { peak, source, handovers } = this.#memory.peak()
     const memoryStart = this.#memory.start
     const memoryPeak = Math.max(peak, memoryStart, f.rss)
     const q = this.#queries
@@ -234,9 +234,11 @@ export class Profile implements Disposable, AsyncDisposable {
       name: this.#name,
       running: this.#final === undefined,
       memoryPeakSource: memoryPeak > peak ? 'sampler' : source,
+      memoryPeakHandovers: handovers,
       heapStart: this.#memory.heapStart,
       heapEnd: f.heapUsed,
       heapPeak: Math.max(this.#memory.heapPeak, f.heapUsed),
+      heapPeakSource: this.#memory.heapPeakExact ? 'gc' : 'sampler',
       dbQueryCount: q.count,
       dbQueries: queries,
       cacheSets: this.#sets,

@@ -106,12 +106,22 @@ export interface PerformanceMetrics {
   running: boolean
   /** Which method produced `memoryPeak`. */
   memoryPeakSource: MemoryPeakSource
+  /**
+   * Times another profile (in any thread, in any copy of this package) reset the kernel's
+   * high-water mark during this one and handed the erased mark over; 0 with no such reset.
+   */
+  memoryPeakHandovers: number
   /** V8 heap used at start, bytes. */
   heapStart: number
   /** V8 heap used at stop (now, while running), bytes. */
   heapEnd: number
-  /** Largest V8 heap used seen, bytes (sampled, so it can miss short spikes). */
+  /**
+   * Largest V8 heap used of the profiling thread, bytes: with `heapPeakSource: 'gc'` the heap
+   * right before every collection of the window and at its ends, so synchronous spikes count.
+   */
   heapPeak: number
+  /** `gc` where V8's GC profiler reported every collection, `sampler` where only samples did. */
+  heapPeakSource: 'gc' | 'sampler'
   /** Number of DB queries (same as `dbQueries.count`). */
   dbQueryCount: number
   /** Distribution of DB query durations. */

@@ -1,0 +1,79 @@
+import { GCProfiler, getHeapStatistics } from 'node:v8'
+
+/** Restart interval of the GC profiler, which keeps every GC's statistics until stopped. */
+const ROLL_MS = 1000
+
+/**
+ * The largest V8 heap used of this thread over a window, spikes included. Between two
+ * collections the heap only grows, so its maximum is reached right before some collection or at
+ * the window's end: V8's GC profiler reports the heap before every collection, and the end is
+ * read directly. @internal
+ */
+export class HeapPeakMonitor {
+  readonly start: number
+  #peak: number
+  #profiler: GCProfiler | undefined
+  #timer: NodeJS.Timeout | undefined
+
+  constructor() {
+    this.#profiler = startGcProfiler()
+    this.exact = this.#profiler !== undefined
+    this.start = getHeapStatistics().used_heap_size
+    this.#peak = this.start
+    if (this.#profiler !== undefined) {
+      this.#timer = setInterval(() => this.#roll(), ROLL_MS)
+      this.#timer.unref()
+    }
+  }
+
+  /** True when V8's GC profiler sees every collection (otherwise only samples count). */
+  readonly exact: boolean
+
+  /** Folds one heap-used figure (bytes) taken now into the peak. */
+  observe(heapUsed: number): void {
+    if (heapUsed > this.#peak) this.#peak = heapUsed
+  }
+
+  /** The peak so far, bytes, the collections up to now and the heap now included. */
+  peak(): number {
+    this.#roll()
+    this.observe(getHeapStatistics().used_heap_size)
+    return this.#peak
+  }
+
+  /** Folds the last collections in and releases the profiler and its timer. */
+  stop(): number {
+    const peak = this.peak()
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
+    if (this.#profiler !== undefined) this.#fold(this.#profiler.stop())
+    this.#profiler = undefined
+    return peak
+  }
+
+  #roll(): void {
+    const old = this.#profiler
+    if (old === undefined) return
+    // The new profiler starts before the old one stops: no collection falls between the two.
+    this.#profiler = startGcProfiler()
+    this.#fold(old.stop())
+  }
+
+  #fold(result: unknown): void {
+    const statistics = (result as GcProfilerResult | undefined)?.statistics
+    if (statistics === undefined) return
+    for (const s of statistics) this.observe(s.beforeGC?.heapStatistics?.usedHeapSize ?? 0)
+  }
+}
+
+// Node's result uses camelCase names, unlike v8.getHeapStatistics(); @types/node reuses the latter.
+interface GcProfilerResult {
+  statistics?: { beforeGC?: { heapStatistics?: { usedHeapSize?: number } } }[]
+}
+
+function startGcProfiler(): GCProfiler | undefined {
+  if (typeof GCProfiler !== 'function') return undefined
+  const profiler = new GCProfiler()
+  profiler.start()
+  return profiler
+}
