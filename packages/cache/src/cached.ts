@@ -1,9 +1,9 @@
 import { cacheChannel, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
-import { cacheKey } from './cacheKey.js'
+import { argumentKeyParts, cacheKey } from './cacheKey.js'
 import { getCache } from './getCache.js'
 import type { Cache, CodecOption } from './types.js'
-import { assertTtl } from './validate.js'
+import { assertTtl, describe } from './validate.js'
 
 /** Options of `cached()` and `@Cached()`. */
 export interface CachedOptions<A extends unknown[] = unknown[]> {
@@ -13,12 +13,14 @@ export interface CachedOptions<A extends unknown[] = unknown[]> {
    */
   ttl?: number
   /**
-   * First part of the key: `cacheKey(keyPrefix, ...args)`.
+   * First part of the key: `cacheKey(keyPrefix, ...args)`. Required for an anonymous function
+   * (unless `key` is given), so two anonymous functions never share keys.
    * @default the function's name (`cached`), `ClassName.method` (`@Cached`)
    */
   keyPrefix?: string
   /**
-   * Builds the key from the arguments instead of `cacheKey(keyPrefix, ...args)`.
+   * Builds the key from the arguments instead of the typed encoding of `cacheKey(keyPrefix,
+   * ...args)`. Needed for arguments that are class instances.
    * @default undefined
    */
   key?: (...args: A) => string
@@ -76,7 +78,13 @@ export function cached<A extends unknown[], R>(
   if (typeof fn !== 'function') {
     throw new CacheError(CacheErrorCode.INVALID_OPTION, `fn must be a function, got ${typeof fn}`)
   }
-  const prefix = options.keyPrefix ?? (fn.name || 'cached')
+  const prefix = options.keyPrefix ?? fn.name
+  if (prefix === '' && options.key === undefined) {
+    throw new CacheError(
+      CacheErrorCode.INVALID_OPTION,
+      'options.keyPrefix must be given for an anonymous function (or options.key), got none',
+    )
+  }
   const runner = createRunner<unknown, A, R>(fn, options, () => prefix)
   const wrapped = ((...args: A) => runner.call(undefined, args)) as CachedFunction<A, Awaited<R>>
   wrapped.key = (...args: A) => runner.key(undefined, args)
@@ -124,6 +132,21 @@ function createRunner<This, A extends unknown[], R>(
   prefixOf: (self: This) => string,
 ): Runner<This, A, R> {
   const { ttl, staleWhileRevalidate: swr = 0, jitter = 0, codec } = options
+  if (
+    options.keyPrefix !== undefined &&
+    (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')
+  ) {
+    throw new CacheError(
+      CacheErrorCode.INVALID_OPTION,
+      `options.keyPrefix must be a non-empty string, got ${describe(options.keyPrefix)}`,
+    )
+  }
+  if (options.key !== undefined && typeof options.key !== 'function') {
+    throw new CacheError(
+      CacheErrorCode.INVALID_OPTION,
+      `options.key must be a function, got ${describe(options.key)}`,
+    )
+  }
   if (ttl !== undefined) assertTtl(ttl, 'options.ttl')
   assertTtl(swr, 'options.staleWhileRevalidate')
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
@@ -149,7 +172,7 @@ function createRunner<This, A extends unknown[], R>(
   const refreshing = new Set<string>()
   const cache = () => options.cache ?? getCache()
   const key = (self: This, args: A) =>
-    options.key ? options.key(...args) : cacheKey(prefixOf(self), ...args)
+    options.key ? options.key(...args) : cacheKey(prefixOf(self), ...argumentKeyParts(args))
 
   const freshTtl = (): number | undefined => {
     if (ttl === undefined || ttl === 0 || jitter === 0) return ttl

@@ -8,6 +8,7 @@ import {
   publishTimedEvent,
 } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
+import { namespacePrefix } from './cacheKey.js'
 import { StatsCounter } from './cacheStats.js'
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
 import { closedError } from './closedError.js'
@@ -181,7 +182,7 @@ export class RedisCache implements Cache {
     this.#codec = resolveCodec(o.codec)
     this.namespace = o.namespace
     this.#stats = new StatsCounter(o.namespace)
-    this.#prefix = `${o.namespace}:`
+    this.#prefix = namespacePrefix(o.namespace)
     this.#defaultTtl = o.defaultTtl
     this.#maxKeyLength = o.maxKeyLength
     this.#commandTimeout = o.commandTimeout
@@ -315,7 +316,7 @@ export class RedisCache implements Cache {
    */
   async clear(): Promise<number> {
     if (this.#closed) throw closedError()
-    const pattern = `${escapeGlob(this.namespace)}:*`
+    const pattern = `${escapeGlob(this.#prefix)}*`
     const nodes: Redis[] = this.#isCluster
       ? (this.client as Cluster).nodes('master')
       : [this.client as Redis]

@@ -76,7 +76,7 @@ describe('RedisCache when Redis fails', () => {
 
       // cached() still computes and returns.
       let computed = 0
-      const square = cached(async (n: number) => ++computed * n * n, { cache, ttl: 60 })
+      const square = cached(async (n: number) => ++computed * n * n, { cache, ttl: 60, keyPrefix: 'square' })
       expect(await square(3)).toBe(9)
 
       // The breaker is open: calls do not touch the dead server and return at once.

@@ -50,7 +50,7 @@ describe('process lifecycle', () => {
       'memory',
       `const cache = new lib.MemoryCache()
 let n = 0
-const f = lib.cached(async () => ++n, { cache, ttl: 1, staleWhileRevalidate: 60 })
+const f = lib.cached(async () => ++n, { cache, keyPrefix: 'swr', ttl: 1, staleWhileRevalidate: 60 })
 await f(); await cache.set('k', 1, 3600)
 console.log('done', await f(), await cache.get('k'))
 exitsSoon()`,

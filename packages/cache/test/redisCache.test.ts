@@ -44,6 +44,20 @@ describe('RedisCache', () => {
     }
   })
 
+  it('keeps nested namespaces apart: x never reads or clears x:sessions', async () => {
+    const base = testNamespace('nested')
+    const outer = open({ namespace: base })
+    const inner = open({ namespace: `${base}:sessions` })
+    expect(await inner.set('s1', 'inner', 60)).toBe(true)
+    expect(await outer.set('sessions:s1', 'outer', 60)).toBe(true)
+    expect(await outer.get('sessions:s1')).toBe('outer')
+    expect(await inner.get('s1')).toBe('inner')
+    expect(await outer.clear()).toBe(1)
+    expect(await inner.get('s1')).toBe('inner')
+    expect(await raw.exists(`${base}\\:sessions:s1`)).toBe(1)
+    expect(await inner.clear()).toBe(1)
+  })
+
   it('writes under <namespace>:<key> with the TTL, JSON by default', async () => {
     const cache = open()
     await cache.set('user:1', { name: 'Marie' }, 120)
