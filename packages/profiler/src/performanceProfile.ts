@@ -3,17 +3,23 @@ import { Profile, SCOPED, SINK } from './profile.js'
 import { ProfilerError, ProfilerErrorCode } from './profilerError.js'
 import type { PerformanceProfileOptions } from './types.js'
 
+/** What {@link performanceProfile} resolves with: the stopped profile and what `fn` returned. */
+export type ProfileResult<T> = Profile & {
+  /** The value `fn` returned (awaited). */
+  readonly result: T
+}
+
 /**
  * Profiles `fn` (the original's `with performance_profile() as prof:`): starts a profile, runs
  * `fn(prof)`, stops the profile when `fn` settles and resolves with it. `bookgen:*` channel
  * messages published from `fn`'s async context are recorded in this profile only, so concurrent
- * calls keep their own counts (see `options.isolate`). If `fn` throws, the profile is stopped
- * and the error rethrown.
+ * calls keep their own counts (see `options.isolate`). What `fn` returns is kept as `result`. If
+ * `fn` throws, the profile is stopped and the error rethrown.
  */
-export async function performanceProfile(
-  fn: (prof: Profile) => unknown,
+export async function performanceProfile<T>(
+  fn: (prof: Profile) => T,
   options: PerformanceProfileOptions = {},
-): Promise<Profile> {
+): Promise<ProfileResult<Awaited<T>>> {
   if (typeof fn !== 'function') {
     throw new ProfilerError(
       ProfilerErrorCode.INVALID_ARGUMENT,
@@ -29,14 +35,18 @@ export async function performanceProfile(
   }
   const prof = new Profile(profileOptions, isolate ? SCOPED : undefined)
   const channels = profileOptions.channels ?? true
+  let result: Awaited<T>
   try {
-    if (channels && isolate) await runScoped(prof[SINK], () => fn(prof))
-    else await fn(prof)
+    if (channels && isolate) result = await runScoped(prof[SINK], () => fn(prof))
+    else result = await fn(prof)
   } finally {
     // Node delivers GC entries from an immediate: one turn lets the pauses of fn's last
     // synchronous stretch reach the observer before stop() reads it.
     if ((profileOptions.gc ?? true) && prof.running) await new Promise(setImmediate)
     if (prof.running) prof.stop()
   }
-  return prof
+  return Object.defineProperty(prof, 'result', {
+    value: result,
+    enumerable: false,
+  }) as ProfileResult<Awaited<T>>
 }

@@ -1,4 +1,5 @@
 import { type ChannelSink, listenEverywhere } from './channels.js'
+import { cpuPercent } from './cpuPercent.js'
 import { type CheckResult, type Criteria, checkMetrics, DEFAULT_CRITERIA } from './criteria.js'
 import { LogLinearHistogram } from './logLinearHistogram.js'
 import { type MemoryPeakSource, MemoryPeakTracker } from './memoryPeakTracker.js'
@@ -30,7 +31,7 @@ interface Final {
   now: number
   rss: number
   heapUsed: number
-  cpuPercent: number
+  cpuSeconds: number
 }
 
 /**
@@ -194,7 +195,6 @@ export class Profile implements Disposable, AsyncDisposable {
     this.#assertRunning('stop')
     const now = performance.now()
     const cpu = process.cpuUsage(this.#cpuStart)
-    const wallMicros = (now - this.#start) * 1000
     this.#unlisten?.()
     this.#runtime.stop()
     const end = this.#memory.stop()
@@ -202,7 +202,7 @@ export class Profile implements Disposable, AsyncDisposable {
       now,
       rss: end.rss,
       heapUsed: end.heapUsed,
-      cpuPercent: wallMicros > 0 ? ((cpu.user + cpu.system) / wallMicros) * 100 : 0,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
     }
     return this.getMetrics()
   }
@@ -227,7 +227,8 @@ export class Profile implements Disposable, AsyncDisposable {
       cacheMisses: this.#misses,
       cacheHitRatio: lookups === 0 ? 0 : this.#hits / lookups,
       dbQueryAvg: q.mean,
-      cpuPercent: f.cpuPercent,
+      cpuPercent: cpuPercent(f.cpuSeconds, duration),
+      cpuSeconds: f.cpuSeconds,
       duration,
       startTime: this.#startEpoch,
       endTime: this.#startEpoch + duration,
@@ -372,13 +373,12 @@ export class Profile implements Disposable, AsyncDisposable {
   #live(): Final {
     const now = performance.now()
     const cpu = process.cpuUsage(this.#cpuStart)
-    const wallMicros = (now - this.#start) * 1000
     const usage = process.memoryUsage()
     return {
       now,
       rss: usage.rss,
       heapUsed: usage.heapUsed,
-      cpuPercent: wallMicros > 0 ? ((cpu.user + cpu.system) / wallMicros) * 100 : 0,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
     }
   }
 }

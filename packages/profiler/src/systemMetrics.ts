@@ -1,12 +1,14 @@
 import { totalmem } from 'node:os'
 import { getHeapStatistics } from 'node:v8'
+import { cpuPercent } from './cpuPercent.js'
 import { countOpenFds, readProcStatus } from './procStatus.js'
 
 /** A point-in-time view of the process, like the original's `get_system_metrics()`. */
 export interface SystemMetrics {
   /**
    * Process CPU time (user + system) over wall time since the previous call (since process start
-   * on the first call), percent; can exceed 100 with worker threads.
+   * on the first call), percent, within 0..100 × the cores Node may use (above 100 with busy
+   * worker threads).
    */
   cpuPercent: number
   /** Resident set size, bytes. */
@@ -46,7 +48,7 @@ export function getSystemMetrics(): SystemMetrics {
   const rss = status?.vmRss ?? usage.rss
   const total = totalmem()
   return {
-    cpuPercent: wallMicros > 0 ? (cpuMicros / wallMicros) * 100 : 0,
+    cpuPercent: cpuPercent(cpuMicros / 1e6, wallMicros / 1e6),
     memoryRss: rss,
     memoryVms: status?.vmSize ?? null,
     memoryPercent: total > 0 ? (rss / total) * 100 : 0,

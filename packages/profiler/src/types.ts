@@ -91,7 +91,11 @@ export interface PerformanceMetrics {
   cacheHitRatio: number
   /** Mean DB query duration, seconds; 0 when there was no query. */
   dbQueryAvg: number
-  /** Process CPU time (user + system) over wall time, percent; can exceed 100 with threads. */
+  /**
+   * Process CPU time (user + system) over wall time, percent: within 0..100 × the cores Node may
+   * use (it exceeds 100 with busy threads). The kernel counts CPU time in scheduler ticks, so
+   * over windows of a few ms the figure is coarse; `cpuSeconds` is the raw total.
+   */
   cpuPercent: number
   /** Wall time, seconds. */
   duration: number
@@ -99,6 +103,12 @@ export interface PerformanceMetrics {
   startTime: number
   /** Unix epoch seconds when it stopped (now, while it runs). */
   endTime: number
+
+  /**
+   * Process CPU time (user + system) during the profile, seconds. The whole process's, also in a
+   * worker thread: merged profiles of one process count it once.
+   */
+  cpuSeconds: number
 
   /** The profile's name, if one was given. */
   name: string | null

@@ -58,15 +58,30 @@ describe('LogLinearHistogram', () => {
     expect(p50).toBeLessThanOrEqual(0.05 * 1.25)
   })
 
-  it('counts zero and clamps huge values without losing min/max', () => {
+  it('counts zero in the lowest bucket and huge values as overflow, keeping min/max', () => {
     const h = new LogLinearHistogram()
     h.record(0)
     h.record(1e300)
+    h.record(2 ** 41 + 1)
     expect(h.min).toBe(0)
     expect(h.max).toBe(1e300)
+    expect(h.overflow).toBe(2)
+    expect(h.count).toBe(3)
     // the lowest bucket holds everything below 2^-34 (58 ps)
-    expect(h.percentile(0.5)).toBeLessThan(1e-10)
-    expect(h.percentile(1)).toBe(1e300)
+    expect(h.percentile(0.3)).toBeLessThan(1e-10)
+    // a rank among the overflowed values reports the exact max, never a clamped bucket bound
+    expect(h.percentile(0.9)).toBe(1e300)
+    expect(h.toBuckets().buckets).toEqual([[0, 1]])
+  })
+
+  it('counts -0 as zero, not in the top bucket', () => {
+    const h = new LogLinearHistogram()
+    h.record(-0)
+    expect(h.toBuckets().buckets).toEqual([[0, 1]])
+    expect(h.overflow).toBe(0)
+    expect(Object.is(h.min, 0)).toBe(true)
+    expect(Object.is(h.sum, 0)).toBe(true)
+    expect(h.percentile(0.5)).toBe(0)
   })
 
   it('forgets everything on reset', () => {

@@ -1,4 +1,5 @@
 import { hasSubscribers } from 'node:diagnostics_channel'
+import { availableParallelism } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { ProfilerError, performanceProfile, startProfile } from '../src/index.js'
@@ -73,6 +74,30 @@ describe('startProfile', () => {
     expect(m.heapPeak).toBeGreaterThanOrEqual(m.heapStart)
     expect(m.eventLoopUtilization).toBeGreaterThan(0.3)
     expect(p.duration).toBe(m.duration)
+  })
+
+  it('keeps cpuPercent within 0..100 x cores, even over a window of microseconds', () => {
+    const cores = availableParallelism()
+    for (let i = 0; i < 200; i++) {
+      const m = startProfile({
+        channels: false,
+        gc: false,
+        eventLoop: false,
+        sampleIntervalMs: 0,
+      }).stop()
+      expect(m.cpuPercent).toBeGreaterThanOrEqual(0)
+      expect(m.cpuPercent).toBeLessThanOrEqual(100 * cores)
+      expect(m.cpuSeconds).toBeGreaterThanOrEqual(0)
+    }
+  })
+
+  it('records -0 as a zero duration', () => {
+    const p = startProfile({ channels: false })
+    p.recordDbQuery(-0)
+    const m = p.stop()
+    expect(m.dbQueries.max).toBe(0)
+    expect(m.dbQueries.p99).toBe(0)
+    expect(Object.is(m.dbQueries.min, 0)).toBe(true)
   })
 
   it('reports live figures while running and freezes them at stop', async () => {
@@ -173,6 +198,15 @@ describe('performanceProfile', () => {
     expect(prof.dbQueryAvg).toBe(0.02)
     expect(prof.cacheHitRatio).toBe(1)
     expect(prof.duration).toBeGreaterThanOrEqual(0.004)
+  })
+
+  it('keeps what fn returned, awaited, as result', async () => {
+    const prof = await performanceProfile(async () => ({ chapters: 12 }))
+    expect(prof.result).toEqual({ chapters: 12 })
+    expect((await performanceProfile(() => 'sync')).result).toBe('sync')
+    expect((await performanceProfile(() => {})).result).toBeUndefined()
+    // result stays out of the metrics
+    expect(prof.toJSON()).not.toHaveProperty('result')
   })
 
   it('stops the profile and rethrows when fn throws', async () => {

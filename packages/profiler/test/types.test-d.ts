@@ -6,15 +6,20 @@ import {
   type PerformanceMetrics,
   type PerformanceMetricsJSON,
   type Profile,
+  type ProfileResult,
   ProfilerErrorCode,
   performanceProfile,
   startProfile,
 } from '../src/index.js'
 
 describe('types', () => {
-  it('performanceProfile resolves with a Profile and passes it to fn', () => {
+  it('performanceProfile resolves with a Profile carrying fn s result and passes it to fn', () => {
     expectTypeOf(performanceProfile).parameter(0).parameter(0).toEqualTypeOf<Profile>()
-    expectTypeOf(performanceProfile(async () => {})).resolves.toEqualTypeOf<Profile>()
+    expectTypeOf(performanceProfile(async () => {})).resolves.toMatchTypeOf<Profile>()
+    expectTypeOf(performanceProfile(async () => 42)).resolves.toEqualTypeOf<ProfileResult<number>>()
+    expectTypeOf(performanceProfile(() => 'sync'))
+      .resolves.toHaveProperty('result')
+      .toEqualTypeOf<string>()
   })
 
   it('profiles are disposable and expose the original fields as numbers', () => {
