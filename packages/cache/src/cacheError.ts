@@ -14,19 +14,36 @@ export const CacheErrorCode = {
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   /** The cache was used after `close()`. */
   CLOSED: 'CLOSED',
+  /** `clear()` could not reach every server; the error's `removed` says how many keys went. */
+  CLEAR_INCOMPLETE: 'CLEAR_INCOMPLETE',
 } as const
 
 /** One of the `CacheErrorCode` values. */
 export type CacheErrorCode = (typeof CacheErrorCode)[keyof typeof CacheErrorCode]
 
-/** The one error class of `@bookgen/cache`; bad input only, never server faults. */
+/**
+ * The one error class of `@bookgen/cache`: bad input, and `clear()` that could not finish. Server
+ * faults of reads and writes are never thrown.
+ */
 export class CacheError extends Error {
   /** What went wrong, from `CacheErrorCode`. */
   readonly code: CacheErrorCode
+  /** For `CLEAR_INCOMPLETE`: how many keys were removed before the failure. */
+  readonly removed?: number
 
-  constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: CacheErrorCode,
+    message: string,
+    options?: { cause?: unknown; removed?: number },
+  ) {
     super(message, options)
     this.name = 'CacheError'
     this.code = code
+    if (options?.removed !== undefined) this.removed = options.removed
   }
+}
+
+/** The `CLOSED` error every store throws when it is used after `close()`. */
+export function closedError(): CacheError {
+  return new CacheError(CacheErrorCode.CLOSED, 'the cache was used after close()')
 }

@@ -4,9 +4,11 @@ import type { Codec, CodecOption } from './types.js'
 import { describe } from './validate.js'
 
 /**
- * JSON codec (the default): strings in Redis, readable by any client. Rejects what JSON would
+ * JSON codec (the default): text in Redis, readable by any client. Rejects what JSON would
  * silently change or cannot represent: BigInt, functions, symbols, NaN/Infinity, circular
- * structures, and `undefined` as the value itself.
+ * structures, `undefined` as the value itself, `Map`, `Set`, typed arrays, boxed primitives and
+ * class instances (they would come back as plain objects). Objects with a `toJSON` method (such as
+ * `Date`) are stored as what it returns; `undefined` properties are left out, as JSON does.
  */
 export const jsonCodec: Codec = {
   name: 'json',
@@ -91,6 +93,12 @@ export function resolveCodec(codec: CodecOption | undefined, what = 'options.cod
     typeof codec.encode === 'function' &&
     typeof codec.decode === 'function'
   ) {
+    if (typeof codec.name !== 'string' || !CODEC_NAME.test(codec.name)) {
+      throw new CacheError(
+        CacheErrorCode.INVALID_OPTION,
+        `${what}.name must be 1 to 32 letters, digits, '.', '_' or '-', got ${describe(codec.name)}`,
+      )
+    }
     return codec as Codec
   }
   throw new CacheError(
@@ -108,6 +116,15 @@ function strictJson(this: unknown, _key: string, value: unknown): unknown {
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`${value} is not JSON-representable`)
       return value
+    case 'object': {
+      if (value === null || Array.isArray(value)) return value
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) {
+        const name = (value as object).constructor?.name ?? 'object'
+        throw new TypeError(`a ${name} would not come back from JSON as it went in`)
+      }
+      return value
+    }
     default:
       return value
   }
@@ -151,4 +168,46 @@ function unencodable(codec: string, value: unknown, cause?: unknown): CacheError
 /** The codec of one call: `options.codec` when given (resolved), else the store's `fallback`. */
 export function codecFor(options: { codec?: CodecOption } | undefined, fallback: Codec): Codec {
   return options?.codec === undefined ? fallback : resolveCodec(options.codec)
+}
+
+const CODEC_NAME = /^[A-Za-z0-9._-]{1,32}$/
+const TAG = 0
+const headers = new Map<string, { text: string; bytes: Buffer }>()
+
+/**
+ * The bytes stored for a value: a header naming the codec that wrote it (`\0<name>\0`), then the
+ * codec's output. A text codec's output stays text, so JSON values remain readable.
+ * @internal
+ */
+export function tagValue(codec: Codec, encoded: string | Buffer): string | Buffer {
+  let header = headers.get(codec.name)
+  if (header === undefined) {
+    const text = `\0${codec.name}\0`
+    header = { text, bytes: Buffer.from(text, 'latin1') }
+    headers.set(codec.name, header)
+  }
+  return typeof encoded === 'string'
+    ? header.text + encoded
+    : Buffer.concat([header.bytes, encoded], header.bytes.length + encoded.length)
+}
+
+/**
+ * Decodes stored bytes with the codec named in their header: `preferred` when it is that codec,
+ * else the built-in codec of that name. Throws (a plain `Error`, reported by the store as a counted
+ * error and a miss) for bytes without a header or written by a codec this process does not know,
+ * so a value is never decoded by the wrong codec.
+ * @internal
+ */
+export function decodeTagged(raw: Buffer, preferred: Codec): unknown {
+  const end = raw[0] === TAG ? raw.indexOf(TAG, 1) : -1
+  if (end < 2 || end > 33) {
+    throw new Error('the stored value has no codec header (written by another client?)')
+  }
+  const name = raw.toString('latin1', 1, end)
+  const codec = name === preferred.name ? preferred : byName[name]
+  if (codec === undefined) {
+    throw new Error(`the stored value was written by the unknown codec "${name}"`)
+  }
+  const payload = raw.subarray(end + 1)
+  return codec.decode(codec.binary ? payload : payload.toString('utf8'))
 }

@@ -1,6 +1,6 @@
 import { eventStart, kMuteEvents, publishTimedEvent } from './cacheChannel.js'
+import { closedError } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
-import { closedError } from './closedError.js'
 import {
   COARSE_CLOCK_SLACK_MS,
   coarseNow,
@@ -9,7 +9,6 @@ import {
   retainClock,
 } from './coarseClock.js'
 import { codecFor, resolveCodec } from './codecs.js'
-import { encodeEntries } from './encodeEntries.js'
 import type { Cache, CacheStats, Codec, CodecOption, GetOptions, SetOptions } from './types.js'
 import {
   assertKey,
@@ -17,6 +16,7 @@ import {
   assertNamespace,
   assertPositiveInteger,
   assertTtl,
+  encodeEntries,
   encodeValue,
   stripUndefined,
 } from './validate.js'

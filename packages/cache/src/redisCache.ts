@@ -7,13 +7,13 @@ import {
   publishCacheEvent,
   publishTimedEvent,
 } from './cacheChannel.js'
-import { CacheError, CacheErrorCode } from './cacheError.js'
+import { CacheError, CacheErrorCode, closedError } from './cacheError.js'
 import { namespacePrefix } from './cacheKey.js'
 import { StatsCounter } from './cacheStats.js'
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
-import { closedError } from './closedError.js'
-import { codecFor, resolveCodec } from './codecs.js'
-import { encodeEntries } from './encodeEntries.js'
+import { codecFor, decodeTagged, resolveCodec, tagValue } from './codecs.js'
+import { openRedisClient, type RedisClient, RedisConnection } from './redisConnection.js'
+import { kReadTimed, kReportError, type TimedValue } from './storeProtocol.js'
 import type {
   Cache,
   CacheHealth,
@@ -30,6 +30,7 @@ import {
   assertPositiveInteger,
   assertTtl,
   describe,
+  encodeEntries,
   encodeValue,
   stripUndefined,
 } from './validate.js'
@@ -88,8 +89,8 @@ export interface RedisCacheOptions {
    */
   maxKeyLength?: number
   /**
-   * Bound of every Redis command in milliseconds: a slower call is answered as a miss / `false`.
-   * A given `client` that has its own ioredis `commandTimeout` keeps that one instead.
+   * Bound of every call in milliseconds: a slower call is answered as a miss / `false`. It holds
+   * whatever the client's own options (a given `client`'s `commandTimeout`, auto-pipelining).
    * @default 250
    */
   commandTimeout?: number
@@ -137,34 +138,32 @@ export const redisCacheDefaults = {
   enableAutoPipelining: true,
 } as const
 
-type Client = Redis | Cluster
-
-const NOT_CONNECTED = 'Redis is not connected'
+/** What a guarded command resolves to when it failed (the failure is already counted). */
+const FAILED: unique symbol = Symbol('failed')
+type Failed = typeof FAILED
 
 /**
  * A cache on Redis (ioredis). Never throws because of the server: when Redis is down, slow or
  * restarting, every call returns within `commandTimeout` as a miss (reads) or `false` (writes),
  * the error is counted and published, and a circuit breaker stops calls to a dead server until a
- * probe succeeds. Bad input throws `CacheError` and writes nothing.
+ * probe succeeds. Bad input throws `CacheError` and writes nothing. Every value is stored with a
+ * small header naming its codec, so a value is only ever decoded by the codec that wrote it.
  */
 export class RedisCache implements Cache {
-  /** The key prefix this cache owns. */
+  /** The namespace this cache owns. */
   readonly namespace: string
   /** The ioredis client (own or given). */
-  readonly client: Client
-  readonly #prefix: string
-  readonly #isCluster: boolean
+  readonly client: RedisClient
+  /** TTL in seconds of writes that give none (`0`: no expiry). */
+  readonly defaultTtl: number
+  /** The prefix of every Redis key of this cache (the namespace, escaped, and `:`). */
+  readonly keyPrefix: string
+  readonly #connection: RedisConnection
   readonly #stats: StatsCounter
   readonly #breaker: CircuitBreaker | undefined
   readonly #codec: Codec
-  readonly #defaultTtl: number
   readonly #maxKeyLength: number
   readonly #commandTimeout: number
-  readonly #ownTimeout: boolean
-  readonly #closeClient: boolean
-  readonly #onClientError: (error: Error) => void
-  readonly #onReady: () => void
-  #everReady: boolean
   #errors = 0
   #lastError: Error | undefined
   #closed = false
@@ -179,41 +178,32 @@ export class RedisCache implements Cache {
     assertPositiveInteger(o.commandTimeout, 'options.commandTimeout')
     assertPositiveInteger(o.connectTimeout, 'options.connectTimeout')
     assertPositiveInteger(o.maxReconnectDelay, 'options.maxReconnectDelay')
+    if (o.client !== undefined && !(o.client instanceof Redis) && !(o.client instanceof Cluster)) {
+      throw new CacheError(
+        CacheErrorCode.INVALID_OPTION,
+        `options.client must be an ioredis Redis or Cluster instance, got ${describe(o.client)}`,
+      )
+    }
     this.#codec = resolveCodec(o.codec)
     this.namespace = o.namespace
     this.#stats = new StatsCounter(o.namespace)
-    this.#prefix = namespacePrefix(o.namespace)
-    this.#defaultTtl = o.defaultTtl
+    this.keyPrefix = namespacePrefix(o.namespace)
+    this.defaultTtl = o.defaultTtl
     this.#maxKeyLength = o.maxKeyLength
     this.#commandTimeout = o.commandTimeout
     if (o.circuitBreaker !== false) {
       this.#breaker = new CircuitBreaker(o.circuitBreaker, 'options.circuitBreaker')
     }
-    if (o.client !== undefined) {
-      if (!(o.client instanceof Redis) && !(o.client instanceof Cluster)) {
-        throw new CacheError(
-          CacheErrorCode.INVALID_OPTION,
-          `options.client must be an ioredis Redis or Cluster instance, got ${describe(o.client)}`,
-        )
-      }
-      this.client = o.client
-      this.#closeClient = o.closeClient ?? false
-      this.#ownTimeout = !hasCommandTimeout(o.client)
-    } else {
-      this.client = openClient(o)
-      this.#closeClient = o.closeClient ?? true
-      this.#ownTimeout = false
-    }
-    this.#isCluster = this.client instanceof Cluster
-    this.#everReady = this.client.status === 'ready'
-    this.#onClientError = (error) => this.#recordError('', error, -1)
-    this.#onReady = () => {
-      this.#everReady = true
+    const own = o.client === undefined
+    this.client = o.client ?? openRedisClient(o)
+    this.#connection = new RedisConnection(
+      this.client,
+      o.closeClient ?? own,
+      o.commandTimeout,
+      (error) => this.#recordError('', error, -1),
       // A fresh connection proves the server is back: stop answering locally at once.
-      this.#breaker?.reset()
-    }
-    this.client.on('error', this.#onClientError)
-    this.client.on('ready', this.#onReady)
+      () => this.#breaker?.reset(),
+    )
   }
 
   /** Errors, circuit state and the last error. */
@@ -230,17 +220,8 @@ export class RedisCache implements Cache {
     if (this.#closed) throw closedError()
     const codec = codecFor(options, this.#codec)
     const start = eventStart(this.#events)
-    let raw: string | Buffer | null
-    try {
-      this.#gate()
-      const full = this.#prefix + key
-      const pending: Promise<string | Buffer | null> = codec.binary
-        ? this.client.getBuffer(full)
-        : this.client.get(full)
-      raw = await (this.#ownTimeout ? this.#withTimeout(pending) : pending)
-      this.#breaker?.success()
-    } catch (error) {
-      this.#fail(key, error, start)
+    const raw = await this.#command(key, start, (c) => c.getBuffer(this.keyPrefix + key))
+    if (raw === FAILED) {
       // The read's outcome is a miss, as getStats() counts it; the fault itself was an 'error'.
       this.#stats.miss(key, start)
       return undefined
@@ -254,24 +235,18 @@ export class RedisCache implements Cache {
     ttlSeconds?: number,
     options?: SetOptions,
   ): Promise<boolean> {
-    const ttl = ttlSeconds ?? this.#defaultTtl
+    const ttl = ttlSeconds ?? this.defaultTtl
     assertKey(key, this.#maxKeyLength)
     assertTtl(ttl)
     const codec = codecFor(options, this.#codec)
-    const encoded = encodeValue(codec, value)
+    const stored = tagValue(codec, encodeValue(codec, value))
     if (this.#closed) throw closedError()
     const start = eventStart(this.#events)
-    try {
-      this.#gate()
-      const full = this.#prefix + key
-      const pending =
-        ttl === 0 ? this.client.set(full, encoded) : this.client.set(full, encoded, 'EX', ttl)
-      await (this.#ownTimeout ? this.#withTimeout(pending) : pending)
-      this.#breaker?.success()
-    } catch (error) {
-      this.#fail(key, error, start)
-      return false
-    }
+    const full = this.keyPrefix + key
+    const done = await this.#command(key, start, (c) =>
+      ttl === 0 ? c.set(full, stored) : c.set(full, stored, 'EX', ttl),
+    )
+    if (done === FAILED) return false
     if (start >= 0) publishTimedEvent('set', key, this.namespace, start)
     return true
   }
@@ -280,73 +255,68 @@ export class RedisCache implements Cache {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = eventStart(this.#events)
-    let removed: number
-    try {
-      this.#gate()
-      const pending = this.client.unlink(this.#prefix + key)
-      removed = await (this.#ownTimeout ? this.#withTimeout(pending) : pending)
-      this.#breaker?.success()
-    } catch (error) {
-      this.#fail(key, error, start)
-      return false
-    }
+    const removed = await this.#command(key, start, (c) => c.unlink(this.keyPrefix + key))
+    if (removed === FAILED) return false
     if (start >= 0) publishTimedEvent('delete', key, this.namespace, start)
     return removed > 0
   }
 
+  /**
+   * Resolves `true` exactly when `get(key)` would find a value: the stored bytes are read and
+   * checked (a key another client wrote without a codec header, or of another Redis type, is not a
+   * value of this cache). Not counted as a hit or miss.
+   */
   async exists(key: string): Promise<boolean> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
+    const raw = await this.#command(key, -1, (c) => c.getBuffer(this.keyPrefix + key))
+    if (raw === FAILED || raw === null) return false
     try {
-      this.#gate()
-      const pending = this.client.exists(this.#prefix + key)
-      const count = await (this.#ownTimeout ? this.#withTimeout(pending) : pending)
-      this.#breaker?.success()
-      return count > 0
-    } catch (error) {
-      this.#fail(key, error, -1)
+      decodeTagged(raw, this.#codec)
+      return true
+    } catch {
       return false
     }
   }
 
   /**
-   * Removes this cache's keys with SCAN + UNLINK (on every master of a Cluster) and resolves how
-   * many were removed. Keys outside the namespace are never touched; no database-wide flush and no
-   * blocking full-keyspace listing is ever sent.
+   * Removes this cache's keys with SCAN + UNLINK (on every master of a Cluster, after refreshing
+   * its view of the masters) and resolves how many were removed. Keys outside the namespace are
+   * never touched; no database-wide flush and no blocking full-keyspace listing is ever sent. When
+   * a server (or a master) cannot be reached, it rejects with `CLEAR_INCOMPLETE`, whose `removed`
+   * says how many keys did go.
    */
   async clear(): Promise<number> {
     if (this.#closed) throw closedError()
-    const pattern = `${escapeGlob(this.#prefix)}*`
-    const nodes: Redis[] = this.#isCluster
-      ? (this.client as Cluster).nodes('master')
-      : [this.client as Redis]
+    const pattern = `${escapeGlob(this.keyPrefix)}*`
+    let nodes: Redis[]
+    const failures: string[] = []
+    let firstError: unknown
+    if (this.#connection.isCluster) {
+      nodes = await this.#clusterMasters().catch((error: unknown) => {
+        firstError = error
+        failures.push(`the cluster (${errorMessage(error)})`)
+        return []
+      })
+    } else {
+      nodes = [this.client as Redis]
+    }
     let removed = 0
-    try {
-      this.#gate()
-      for (const node of nodes) {
-        let cursor = '0'
-        do {
-          const [next, keys] = await this.#withTimeout(
-            node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000),
-          )
-          cursor = next
-          if (keys.length === 0) continue
-          if (this.#isCluster) {
-            const pipeline = node.pipeline()
-            for (const k of keys) pipeline.unlink(k)
-            const results = (await this.#withTimeout(pipeline.exec())) ?? []
-            for (const [error, count] of results) {
-              if (error) throw error
-              removed += Number(count)
-            }
-          } else {
-            removed += await this.#withTimeout(node.unlink(...keys))
-          }
-        } while (cursor !== '0')
+    for (const node of nodes) {
+      try {
+        removed += await this.#clearNode(node, pattern)
+      } catch (error) {
+        firstError ??= error
+        failures.push(`${node.options.host}:${node.options.port} (${errorMessage(error)})`)
+        if (error !== circuitOpen) this.#fail('', error, -1)
       }
-      this.#breaker?.success()
-    } catch (error) {
-      this.#fail('', error, -1)
+    }
+    if (failures.length > 0) {
+      throw new CacheError(
+        CacheErrorCode.CLEAR_INCOMPLETE,
+        `clear() removed ${removed} keys but could not reach ${failures.join(', ')}`,
+        { cause: firstError, removed },
+      )
     }
     return removed
   }
@@ -361,23 +331,8 @@ export class RedisCache implements Cache {
     const out = new Map<string, T>()
     if (keys.length === 0) return out
     const start = eventStart(this.#events)
-    let raws: (string | Buffer | null)[]
-    try {
-      this.#gate()
-      const full = keys.map((k) => this.#prefix + k)
-      let pending: Promise<(string | Buffer | null)[]>
-      if (this.#isCluster) {
-        // Keys of different slots cannot share an MGET; auto-pipelining batches them per node.
-        pending = Promise.all(
-          full.map((k) => (codec.binary ? this.client.getBuffer(k) : this.client.get(k))),
-        )
-      } else {
-        pending = codec.binary ? this.client.mgetBuffer(full) : this.client.mget(full)
-      }
-      raws = await (this.#ownTimeout ? this.#withTimeout(pending) : pending)
-      this.#breaker?.success()
-    } catch (error) {
-      this.#fail(keys[0]!, error, start)
+    const raws = await this.#command(keys[0]!, start, (c) => this.#mget(c, keys))
+    if (raws === FAILED) {
       for (const key of keys) this.#stats.miss(key, start)
       return out
     }
@@ -393,43 +348,36 @@ export class RedisCache implements Cache {
     ttlSeconds?: number,
     options?: SetOptions,
   ): Promise<boolean> {
-    const ttl = ttlSeconds ?? this.#defaultTtl
+    const ttl = ttlSeconds ?? this.defaultTtl
     assertTtl(ttl)
-    const { list, encoded } = encodeEntries(
-      entries,
-      codecFor(options, this.#codec),
-      this.#maxKeyLength,
-    )
+    const codec = codecFor(options, this.#codec)
+    const { list, encoded } = encodeEntries(entries, codec, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     if (list.length === 0) return true
+    const stored = encoded.map((e) => tagValue(codec, e))
     const start = eventStart(this.#events)
-    try {
-      this.#gate()
-      if (this.#isCluster) {
-        await this.#withTimeout(
-          Promise.all(
-            list.map(([key], i) =>
-              ttl === 0
-                ? this.client.set(this.#prefix + key, encoded[i]!)
-                : this.client.set(this.#prefix + key, encoded[i]!, 'EX', ttl),
-            ),
+    const done = await this.#command(list[0]![0], start, async (c) => {
+      if (c instanceof Cluster) {
+        // Keys of different slots cannot share a pipeline; auto-pipelining batches them per node.
+        return Promise.all(
+          list.map(([key], i) =>
+            ttl === 0
+              ? c.set(this.keyPrefix + key, stored[i]!)
+              : c.set(this.keyPrefix + key, stored[i]!, 'EX', ttl),
           ),
         )
-      } else {
-        const pipeline = (this.client as Redis).pipeline()
-        for (let i = 0; i < list.length; i++) {
-          const full = this.#prefix + list[i]![0]
-          if (ttl === 0) pipeline.set(full, encoded[i]!)
-          else pipeline.set(full, encoded[i]!, 'EX', ttl)
-        }
-        const results = (await this.#withTimeout(pipeline.exec())) ?? []
-        for (const [error] of results) if (error) throw error
       }
-      this.#breaker?.success()
-    } catch (error) {
-      this.#fail(list[0]![0], error, start)
-      return false
-    }
+      const pipeline = c.pipeline()
+      for (let i = 0; i < list.length; i++) {
+        const full = this.keyPrefix + list[i]![0]
+        if (ttl === 0) pipeline.set(full, stored[i]!)
+        else pipeline.set(full, stored[i]!, 'EX', ttl)
+      }
+      const results = (await pipeline.exec()) ?? []
+      for (const [error] of results) if (error) throw error
+      return results
+    })
+    if (done === FAILED) return false
     if (start >= 0) for (const [key] of list) publishTimedEvent('set', key, this.namespace, start)
     return true
   }
@@ -449,36 +397,11 @@ export class RedisCache implements Cache {
    * call resolves once the connection is closed.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close()
-    return this.#closing
-  }
-
-  async #close(): Promise<void> {
-    this.#closed = true
-    const status = this.client.status
-    if (this.#closeClient && status !== 'end') {
-      // Wait for 'end' only while a socket is open: a reconnecting client has none and would
-      // never emit it. The wait is bounded, and its timer is ref'd on purpose: the caller is
-      // awaiting close(), so the process must not exit in the middle of it.
-      const socketOpen = status === 'ready' || status === 'connect' || status === 'connecting'
-      let onEnd: () => void = ignore
-      const ended = new Promise<void>((resolve) => {
-        onEnd = resolve
-        this.client.once('end', onEnd)
-      })
-      if (status === 'ready') {
-        await within(this.client.quit(), this.#commandTimeout) // graceful: pending replies first
-      }
-      this.client.disconnect()
-      if (socketOpen) await within(ended, this.#commandTimeout)
-      this.client.off('end', onEnd)
+    if (this.#closing === undefined) {
+      this.#closed = true
+      this.#closing = this.#connection.close()
     }
-    // A client we closed may still report the failure of a command queued before close (ioredis
-    // logs "Unhandled error event" when nobody listens): keep it quiet. A given client that stays
-    // open gets back the listeners it had.
-    if (this.#closeClient) this.client.on('error', ignore)
-    this.client.off('error', this.#onClientError)
-    this.client.off('ready', this.#onReady)
+    return this.#closing
   }
 
   /** @internal */
@@ -486,33 +409,122 @@ export class RedisCache implements Cache {
     this.#events = false
   }
 
+  /** @internal */
+  async [kReadTimed]<T>(
+    keys: readonly string[],
+    options?: GetOptions,
+  ): Promise<(TimedValue<T> | undefined)[]> {
+    assertKeys(keys, this.#maxKeyLength)
+    if (this.#closed) throw closedError()
+    const codec = codecFor(options, this.#codec)
+    const out: (TimedValue<T> | undefined)[] = new Array(keys.length).fill(undefined)
+    if (keys.length === 0) return out
+    const start = eventStart(this.#events)
+    const replies = await this.#command(keys[0]!, start, (c) =>
+      Promise.all([this.#mget(c, keys), Promise.all(keys.map((k) => c.pttl(this.keyPrefix + k)))]),
+    )
+    if (replies === FAILED) {
+      for (const key of keys) this.#stats.miss(key, start)
+      return out
+    }
+    const [raws, ttls] = replies
+    for (let i = 0; i < keys.length; i++) {
+      const value = this.#decoded<T>(keys[i]!, raws[i] ?? null, codec, start)
+      if (value !== undefined) out[i] = { value, ttlMs: ttls[i]! }
+    }
+    return out
+  }
+
+  /** @internal */
+  [kReportError](key: string, error: unknown): void {
+    this.#recordError(key, error, -1)
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
 
-  /** Throws when the breaker is open or the connection is known to be down (fail fast). */
-  #gate(): void {
-    if (this.#breaker !== undefined && !this.#breaker.allow()) throw circuitOpen
-    const status = this.client.status
-    if (status === 'ready') return
-    if (!this.#everReady && (status === 'wait' || status === 'connecting' || status === 'connect'))
-      return
-    throw new Error(`${NOT_CONNECTED} (status: ${status})`)
+  /**
+   * Runs one command behind the guards every call shares: fail fast while the breaker is open or
+   * the connection is known to be down, bound by `commandTimeout` (whatever the client's own
+   * settings), breaker bookkeeping, and the failure counted and published. Resolves `FAILED`
+   * instead of rejecting.
+   */
+  async #command<T>(
+    key: string,
+    start: number,
+    run: (client: RedisClient) => Promise<T>,
+  ): Promise<T | Failed> {
+    try {
+      if (this.#breaker !== undefined && !this.#breaker.allow()) throw circuitOpen
+      const down = this.#connection.unavailable()
+      if (down !== undefined) throw new Error(down)
+      const value = await this.#bounded(run(this.client))
+      this.#breaker?.success()
+      return value
+    } catch (error) {
+      this.#fail(key, error, start)
+      return FAILED
+    }
   }
 
-  #decoded<T>(
-    key: string,
-    raw: string | Buffer | null,
-    codec: Codec,
-    start: number,
-  ): T | undefined {
+  /** The values of `keys` as Buffers: one MGET, or one GET per key (auto-pipelined) on a Cluster. */
+  #mget(c: RedisClient, keys: readonly string[]): Promise<(Buffer | null)[]> {
+    const full = keys.map((k) => this.keyPrefix + k)
+    // Keys of different slots cannot share an MGET on a Cluster.
+    return c instanceof Cluster ? Promise.all(full.map((k) => c.getBuffer(k))) : c.mgetBuffer(full)
+  }
+
+  async #clusterMasters(): Promise<Redis[]> {
+    const cluster = this.client as Cluster
+    if (cluster.status !== 'ready') {
+      await this.#bounded(
+        new Promise<void>((resolve, reject) => {
+          if (cluster.status === 'end') reject(new Error('the cluster connection is closed'))
+          cluster.once('ready', resolve)
+        }),
+      )
+    }
+    // ioredis' view of the masters may predate a failover: ask the cluster again.
+    await this.#bounded(
+      new Promise<void>((resolve, reject) =>
+        cluster.refreshSlotsCache((error) => (error ? reject(error) : resolve())),
+      ),
+    )
+    return cluster.nodes('master')
+  }
+
+  async #clearNode(node: Redis, pattern: string): Promise<number> {
+    let removed = 0
+    let cursor = '0'
+    do {
+      const [next, keys] = await this.#bounded(node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
+      cursor = next
+      if (keys.length === 0) continue
+      if (this.#connection.isCluster) {
+        // One node may hold keys of many slots: UNLINK them one by one, in one pipeline.
+        const pipeline = node.pipeline()
+        for (const k of keys) pipeline.unlink(k)
+        const results = (await this.#bounded(pipeline.exec())) ?? []
+        for (const [error, count] of results) {
+          if (error) throw error
+          removed += Number(count)
+        }
+      } else {
+        removed += await this.#bounded(node.unlink(...keys))
+      }
+    } while (cursor !== '0')
+    return removed
+  }
+
+  #decoded<T>(key: string, raw: Buffer | null, codec: Codec, start: number): T | undefined {
     if (raw === null) {
       this.#stats.miss(key, start)
       return undefined
     }
     let value: T
     try {
-      value = codec.decode(raw) as T
+      value = decodeTagged(raw, codec) as T
     } catch (error) {
       this.#recordError(key, error, start)
       this.#stats.miss(key, start)
@@ -546,78 +558,33 @@ export class RedisCache implements Cache {
     }
   }
 
-  #withTimeout<T>(pending: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Redis command timed out after ${this.#commandTimeout} ms`)),
-        this.#commandTimeout,
-      )
+  /** `pending`, or a rejection once `commandTimeout` has passed (the reply is then ignored). */
+  #bounded<T>(pending: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`Redis command timed out after ${this.#commandTimeout} ms`))
+      }, this.#commandTimeout)
       timer.unref()
+      pending.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
     })
-    return Promise.race([pending, timeout]).finally(() => clearTimeout(timer))
   }
 }
 
 const circuitOpen = new Error('circuit open')
 
-function ignore(): void {}
-
-/** Waits for `pending` (its outcome ignored) at most `ms`, with a timer that keeps the process up. */
-async function within(pending: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([
-    pending.then(ignore, ignore),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms)
-    }),
-  ])
-  clearTimeout(timer)
-}
-
-function hasCommandTimeout(client: Client): boolean {
-  const options =
-    client instanceof Cluster ? client.options.redisOptions : (client as Redis).options
-  return typeof options?.commandTimeout === 'number'
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&')
-}
-
-type ResolvedOptions = Required<Pick<RedisCacheOptions, keyof typeof redisCacheDefaults>> &
-  RedisCacheOptions
-
-function openClient(o: ResolvedOptions): Redis {
-  const env = process.env
-  const base: RedisOptions = {
-    commandTimeout: o.commandTimeout,
-    connectTimeout: o.connectTimeout,
-    enableAutoPipelining: o.enableAutoPipelining,
-    // One MGET already carries a whole batch; deferring it to the next tick only adds latency.
-    autoPipeliningIgnoredCommands: ['mget'],
-    maxRetriesPerRequest: 0,
-    // ioredis waits this long for a socket to close after disconnect(), holding the process open
-    // (2 s by default, even for a socket that never connected): keep it as short as a command.
-    disconnectTimeout: o.commandTimeout,
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), o.maxReconnectDelay),
-  }
-  const url = o.url ?? (o.host === undefined ? env.REDIS_URL : undefined)
-  if (url !== undefined && url !== '') {
-    return new Redis(url, { ...base, ...o.redisOptions })
-  }
-  const port = o.port ?? Number(env.REDIS_PORT ?? 6379)
-  const db = o.db ?? Number(env.REDIS_DB ?? 0)
-  assertPositiveInteger(port, o.port === undefined ? 'REDIS_PORT' : 'options.port')
-  assertPositiveInteger(db, o.db === undefined ? 'REDIS_DB' : 'options.db', true)
-  const password = o.password ?? env.REDIS_PASSWORD
-  return new Redis({
-    ...base,
-    host: o.host ?? env.REDIS_HOST ?? '127.0.0.1',
-    port,
-    db,
-    ...(password ? { password } : {}),
-    ...o.redisOptions,
-  })
 }

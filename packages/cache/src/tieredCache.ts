@@ -1,7 +1,6 @@
 import { eventStart, kMuteEvents, publishTimedEvent } from './cacheChannel.js'
-import { CacheError, CacheErrorCode } from './cacheError.js'
+import { CacheError, CacheErrorCode, closedError } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
-import { closedError } from './closedError.js'
 import { MemoryCache, type MemoryCacheOptions, memoryCacheDefaults } from './memoryCache.js'
 import { RedisCache, type RedisCacheOptions } from './redisCache.js'
 import type { Cache, CacheHealth, CacheStats, GetOptions, SetOptions } from './types.js'

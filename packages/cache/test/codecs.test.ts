@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { float32Codec, jsonCodec, msgpackCodec } from '../src/index.js'
+import { float32Codec, jsonCodec, msgpackCodec, resolveCodec } from '../src/index.js'
 
 describe('codecs', () => {
   it('msgpack round-trips JSON values (except __proto__ keys, which msgpackr renames)', () => {
@@ -25,11 +25,38 @@ describe('codecs', () => {
   })
 
   it('json rejects what it would change, with UNENCODABLE_VALUE', () => {
-    for (const value of [Number.POSITIVE_INFINITY, Symbol('s'), [1n]]) {
+    class Point {
+      x = 1
+    }
+    for (const value of [
+      Number.POSITIVE_INFINITY,
+      Symbol('s'),
+      [1n],
+      new Map([['a', 1]]),
+      { nested: new Set([1]) },
+      new Uint8Array(2),
+      new Point(),
+      [new Number(1)],
+      /re/,
+    ]) {
       expect(() => jsonCodec.encode(value)).toThrow(
         expect.objectContaining({ code: 'UNENCODABLE_VALUE' }),
       )
     }
     expect(jsonCodec.encode(new Date(0))).toBe('"1970-01-01T00:00:00.000Z"')
+    expect(jsonCodec.encode(Object.assign(Object.create(null), { a: 1 }))).toBe('{"a":1}')
+  })
+
+  it('custom codecs need a name that fits the value header', () => {
+    const base = { binary: false, encode: String, decode: String }
+    for (const name of ['', 'has space', 'x'.repeat(33), 'a\0b', 7]) {
+      expect(() => resolveCodec({ ...base, name } as never)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_OPTION',
+          message: expect.stringContaining('options.codec.name'),
+        }),
+      )
+    }
+    expect(resolveCodec({ ...base, name: 'my-codec.v2' }).name).toBe('my-codec.v2')
   })
 })

@@ -66,7 +66,7 @@ exitsSoon()`,
       `const cache = new lib.RedisCache({ url: 'redis://127.0.0.1:${port}', commandTimeout: 100 })
 const results = []
 for (let i = 0; i < 8; i++) results.push(await cache.get('k'), await cache.set('k', i, 60))
-results.push((await cache.getMany(['a', 'b'])).size, await cache.setMany({ a: 1 }, 60), await cache.clear())
+results.push((await cache.getMany(['a', 'b'])).size, await cache.setMany({ a: 1 }, 60), await cache.clear().catch((e) => e.code))
 const f = lib.cached(async () => 42, { cache, keyPrefix: 'lifecycle' })
 results.push(await f())
 await cache.close()
@@ -74,7 +74,7 @@ exitsSoon()
 console.log(JSON.stringify({ results: [...new Set(results.map(String))], circuit: cache.getHealth().circuit }))`,
     )
     expect(JSON.parse(out)).toEqual({
-      results: ['undefined', 'false', '0', '42'],
+      results: ['undefined', 'false', '0', 'CLEAR_INCOMPLETE', '42'],
       circuit: 'open',
     })
   })

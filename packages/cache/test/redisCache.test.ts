@@ -58,10 +58,10 @@ describe('RedisCache', () => {
     expect(await inner.clear()).toBe(1)
   })
 
-  it('writes under <namespace>:<key> with the TTL, JSON by default', async () => {
+  it('writes under <namespace>:<key> with the TTL, JSON by default, behind a codec header', async () => {
     const cache = open()
     await cache.set('user:1', { name: 'Marie' }, 120)
-    expect(await raw.get(`${cache.namespace}:user:1`)).toBe('{"name":"Marie"}')
+    expect(await raw.get(`${cache.namespace}:user:1`)).toBe('\0json\0{"name":"Marie"}')
     const ttl = await raw.ttl(`${cache.namespace}:user:1`)
     expect(ttl).toBeGreaterThan(110)
     expect(ttl).toBeLessThanOrEqual(120)
@@ -71,18 +71,70 @@ describe('RedisCache', () => {
     expect(await raw.ttl(`${cache.namespace}:default`)).toBeGreaterThan(3500)
   })
 
-  it('stores float32 vectors as raw little-endian bytes and reads them as Buffers', async () => {
+  it('stores float32 vectors as raw little-endian bytes after the header', async () => {
     const cache = open({ codec: 'float32' })
     const vector = Float32Array.from({ length: 1536 }, (_, i) => i / 7)
     await cache.set('emb', vector, 60)
     const bytes = await raw.getBuffer(`${cache.namespace}:emb`)
-    expect(bytes?.byteLength).toBe(1536 * 4)
-    expect(bytes?.readFloatLE(4 * 10)).toBeCloseTo(10 / 7, 5)
+    const header = Buffer.from('\0float32\0', 'latin1')
+    expect(bytes?.subarray(0, header.length)).toEqual(header)
+    expect(bytes?.byteLength).toBe(header.length + 1536 * 4)
+    expect(bytes?.readFloatLE(header.length + 4 * 10)).toBeCloseTo(10 / 7, 5)
     expect(await cache.get('emb')).toEqual(vector)
     // An odd byte count is not a vector: a miss and a counted error, not a throw.
-    await raw.set(`${cache.namespace}:broken`, Buffer.from([1, 2, 3]), 'EX', 60)
+    await raw.set(
+      `${cache.namespace}:broken`,
+      Buffer.concat([header, Buffer.from([1, 2, 3])]),
+      'EX',
+      60,
+    )
     expect(await cache.get('broken')).toBeUndefined()
     expect(cache.getHealth().errors).toBe(1)
+  })
+
+  it('decodes a value with the codec that wrote it, whatever the reader asks for', async () => {
+    const namespace = testNamespace('codecs')
+    const json = open({ namespace })
+    const msgpack = open({ namespace, codec: 'msgpack' })
+    const vectors = open({ namespace, codec: 'float32' })
+    await json.set('five', 5, 60)
+    await msgpack.set('packed', { at: new Date(0) }, 60)
+    await vectors.set('vec', new Float32Array([1, 2]), 60)
+    // A JSON 5 read by a msgpack reader is 5 (not the 53 of the byte '5').
+    expect(await msgpack.get('five')).toBe(5)
+    expect(await json.get('packed')).toEqual({ at: new Date(0) })
+    expect(await json.get('vec')).toEqual(new Float32Array([1, 2]))
+    expect(await vectors.getMany(['five', 'vec'])).toEqual(
+      new Map<string, unknown>([
+        ['five', 5],
+        ['vec', new Float32Array([1, 2])],
+      ]),
+    )
+    expect(json.getHealth().errors + msgpack.getHealth().errors).toBe(0)
+  })
+
+  it('answers a value without a header, or of an unknown codec, as a miss and a counted error', async () => {
+    const cache = open()
+    const custom = open({
+      namespace: cache.namespace,
+      codec: {
+        name: 'upper',
+        binary: false,
+        encode: (v) => String(v).toUpperCase(),
+        decode: (d) => d,
+      },
+    })
+    await raw.set(`${cache.namespace}:foreign`, '{"a":1}', 'EX', 60)
+    await custom.set('shout', 'hey', 60)
+    expect(await custom.get('shout')).toBe('HEY')
+    expect(await cache.get('foreign')).toBeUndefined()
+    expect(await cache.get('shout')).toBeUndefined()
+    expect(await cache.exists('foreign')).toBe(false)
+    expect(await cache.exists('shout')).toBe(false)
+    expect(await custom.exists('shout')).toBe(true)
+    expect(cache.getHealth().errors).toBe(2)
+    expect(cache.getHealth().lastError?.message).toContain('unknown codec "upper"')
+    expect(cache.getStats()).toMatchObject({ hits: 0, misses: 2 })
   })
 
   it('getMany is one MGET and setMany one pipelined batch (seen with MONITOR)', async () => {
@@ -99,6 +151,7 @@ describe('RedisCache', () => {
       await new Promise((r) => setTimeout(r, 100))
       const names = seen.map((args) => args[0]!.toLowerCase())
       expect(names.filter((n) => n === 'mget')).toHaveLength(1)
+      expect(seen.find((args) => args[0]!.toLowerCase() === 'mget')).toHaveLength(5)
       expect(names.filter((n) => n === 'get')).toHaveLength(0)
       expect(names.filter((n) => n === 'set')).toHaveLength(3)
     } finally {

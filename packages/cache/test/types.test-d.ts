@@ -78,6 +78,7 @@ describe('types', () => {
       | 'INVALID_OPTION'
       | 'INVALID_ARGUMENT'
       | 'CLOSED'
+      | 'CLEAR_INCOMPLETE'
     >()
     expectTypeOf(CacheErrorCode.INVALID_KEY).toEqualTypeOf<'INVALID_KEY'>()
   })

@@ -1,0 +1,21 @@
+// Internal methods the stores offer each other (a TieredCache over a RedisCache, cached() over any
+// store). Symbols, so they stay out of the public surface and out of autocompletion.
+
+/** One value read with what is left of its TTL. */
+export interface TimedValue<T = unknown> {
+  value: T
+  /** Milliseconds until the entry expires; `-1` when it has no expiry. */
+  ttlMs: number
+}
+
+/**
+ * `readTimed(keys, options)`: reads values together with their remaining TTL, counting hits and
+ * misses like `getMany`. Offered by `RedisCache`.
+ */
+export const kReadTimed: unique symbol = Symbol('bookgen.cache.readTimed')
+
+/**
+ * `reportError(key, error)`: counts and publishes an error that happened around the store (a
+ * `cached()` result the codec could not encode).
+ */
+export const kReportError: unique symbol = Symbol('bookgen.cache.reportError')
