@@ -1,7 +1,8 @@
 import { describe, isWorkerTask, type WorkerTask } from './defineWorkerTask.js'
+import { positiveInteger } from './options.js'
 import { ParallelError } from './parallelError.js'
 import { runOptions } from './parallelMap.js'
-import { ParallelTaskExecutor, positiveInteger } from './parallelTaskExecutor.js'
+import { ParallelTaskExecutor } from './parallelTaskExecutor.js'
 import type { ExecutorOptions, RunOptions } from './types.js'
 
 /** The outcome of one batch (`settle: true`, and in a `BATCH_FAILED` error's `results`). */

@@ -64,3 +64,16 @@ export class ParallelError extends Error {
     if (details.failures !== undefined) this.failures = details.failures
   }
 }
+
+/** A task module that did not finish loading within `loadTimeout`. */
+export function loadTimeoutError(
+  task: { exportName: string; moduleUrl: string },
+  loadTimeout: number,
+  cause?: unknown,
+): ParallelError {
+  return new ParallelError(
+    'WORKER_TASK_LOAD_TIMEOUT',
+    `worker task "${task.exportName}" from module ${task.moduleUrl}: the module did not finish loading within ${loadTimeout} ms (options.loadTimeout)`,
+    cause === undefined ? {} : { cause },
+  )
+}

@@ -1,5 +1,3 @@
-import { availableParallelism } from 'node:os'
-import { findUncloneable } from './cloneCheck.js'
 import {
   type BoundWorkerTask,
   defineWorkerTask,
@@ -10,9 +8,19 @@ import {
   workerTaskKey,
 } from './defineWorkerTask.js'
 import { MetricsRecorder } from './metrics.js'
-import { ParallelError } from './parallelError.js'
-import { type RunConfig, type RunSource, type Sink, TaskRun } from './taskRun.js'
+import {
+  DEFAULT_OPTIONS,
+  type ResolvedOptions,
+  resolveOptions,
+  resolveRunOptions,
+} from './options.js'
+import { loadTimeoutError, ParallelError } from './parallelError.js'
+import { ResultStream } from './resultStream.js'
+import { type RunConfig, type RunFeed, type RunSource, type Sink, TaskRun } from './taskRun.js'
+import { ThreadBackend } from './threadBackend.js'
+import { unwrapTransfer } from './transfer.js'
 import type {
+  ChunkBackend,
   ExecutorMetrics,
   ExecutorOptions,
   RunOptions,
@@ -20,7 +28,8 @@ import type {
   TaskContext,
   TaskResult,
 } from './types.js'
-import { loadTimeoutError, WorkerPool } from './workerPool.js'
+
+export { DEFAULT_OPTIONS }
 
 /** A closure for `mapParallel` / `parallelMap`: called with the item, its index and a context. */
 export type MapFunction<In, Out> = (
@@ -37,100 +46,41 @@ export type TaskOutput<T> =
       ? Awaited<R>
       : never
 
-/** The defaults of every option, in one place. */
-export const DEFAULT_OPTIONS = {
-  maxWorkers: Math.min(32, availableParallelism() + 4),
-  mode: 'threads',
-  timeout: undefined,
-  loadTimeout: 30_000,
-  retries: 0,
-  retryDelay: 100,
-  maxRetryDelay: 10_000,
-  chunkSize: 'auto',
-} as const
+/** What the entry points accept as input: an iterable or an async iterable. */
+export type Input<T> = Iterable<T> | AsyncIterable<T>
 
-interface Resolved {
-  maxWorkers: number
-  threads: number
-  mode: 'threads' | 'inline'
-  timeout: number | undefined
-  loadTimeout: number
-  retries: number
-  retryDelay: number
-  maxRetryDelay: number
-  chunkSize: number | 'auto'
-}
+type Inline = (input: unknown) => unknown
 
 /**
  * Runs independent tasks in parallel and returns one `TaskResult` per task, in input order.
  * Closures run concurrently in-process (at most `maxWorkers` in flight: I/O-bound work); worker
- * tasks (`defineWorkerTask`) run on a lazily created tinypool of worker threads (CPU-bound work).
- * Close it with `close()` or `await using`.
+ * tasks (`defineWorkerTask`) run on a backend, by default a lazily created tinypool of worker
+ * threads (CPU-bound work). Close it with `close()` or `await using`.
  *
  * @example
  * const executor = new ParallelTaskExecutor({ maxWorkers: 4 })
  * const results = await executor.executeParallel([() => validate(a), () => validate(b)])
  */
 export class ParallelTaskExecutor implements AsyncDisposable {
-  readonly #options: Resolved
+  readonly #options: ResolvedOptions
   readonly #metrics: MetricsRecorder
-  #pool: WorkerPool | undefined
-  readonly #inline = new Map<string, Promise<(input: unknown) => unknown>>()
+  readonly #backend: ChunkBackend | undefined
+  readonly #inline = new Map<string, Promise<Inline>>()
   readonly #runs = new Set<TaskRun>()
   #closed = false
 
   constructor(options: ExecutorOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new ParallelError(
-        'INVALID_OPTION',
-        `options must be an object, got ${describe(options)}`,
-      )
-    }
-    const maxWorkers = positiveInteger(
-      'options.maxWorkers',
-      options.maxWorkers ?? DEFAULT_OPTIONS.maxWorkers,
-    )
-    const threads = positiveInteger(
-      'options.threads',
-      options.threads ?? Math.min(maxWorkers, availableParallelism()),
-    )
-    const mode = options.mode ?? DEFAULT_OPTIONS.mode
-    if (mode !== 'threads' && mode !== 'inline') {
-      throw new ParallelError(
-        'INVALID_OPTION',
-        `options.mode must be 'threads' or 'inline', got ${describe(mode)}`,
-      )
-    }
-    this.#options = {
-      maxWorkers,
-      threads,
-      mode,
-      timeout: optionalTimeout('options.timeout', options.timeout),
-      loadTimeout: optionalTimeout(
-        'options.loadTimeout',
-        options.loadTimeout ?? DEFAULT_OPTIONS.loadTimeout,
-      ) as number,
-      retries: nonNegativeInteger('options.retries', options.retries ?? DEFAULT_OPTIONS.retries),
-      retryDelay: nonNegativeNumber(
-        'options.retryDelay',
-        options.retryDelay ?? DEFAULT_OPTIONS.retryDelay,
-      ),
-      maxRetryDelay: nonNegativeNumber(
-        'options.maxRetryDelay',
-        options.maxRetryDelay ?? DEFAULT_OPTIONS.maxRetryDelay,
-      ),
-      chunkSize: chunkSizeOption(options.chunkSize ?? DEFAULT_OPTIONS.chunkSize),
-    }
-    this.#metrics = new MetricsRecorder(maxWorkers, threads)
-    if (mode === 'threads') {
-      this.#pool = new WorkerPool({
-        threads,
-        resourceLimits: options.resourceLimits,
-        loadTimeout: this.#options.loadTimeout,
-        setup:
-          options.workerSetup === undefined
-            ? undefined
-            : defineWorkerTask(options.workerSetup).moduleUrl,
+    const o = resolveOptions(options)
+    this.#options = o
+    this.#metrics = new MetricsRecorder(o.maxWorkers, o.threads)
+    if (o.mode === 'threads') {
+      this.#backend = new ThreadBackend({
+        threads: o.threads,
+        minThreads: o.minThreads,
+        idleTimeout: o.idleTimeout,
+        resourceLimits: o.resourceLimits,
+        loadTimeout: o.loadTimeout,
+        setup: o.workerSetup === undefined ? undefined : defineWorkerTask(o.workerSetup).moduleUrl,
       })
     }
   }
@@ -153,16 +103,16 @@ export class ParallelTaskExecutor implements AsyncDisposable {
   /**
    * Runs every task; resolves with one `TaskResult` per task, in input order, once all settled.
    * Never rejects because a task failed: failures are in the results. Rejects (ParallelError)
-   * only for bad input: options, a non-task, a missing worker module/export, an uncloneable input.
+   * only for bad input: options, a non-task (in an array), a missing worker module/export.
    */
   async executeParallel<Tasks extends Task<unknown>>(
-    tasks: Iterable<Tasks>,
+    tasks: Input<Tasks>,
     options: RunOptions<TaskOutput<Tasks>> = {},
   ): Promise<TaskResult<TaskOutput<Tasks>>[]> {
     type T = TaskOutput<Tasks>
-    const source = await this.#taskSource(tasks)
+    const { source, feed } = await this.#taskSource(tasks, options)
     const results: TaskResult<T>[] = new Array(source.n)
-    await this.#run(source, options, false, this.#resultSink(results, options))
+    await this.#run(source, feed, options, false, this.#resultSink(results, options))
     return results
   }
 
@@ -172,12 +122,12 @@ export class ParallelTaskExecutor implements AsyncDisposable {
    */
   async mapParallel<In, Out>(
     fn: MapFunction<In, Out> | WorkerTask<In, Out>,
-    items: Iterable<In>,
+    items: Input<In>,
     options: RunOptions<Out> = {},
   ): Promise<TaskResult<Out>[]> {
-    const source = await this.#mapSource(fn, items)
+    const { source, feed } = await this.#mapSource(fn, items, options)
     const results: TaskResult<Out>[] = new Array(source.n)
-    await this.#run(source, options, false, this.#resultSink(results, options))
+    await this.#run(source, feed, options, false, this.#resultSink(results, options))
     return results
   }
 
@@ -185,23 +135,22 @@ export class ParallelTaskExecutor implements AsyncDisposable {
    * Like `mapParallel` but resolves with the plain values, in input order (duplicates and
    * objects are fine: results are matched by index).
    *
-   * Fail-fast: on the first failure (once its retries are used up) nothing new starts. Tasks not
-   * started yet, closures still running (their context `signal` is aborted) and worker tasks that
-   * can be stopped (the call has a `signal` or a `timeout`) settle as `CANCELLED`; worker chunks
-   * already on a thread that cannot be stopped finish, and their tasks keep their real outcome.
-   * Then it rejects with a ParallelError `TASK_FAILED` whose `cause` is the first failure's error
-   * and whose `results` holds one TaskResult per task (a `duration` is `NaN` where it was not
-   * measured: without `onResult`, only a sample of closures is timed).
+   * Fail-fast: on the first failure (once its retries are used up) nothing new starts; closures
+   * still running have their context `signal` aborted and worker tasks still running are stopped
+   * (their threads are replaced); all of them settle as `CANCELLED`, while tasks that finished
+   * keep their outcome. Then it rejects with a ParallelError `TASK_FAILED` whose `cause` is the
+   * first failure's error and whose `results` holds one TaskResult per task read (a `duration`
+   * is `NaN` where it was not measured: without `onResult`, only a sample of closures is timed).
    */
   async parallelMap<In, Out>(
     fn: MapFunction<In, Out> | WorkerTask<In, Out>,
-    items: Iterable<In>,
+    items: Input<In>,
     options: RunOptions<Out> = {},
   ): Promise<Out[]> {
-    const source = await this.#mapSource(fn, items)
+    const { source, feed } = await this.#mapSource(fn, items, options)
     const values: Out[] = new Array(source.n)
-    const durations = new Float64Array(source.n)
-    const attemptsOf = new Uint16Array(source.n)
+    const durations: number[] = []
+    const attemptsOf: number[] = []
     const errors = new Map<number, unknown>()
     let firstFailure: number | undefined
     const { onResult, taskIds } = options
@@ -215,7 +164,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       attemptsOf[i] = attempts
       onResult?.(toResult<Out>(i, success, value, error, ms, attempts, taskIds))
     }
-    await this.#run(source, options, true, sink)
+    await this.#run(source, feed, options, true, sink)
     if (firstFailure !== undefined) {
       const all = Array.from({ length: source.n }, (_, i) =>
         toResult<Out>(
@@ -235,27 +184,31 @@ export class ParallelTaskExecutor implements AsyncDisposable {
         { cause: failed.error, results: all },
       )
     }
+    if (values.length !== source.n) values.length = source.n
     return values
   }
 
   /**
    * Runs the tasks and yields each `TaskResult` as soon as its task settles (completion order).
-   * Breaking out of the loop cancels what is left; results already yielded are kept.
+   * The input (an iterable or an async iterable) is read lazily: at most `maxQueue` tasks are
+   * read and not yet consumed. Breaking out of the loop (`return()`) stops reading, cancels what
+   * is left and stops running worker tasks; results already yielded are kept. Any number of
+   * `next()` calls may wait at once.
    */
   stream<Tasks extends Task<unknown>>(
-    tasks: Iterable<Tasks>,
+    tasks: Input<Tasks>,
     options: RunOptions<TaskOutput<Tasks>> = {},
   ): AsyncIterableIterator<TaskResult<TaskOutput<Tasks>>> {
-    return this.#stream(() => this.#taskSource(tasks), options)
+    return this.#stream(() => this.#taskSource(tasks, options, true), options)
   }
 
   /** `mapParallel` as a stream of results in completion order (see `stream`). */
   streamMap<In, Out>(
     fn: MapFunction<In, Out> | WorkerTask<In, Out>,
-    items: Iterable<In>,
+    items: Input<In>,
     options: RunOptions<Out> = {},
   ): AsyncIterableIterator<TaskResult<Out>> {
-    return this.#stream(() => this.#mapSource(fn, items), options)
+    return this.#stream(() => this.#mapSource(fn, items, options, true), options)
   }
 
   /** Run time and wait time percentiles (ms), outcomes and utilization since construction. */
@@ -272,7 +225,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     this.#closed = true
     const reason = new ParallelError('CANCELLED', 'the executor was closed')
     for (const run of this.#runs) run.cancel(reason)
-    await this.#pool?.close()
+    await this.#backend?.close()
   }
 
   /** Same as `close()`, for `await using`. */
@@ -280,20 +233,36 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     return this.close()
   }
 
-  // ---- internals ----
-
   async #run(
     source: RunSource,
+    feed: RunFeed | undefined,
     options: RunOptions<never> | RunOptions<unknown>,
     stopOnError: boolean,
     sink: Sink,
     started?: (run: TaskRun) => void,
+    streamed = false,
   ): Promise<void> {
     this.#assertOpen()
-    const config = this.#config(source.n, options, stopOnError)
-    // Plain values without an onResult callback need no per-task durations.
-    config.timeEveryTask = !stopOnError || options.onResult !== undefined
-    config.chainTiming = options.onResult === undefined
+    const o = resolveRunOptions(this.#options, options, feed === undefined ? source.n : undefined)
+    const config: RunConfig = {
+      maxWorkers: this.#options.maxWorkers,
+      timeout: o.timeout,
+      retries: o.retries,
+      retryDelay: o.retryDelay,
+      maxRetryDelay: this.#options.maxRetryDelay,
+      chunkSize: o.chunkSize,
+      signal: o.signal,
+      taskIds: o.taskIds,
+      backend: this.#backend,
+      metrics: this.#metrics,
+      stopOnError,
+      // Plain values without an onResult callback need no per-task durations.
+      timeEveryTask: !stopOnError || o.onResult !== undefined,
+      chainTiming: o.onResult === undefined,
+      feed,
+      maxQueue: o.maxQueue,
+      consumeOnSettle: !streamed,
+    }
     const run = new TaskRun(source, config, sink)
     this.#runs.add(run)
     try {
@@ -303,66 +272,11 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     } finally {
       this.#runs.delete(run)
     }
+    if (run.feedError !== undefined) throw run.feedError.error
     if (run.sinkError !== undefined) {
       throw new ParallelError('CALLBACK_FAILED', 'an onResult callback threw', {
         cause: run.sinkError,
       })
-    }
-  }
-
-  #config(
-    n: number,
-    options: RunOptions<never> | RunOptions<unknown>,
-    stopOnError: boolean,
-  ): RunConfig {
-    if (options === null || typeof options !== 'object') {
-      throw new ParallelError(
-        'INVALID_OPTION',
-        `options must be an object, got ${describe(options)}`,
-      )
-    }
-    const o = this.#options
-    const { signal, taskIds, onResult } = options
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new ParallelError(
-        'INVALID_OPTION',
-        `options.signal must be an AbortSignal, got ${describe(signal)}`,
-      )
-    }
-    if (onResult !== undefined && typeof onResult !== 'function') {
-      throw new ParallelError(
-        'INVALID_OPTION',
-        `options.onResult must be a function, got ${describe(onResult)}`,
-      )
-    }
-    if (taskIds !== undefined && (!Array.isArray(taskIds) || taskIds.length !== n)) {
-      throw new ParallelError(
-        'INVALID_OPTION',
-        `options.taskIds must be an array of ${n} ids, got ${describe(taskIds)}`,
-      )
-    }
-    return {
-      maxWorkers: o.maxWorkers,
-      threads: o.threads,
-      timeout:
-        'timeout' in options ? optionalTimeout('options.timeout', options.timeout) : o.timeout,
-      retries:
-        options.retries === undefined
-          ? o.retries
-          : nonNegativeInteger('options.retries', options.retries),
-      retryDelay:
-        options.retryDelay === undefined
-          ? o.retryDelay
-          : nonNegativeNumber('options.retryDelay', options.retryDelay),
-      maxRetryDelay: o.maxRetryDelay,
-      chunkSize: options.chunkSize === undefined ? o.chunkSize : chunkSizeOption(options.chunkSize),
-      signal,
-      taskIds,
-      pool: this.#pool,
-      metrics: this.#metrics,
-      stopOnError,
-      timeEveryTask: true,
-      chainTiming: false,
     }
   }
 
@@ -376,111 +290,93 @@ export class ParallelTaskExecutor implements AsyncDisposable {
   }
 
   #stream<T>(
-    makeSource: () => Promise<RunSource>,
+    makeSource: () => Promise<{ source: RunSource; feed: RunFeed | undefined }>,
     options: RunOptions<T>,
   ): AsyncIterableIterator<TaskResult<T>> {
-    const queue: TaskResult<T>[] = []
-    let wake: (() => void) | undefined
-    let done = false
-    let failure: unknown
     let run: TaskRun | undefined
     let closing = false
     const onResult = options.onResult
+    const stream: ResultStream<TaskResult<T>> = new ResultStream(
+      async () => {
+        closing = true
+        run?.cancel(streamClosed())
+        await finished
+      },
+      () => run?.consumed(),
+    )
     const sink: Sink = (i, success, value, error, ms, attempts) => {
       const result = toResult<T>(i, success, value, error, ms, attempts, options.taskIds)
-      queue.push(result)
       onResult?.(result)
-      wake?.()
+      if (!closing) stream.push(result)
     }
     const finished = (async () => {
       try {
-        const source = await makeSource()
-        await this.#run(source, options, false, sink, (r) => {
-          run = r
-          if (closing) r.cancel(streamClosed())
-        })
+        const { source, feed } = await makeSource()
+        if (closing) {
+          feed?.close()
+          return
+        }
+        await this.#run(
+          source,
+          feed,
+          options,
+          false,
+          sink,
+          (r) => {
+            run = r
+          },
+          true,
+        )
+        stream.end()
       } catch (error) {
-        failure = error
-      } finally {
-        done = true
-        wake?.()
+        stream.end({ error })
       }
     })()
-    const stop = async () => {
-      closing = true
-      run?.cancel(streamClosed())
-      await finished
-    }
-    const iterator: AsyncIterableIterator<TaskResult<T>> = {
-      async next() {
-        for (;;) {
-          if (queue.length > 0) return { value: queue.shift() as TaskResult<T>, done: false }
-          if (done) {
-            if (failure !== undefined) {
-              const error = failure
-              failure = undefined
-              throw error
-            }
-            return { value: undefined, done: true }
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve
-          })
-          wake = undefined
-        }
-      },
-      async return() {
-        await stop()
-        queue.length = 0
-        return { value: undefined, done: true }
-      },
-      [Symbol.asyncIterator]() {
-        return iterator
-      },
-    }
-    return iterator
+    return stream
   }
 
-  async #taskSource(tasks: Iterable<Task<unknown>>): Promise<RunSource> {
+  async #taskSource(
+    tasks: Input<Task<unknown>>,
+    options: RunOptions<never> | RunOptions<unknown>,
+    lazy = false,
+  ): Promise<{ source: RunSource; feed: RunFeed | undefined }> {
     this.#assertOpen()
-    const list = toArray('tasks', tasks)
-    const closures: (((context: TaskContext) => unknown) | undefined)[] = new Array(list.length)
-    const bound: (BoundWorkerTask<unknown> | undefined)[] = new Array(list.length)
-    const defs = new Map<string, WorkerTask<unknown, unknown>>()
-    for (let i = 0; i < list.length; i++) {
-      const task = list[i]
-      if (typeof task === 'function') closures[i] = task
-      else if (isBoundWorkerTask(task)) {
-        bound[i] = task
-        defs.set(workerTaskKey(task.task), task.task)
-        this.#assertCloneable(task.input, `tasks[${i}]`)
-      } else {
-        throw new ParallelError(
-          'INVALID_TASK',
-          `tasks[${i}] must be a function or a bound worker task (workerTask.with(input)), got ${describe(task)}`,
-        )
+    if (Array.isArray(tasks) && !lazy) {
+      resolveRunOptions(this.#options, options, tasks.length)
+      const list = tasks as Task<unknown>[]
+      const defs = new Map<string, WorkerTask<unknown, unknown>>()
+      for (let i = 0; i < list.length; i++) {
+        const task = list[i]
+        if (isBoundWorkerTask(task)) defs.set(workerTaskKey(task.task), task.task)
+        else if (typeof task !== 'function') throw invalidTask(i, task)
       }
+      const inline = await this.#prepare([...defs.values()])
+      return { source: taskSourceOf(list, inline), feed: undefined }
     }
-    const inline = await this.#prepare([...defs.values()])
-    return {
-      n: list.length,
-      hasWorkers: defs.size > 0,
-      call(i, context) {
-        const fn = closures[i]
-        if (fn !== undefined) return fn.length === 0 ? (fn as () => unknown)() : fn(context(i))
-        const b = bound[i] as BoundWorkerTask<unknown>
-        const run = inline?.get(workerTaskKey(b.task)) as (input: unknown) => unknown
-        return run(b.input)
-      },
-      worker: (i) => bound[i]?.task,
-      input: (i) => bound[i]?.input,
+    resolveRunOptions(this.#options, options, undefined)
+    const list: Task<unknown>[] = []
+    const inline = new Map<string, Inline>()
+    const known = new Set<WorkerTask<unknown, unknown>>()
+    const feed = this.#feed(tasks, 'tasks', list, async (task) => {
+      if (isBoundWorkerTask(task) && !known.has(task.task)) {
+        known.add(task.task)
+        const prepared = await this.#prepare([task.task])
+        if (prepared) for (const [k, v] of prepared) inline.set(k, v)
+      }
+    })
+    const source = taskSourceOf(list, inline)
+    source.release = (i) => {
+      list[i] = undefined as never
     }
+    return { source, feed }
   }
 
   async #mapSource<In, Out>(
     fn: MapFunction<In, Out> | WorkerTask<In, Out>,
-    items: Iterable<In>,
-  ): Promise<RunSource> {
+    items: Input<In>,
+    options: RunOptions<never> | RunOptions<unknown>,
+    lazy = false,
+  ): Promise<{ source: RunSource; feed: RunFeed | undefined }> {
     this.#assertOpen()
     if (typeof fn !== 'function' && !isWorkerTask(fn)) {
       throw new ParallelError(
@@ -488,46 +384,125 @@ export class ParallelTaskExecutor implements AsyncDisposable {
         `fn must be a function or a worker task (defineWorkerTask), got ${describe(fn)}`,
       )
     }
-    const list = toArray('items', items)
-    if (typeof fn === 'function') {
-      const wantsContext = fn.length >= 3
-      return {
-        n: list.length,
-        hasWorkers: false,
-        call: (i, context) =>
-          wantsContext
-            ? fn(list[i] as In, i, context(i))
-            : (fn as (item: In, index: number) => unknown)(list[i] as In, i),
-        worker: () => undefined,
-        input: () => undefined,
+    const eager = Array.isArray(items) && !lazy
+    resolveRunOptions(this.#options, options, eager ? (items as In[]).length : undefined)
+    const list: In[] = eager ? (items as In[]) : []
+    const feed = eager ? undefined : this.#feed(items, 'items', list, undefined)
+    if (typeof fn !== 'function') {
+      const task = fn as WorkerTask<unknown, unknown>
+      const run = (await this.#prepare([task]))?.get(workerTaskKey(task))
+      const source: RunSource = {
+        get n() {
+          return list.length
+        },
+        hasWorkers: true,
+        call: (i) => (run as Inline)(unwrapTransfer(list[i])),
+        worker: () => task,
+        input: (i) => list[i],
       }
+      if (!eager)
+        source.release = (i) => {
+          list[i] = undefined as In
+        }
+      return { source, feed }
     }
-    const task = fn as WorkerTask<unknown, unknown>
-    if (this.#pool !== undefined) {
-      for (let i = 0; i < list.length; i++) this.#assertCloneable(list[i], `items[${i}]`)
+    const source: RunSource = {
+      get n() {
+        return list.length
+      },
+      hasWorkers: false,
+      call: (i, lanes) => fn(list[i] as In, i, lanes.context(i)),
+      worker: () => undefined,
+      input: () => undefined,
     }
-    const inline = await this.#prepare([task])
-    const run = inline?.get(workerTaskKey(task))
-    return {
-      n: list.length,
-      hasWorkers: true,
-      call: (i) => (run as (input: unknown) => unknown)(list[i]),
-      worker: () => task,
-      input: (i) => list[i],
+    if (!eager)
+      source.release = (i) => {
+        list[i] = undefined as In
+      }
+    return { source, feed }
+  }
+
+  /**
+   * A feed reading `input` into `list`: a sync iterable in batches, an async one item by item.
+   * `check` runs before an item is added (e.g. to load a new worker task first).
+   */
+  #feed<T>(
+    input: Input<T>,
+    name: string,
+    list: T[],
+    check: ((item: T) => Promise<void>) | undefined,
+  ): RunFeed {
+    let sync: Iterator<T> | undefined
+    let async: AsyncIterator<T> | undefined
+    if (input != null && typeof (input as Iterable<T>)[Symbol.iterator] === 'function') {
+      sync = (input as Iterable<T>)[Symbol.iterator]()
+    } else if (
+      input != null &&
+      typeof (input as AsyncIterable<T>)[Symbol.asyncIterator] === 'function'
+    ) {
+      async = (input as AsyncIterable<T>)[Symbol.asyncIterator]()
+    } else {
+      throw new ParallelError(
+        'INVALID_ITEMS',
+        `${name} must be an iterable or an async iterable, got ${describe(input)}`,
+      )
     }
+    const feed = {
+      done: false,
+      pull(room: number): number | Promise<number> {
+        if (sync !== undefined && check === undefined) {
+          let k = 0
+          for (; k < room; k++) {
+            const step = sync.next()
+            if (step.done) {
+              feed.done = true
+              break
+            }
+            list.push(step.value)
+          }
+          return k
+        }
+        return pullAsync(room)
+      },
+      close() {
+        if (feed.done) return
+        feed.done = true
+        try {
+          const closing = sync?.return?.() ?? async?.return?.()
+          if (closing && typeof (closing as Promise<unknown>).then === 'function') {
+            ;(closing as Promise<unknown>).then(undefined, () => {})
+          }
+        } catch {}
+      },
+    }
+    const pullAsync = async (room: number): Promise<number> => {
+      let k = 0
+      while (k < room && !feed.done) {
+        const step = sync !== undefined ? sync.next() : await (async as AsyncIterator<T>).next()
+        if (step.done) {
+          feed.done = true
+          break
+        }
+        if (check !== undefined) await check(step.value)
+        list.push(step.value)
+        k++
+        // An async source yields one item at a time: let the run start it right away.
+        if (async !== undefined) break
+      }
+      return k
+    }
+    return feed
   }
 
   /** Checks worker tasks exist: on a thread (threads mode) or by importing them (inline mode). */
-  async #prepare(
-    defs: WorkerTask<unknown, unknown>[],
-  ): Promise<Map<string, (input: unknown) => unknown> | undefined> {
+  async #prepare(defs: WorkerTask<unknown, unknown>[]): Promise<Map<string, Inline> | undefined> {
     if (defs.length === 0) return undefined
-    if (this.#pool !== undefined) {
-      const pool = this.#pool
-      await Promise.all(defs.map((def) => pool.probe(def)))
+    if (this.#backend !== undefined) {
+      const backend = this.#backend
+      await Promise.all(defs.map((def) => backend.prepare(def)))
       return undefined
     }
-    const map = new Map<string, (input: unknown) => unknown>()
+    const map = new Map<string, Inline>()
     for (const def of defs) {
       const key = workerTaskKey(def)
       let fn = this.#inline.get(key)
@@ -541,20 +516,38 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     return map
   }
 
-  #assertCloneable(value: unknown, what: string): void {
-    if (this.#pool === undefined) return
-    const path = findUncloneable(value)
-    if (path !== undefined) {
-      throw new ParallelError(
-        'NOT_CLONEABLE',
-        `${what}${path} cannot be cloned to a worker thread (functions, symbols, promises and weak collections cannot cross threads)`,
-      )
-    }
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new ParallelError('CLOSED', 'the executor is closed')
   }
+}
+
+/** A source over tasks (closures and bound worker tasks); `inline` runs worker tasks in-process. */
+function taskSourceOf(list: Task<unknown>[], inline: Map<string, Inline> | undefined): RunSource {
+  return {
+    get n() {
+      return list.length
+    },
+    hasWorkers: true,
+    call(i, lanes) {
+      const task = list[i]
+      if (typeof task === 'function') return task(lanes.context(i))
+      if (!isBoundWorkerTask(task)) throw invalidTask(i, task)
+      const run = inline?.get(workerTaskKey(task.task)) as Inline
+      return run(unwrapTransfer(task.input))
+    },
+    worker(i) {
+      const task = list[i]
+      return isBoundWorkerTask(task) ? task.task : undefined
+    },
+    input: (i) => (list[i] as BoundWorkerTask<unknown>).input,
+  }
+}
+
+function invalidTask(i: number, task: unknown): ParallelError {
+  return new ParallelError(
+    'INVALID_TASK',
+    `tasks[${i}] must be a function or a bound worker task (workerTask.with(input)), got ${describe(task)}`,
+  )
 }
 
 function streamClosed(): ParallelError {
@@ -581,7 +574,7 @@ function toResult<T>(
 async function importInline(
   def: WorkerTask<unknown, unknown>,
   loadTimeout: number,
-): Promise<(input: unknown) => unknown> {
+): Promise<Inline> {
   const what = `worker task "${def.exportName}" from module ${def.moduleUrl}`
   let mod: Record<string, unknown>
   let timer: NodeJS.Timeout | undefined
@@ -616,60 +609,12 @@ async function importInline(
       `${what}: the module has no exported function "${def.exportName}"`,
     )
   }
-  return fn as (input: unknown) => unknown
-}
-
-function toArray<T>(name: string, items: Iterable<T>): T[] {
-  if (Array.isArray(items)) return items
-  if (items == null || typeof (items as Iterable<T>)[Symbol.iterator] !== 'function') {
-    throw new ParallelError('INVALID_ITEMS', `${name} must be iterable, got ${describe(items)}`)
+  // A result marked with transfer() is the plain value in-process.
+  return (input) => {
+    const value = (fn as Inline)(input)
+    if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
+      return (value as Promise<unknown>).then(unwrapTransfer)
+    }
+    return unwrapTransfer(value)
   }
-  return Array.from(items)
-}
-
-/** Validates a positive integer option. */
-export function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new ParallelError(
-      'INVALID_OPTION',
-      `${name} must be a positive integer, got ${describe(value)}`,
-    )
-  }
-  return value
-}
-
-function nonNegativeInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {
-    throw new ParallelError(
-      'INVALID_OPTION',
-      `${name} must be an integer from 0 to 1000, got ${describe(value)}`,
-    )
-  }
-  return value
-}
-
-function nonNegativeNumber(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new ParallelError(
-      'INVALID_OPTION',
-      `${name} must be a finite number >= 0, got ${describe(value)}`,
-    )
-  }
-  return value
-}
-
-function optionalTimeout(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2 ** 31 - 1) {
-    throw new ParallelError(
-      'INVALID_OPTION',
-      `${name} must be a positive number of milliseconds, got ${describe(value)}`,
-    )
-  }
-  return value
-}
-
-function chunkSizeOption(value: unknown): number | 'auto' {
-  if (value === 'auto') return value
-  return positiveInteger('options.chunkSize', value)
 }

@@ -1,6 +1,7 @@
 // A progress cell shared between the main thread and a worker thread for one message: the worker
-// writes what it is doing (loading the module, running item k) and since when; the main thread
-// reads it to time a load or a task from its real start, not from the moment it was queued.
+// writes what it is doing (loading the module, running item k) and since when, and for a chunk
+// each item's duration and whether it failed; the main thread reads it to time a load or a task
+// from its real start, and asks the worker to stop between two items through its stop word.
 import { performance } from 'node:perf_hooks'
 
 /** The message waits in a queue or for a thread to start. */
@@ -8,26 +9,61 @@ export const QUEUED = -2
 /** The worker imports the task module. */
 export const LOADING = -1
 
-const BYTES = 16
+/**
+ * Int32 words: state, claimed (items the worker started, or STOPPED). Then one float64: since.
+ * Then per item: float64 durations, u8 failed.
+ */
+const HEADER = 16
 
-/** A fresh cell, in the QUEUED state. */
-export function createProgress(): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(BYTES)
-  Atomics.store(new Int32Array(buffer, 0, 1), 0, QUEUED)
+/** A fresh cell for a message of `items` items, in the QUEUED state. */
+export function createProgress(items = 0): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(HEADER + items * 9)
+  Atomics.store(new Int32Array(buffer, 0, 2), 0, QUEUED)
   return buffer
 }
 
-/** Worker side: from now on, `state` (LOADING, or the index of the running item in the chunk). */
-export function markProgress(buffer: SharedArrayBuffer, state: number): void {
-  new Float64Array(buffer, 8, 1)[0] = clock()
+/** Worker side: from now on (ms on `clock()`, now by default), `state` (LOADING or an item index). */
+export function markProgress(buffer: SharedArrayBuffer, state: number, since = clock()): void {
+  new Float64Array(buffer, 8, 1)[0] = since
   // Sequentially consistent store after the time: a reader seeing `state` sees its time too.
-  Atomics.store(new Int32Array(buffer, 0, 1), 0, state)
+  Atomics.store(new Int32Array(buffer, 0, 2), 0, state)
 }
 
 /** Main side: the current state and since when (ms on `clock()`). */
 export function readProgress(buffer: SharedArrayBuffer): { state: number; since: number } {
-  const state = Atomics.load(new Int32Array(buffer, 0, 1), 0)
+  const state = Atomics.load(new Int32Array(buffer, 0, 2), 0)
   return { state, since: new Float64Array(buffer, 8, 1)[0] as number }
+}
+
+/** The claimed word once the main thread stopped the message. */
+const STOPPED = -1
+
+/**
+ * Main side: lets the worker start no further item of this message and returns how many it
+ * started (the same number on every later call). Atomic with `claimItem`: an item is either
+ * counted here or never started.
+ */
+export function stopItems(buffer: SharedArrayBuffer, stopped: { claimed: number }): number {
+  const claimed = Atomics.exchange(new Int32Array(buffer, 0, 2), 1, STOPPED)
+  if (claimed !== STOPPED) stopped.claimed = claimed
+  return stopped.claimed
+}
+
+/** Worker side: claims item `i` (false when the main thread stopped the message). */
+export function claimItem(words: Int32Array, i: number): boolean {
+  return Atomics.compareExchange(words, 1, i, i + 1) === i
+}
+
+/** The per-item views of a chunk's cell: durations (ms) and failed flags. */
+export function itemViews(
+  buffer: SharedArrayBuffer,
+  items: number,
+): { words: Int32Array; durations: Float64Array; failed: Uint8Array } {
+  return {
+    words: new Int32Array(buffer, 0, 2),
+    durations: new Float64Array(buffer, HEADER, items),
+    failed: new Uint8Array(buffer, HEADER + items * 8, items),
+  }
 }
 
 /** Milliseconds on a clock every thread of the process shares. */
@@ -51,7 +87,7 @@ const POLL_MS = 10
 export function watchProgress(
   buffer: SharedArrayBuffer,
   limits: ProgressLimits,
-  onExpire: (kind: 'load' | 'task', since: number) => void,
+  onExpire: (kind: 'load' | 'task', since: number, state: number) => void,
 ): () => void {
   const { loadTimeout, taskTimeout } = limits
   if (loadTimeout === undefined && taskTimeout === undefined) return () => {}
@@ -71,7 +107,7 @@ export function watchProgress(
     }
     const remaining = since + limit - clock()
     if (remaining <= 0) {
-      onExpire(state === LOADING ? 'load' : 'task', since)
+      onExpire(state === LOADING ? 'load' : 'task', since, state)
       return
     }
     // While loading, look again soon: the task's own deadline starts when the load ends.

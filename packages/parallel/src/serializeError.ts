@@ -26,10 +26,16 @@ interface ErrorRecord {
   props: Record<string, unknown>
 }
 
-/** Turns anything thrown into a structured-cloneable value. */
+/**
+ * Turns anything thrown into a value for the structured clone: an Error becomes a record its class
+ * is rebuilt from; anything else travels as it is (a thrown plain object keeps its shape).
+ * `cloneableError` is the variant that is sure to cross.
+ */
 export function serializeError(error: unknown, depth = 0): unknown {
   if (!(error instanceof Error)) {
-    return isCloneablePrimitive(error) ? { [THROWN]: error } : { [THROWN]: String(error) }
+    return isCloneablePrimitive(error) || typeof error === 'object'
+      ? { [THROWN]: error }
+      : { [THROWN]: String(error) }
   }
   const props: Record<string, unknown> = {}
   for (const key of Object.keys(error)) {
@@ -47,6 +53,23 @@ export function serializeError(error: unknown, depth = 0): unknown {
   if (typeof error.stack === 'string') record.stack = error.stack
   if (record.hasCause) record.cause = serializeValue(error.cause, depth)
   return record
+}
+
+/** `serializeError`, falling back to name, message and stack when the record cannot be cloned. */
+export function cloneableError(error: unknown): unknown {
+  const record = serializeError(error)
+  try {
+    structuredClone(record)
+    return record
+  } catch {
+    if (!(error instanceof Error)) return { [THROWN]: String(error) }
+    return serializeError(
+      Object.assign(new Error(String(error.message)), {
+        name: String(error.name),
+        stack: String(error.stack ?? ''),
+      }),
+    )
+  }
 }
 
 /** Rebuilds what `serializeError` produced. */

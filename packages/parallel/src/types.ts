@@ -1,5 +1,5 @@
-import type { ResourceLimits } from 'node:worker_threads'
-import type { BoundWorkerTask } from './defineWorkerTask.js'
+import type { ResourceLimits, Transferable } from 'node:worker_threads'
+import type { BoundWorkerTask, WorkerTask } from './defineWorkerTask.js'
 
 /** The outcome of one task. One per task, in input order. */
 export interface TaskResult<T = unknown> {
@@ -29,7 +29,10 @@ export interface TaskContext {
   index: number
   /** 1 for the first attempt, 2 for the first retry... */
   attempt: number
-  /** Aborted when the run is cancelled or this attempt times out: pass it to your I/O. */
+  /**
+   * Aborted when the run is cancelled, stops at a failure, or this attempt times out: pass it to
+   * your I/O. An attempt keeps its `maxWorkers` slot until it settles, so honour it.
+   */
   signal: AbortSignal
 }
 
@@ -56,8 +59,10 @@ export interface ExecutorOptions {
   mode?: 'threads' | 'inline'
   /**
    * Per-attempt timeout in ms, counted from the task's own start (for a worker task: when its
-   * thread starts running it, after the thread started and loaded the module). With a timeout,
-   * worker tasks are sent one per message, so a timed-out thread takes no other task with it.
+   * thread starts running it, after the thread started and loaded the module). A timed-out
+   * closure's signal is aborted and it keeps its slot until it settles; a timed-out worker task's
+   * thread is terminated (the tasks of its chunk that finished keep their results, those not
+   * started are sent again).
    * @default undefined (none)
    */
   timeout?: number
@@ -78,7 +83,7 @@ export interface ExecutorOptions {
   maxRetryDelay?: number
   /**
    * Worker tasks per message to a thread: `'auto'` sizes chunks from measured run times
-   * (about 8 ms of work per message), or a fixed positive integer. Ignored (1) with a `timeout`.
+   * (about 8 ms of work per message), or a fixed positive integer.
    * @default 'auto'
    */
   chunkSize?: number | 'auto'
@@ -91,6 +96,20 @@ export interface ExecutorOptions {
   workerSetup?: string | URL
   /** Memory limits of each worker thread (a thread exceeding them is replaced). @default undefined */
   resourceLimits?: ResourceLimits
+  /**
+   * How long a worker thread may stay idle before it is stopped, down to `minThreads` (ms).
+   * Undefined: threads live until `close()`.
+   * @default undefined
+   */
+  idleTimeout?: number
+  /** Threads kept alive when idle (only with `idleTimeout`). @default 0 */
+  minThreads?: number
+  /**
+   * Streams (and non-array inputs): most items taken from the input and not yet consumed
+   * (running, waiting or buffered results). The input is read only as results are consumed.
+   * @default 1024
+   */
+  maxQueue?: number
 }
 
 /** Per-call options of `executeParallel`, `mapParallel`, `parallelMap` and the streams. */
@@ -105,6 +124,8 @@ export interface RunOptions<T = unknown> {
   retryDelay?: number
   /** Overrides the executor's `chunkSize`. @default the executor's `chunkSize` */
   chunkSize?: number | 'auto'
+  /** Overrides the executor's `maxQueue`. @default the executor's `maxQueue` */
+  maxQueue?: number
   /** Ids for the tasks, in input order. @default the index of each task */
   taskIds?: readonly (string | number)[]
   /** Called with each result as soon as its task settles (completion order). @default undefined */
@@ -140,4 +161,68 @@ export interface ExecutorMetrics {
   threadMessages: number
   /** Busy time / (active time x slots), 0..1, for closures and for worker threads. */
   utilization: { inProcess: number; threads: number }
+}
+
+/** One chunk of worker-task inputs handed to a `ChunkBackend`. */
+export interface ChunkRequest {
+  /** The worker task every input runs through. */
+  task: WorkerTask<unknown, unknown>
+  /** The inputs, in order (values marked with `transfer()` already unwrapped). */
+  inputs: unknown[]
+  /** What the inputs move rather than copy (from `transfer()`), or undefined. */
+  transferList: Transferable[] | undefined
+  /** Per-item timeout (ms, from the item's own start); the backend stops an item past it. */
+  timeout: number | undefined
+}
+
+/** How a chunk ended (see `ChunkListener.end`). */
+export interface ChunkEnd {
+  /** Items `0 .. completed - 1` were reported through `item()`. */
+  completed: number
+  /**
+   * Item `completed` was running when the chunk was lost: its thread crashed (`'crash'`) or it
+   * outlived the timeout (`'timeout'`). Undefined when no item was running.
+   */
+  lost?: { kind: 'crash' | 'timeout'; cause: unknown; durationMs: number }
+  /**
+   * No item started: the chunk could not be sent (`'unsendable'`, e.g. an input structured
+   * clone rejects), its module did not load within `loadTimeout` (`'load-timeout'`, `cause` is
+   * the ParallelError), or its thread died before starting it (`'thread-lost'`).
+   */
+  notStarted?: { kind: 'unsendable' | 'load-timeout' | 'thread-lost'; cause: unknown }
+}
+
+/** Receives what one chunk produces; every call happens on the main thread. */
+export interface ChunkListener {
+  /** Item `k` finished (`value` is its result, or what it threw): in item order, once each. */
+  item(k: number, success: boolean, value: unknown, durationMs: number): void
+  /** Called once, after the last `item()`. Items after `completed` (and `lost`) never started. */
+  end(end: ChunkEnd): void
+}
+
+/** Control of one running chunk. */
+export interface ChunkHandle {
+  /** Starts no further item of the chunk; the running one finishes and is reported. */
+  drain(): void
+  /** Stops the chunk now, its running item included (a local thread is terminated). */
+  abort(): void
+}
+
+/**
+ * Where worker-task chunks run: the seam between a run and its engine (local worker threads by
+ * default). A backend runs each item of a chunk once, reports every finished item before the
+ * chunk ends, and says exactly which item (if any) a lost chunk was running, so that a crash
+ * costs only that item and finished items are never run again.
+ */
+export interface ChunkBackend {
+  /** How many chunks it runs at once (threads, or remote concurrency). */
+  readonly concurrency: number
+  /** Bound of one task module's load (ms), as used for `WORKER_TASK_LOAD_TIMEOUT`. */
+  readonly loadTimeout: number
+  /** Checks that the task's module loads and exports a function; rejects with a ParallelError. */
+  prepare(task: WorkerTask<unknown, unknown>): Promise<void>
+  /** Starts a chunk. */
+  run(request: ChunkRequest, listener: ChunkListener): ChunkHandle
+  /** Stops everything and releases the engine; running chunks end as lost. */
+  close(): Promise<void>
 }

@@ -1,13 +1,13 @@
 // The worker-thread entry tinypool loads (compiled to dist/worker.js). It imports the user's task
-// module once per thread, runs one chunk of inputs through the named export and sends back the
-// values (v8-serialized, so a value that cannot cross the boundary fails alone), per-item
-// durations and serialized errors.
+// module once per thread and runs one chunk of inputs through the named export. Each item's
+// outcome is posted on the chunk's own port the moment it is known, so that whatever ends the
+// thread afterwards (an uncaught error, process.exit, the heap limit, a native abort) cannot take
+// finished items with it: the main thread reads the port even after the thread died.
 import { performance } from 'node:perf_hooks'
-import { types } from 'node:util'
-import { serialize } from 'node:v8'
-import { workerData } from 'node:worker_threads'
-import { LOADING, markProgress } from './progress.js'
-import { serializeError } from './serializeError.js'
+import { type MessagePort, workerData } from 'node:worker_threads'
+import { claimItem, itemViews, LOADING, markProgress } from './progress.js'
+import { cloneableError, serializeError } from './serializeError.js'
+import { isTransfer } from './transfer.js'
 
 /** Asks a worker to load a module and check that the export is a function. */
 export interface ProbeMessage {
@@ -24,8 +24,10 @@ export interface ChunkMessage {
   m: string
   e: string
   inputs: unknown[]
-  /** Progress cell: the main thread times each task from its own start, not from its queueing. */
-  p?: SharedArrayBuffer
+  /** Progress cell with one duration and one failed flag per item. */
+  p: SharedArrayBuffer
+  /** Where each item's value (or error record, when its failed flag is set) is posted, in order. */
+  port: MessagePort
 }
 
 /** What a probe answers. */
@@ -33,55 +35,6 @@ export interface ProbeReply {
   ok: boolean
   reason?: 'module' | 'export' | 'load' | 'timeout'
   error?: unknown
-}
-
-/**
- * What a chunk answers: values, durations (ms) and [index, error] pairs. Values that are certain
- * to cross the boundary (primitives, typed arrays, plain arrays and objects of those) travel as
- * they are, in the reply's own structured clone (`plain`); any other result is v8-serialized here
- * first (`values`), so that a value that cannot cross fails alone.
- */
-export interface ChunkReply {
-  plain?: unknown[]
-  values?: Uint8Array
-  durations: Float64Array
-  errors: unknown[] | null
-}
-
-/** How deep `clonesSafely` looks into arrays and plain objects before giving up. */
-const PLAIN_DEPTH = 4
-
-/**
- * True when structured clone surely accepts `value`: a primitive other than a symbol, a typed
- * array or DataView over a non-shared buffer, or a plain array / object of those (a few levels).
- * Checking is much cheaper than v8.serialize, whose typed arrays go through a JS callback each.
- */
-function clonesSafely(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-    case 'undefined':
-    case 'bigint':
-      return true
-    case 'object':
-      break
-    default:
-      return false
-  }
-  if (value === null) return true
-  if (ArrayBuffer.isView(value)) return value.buffer instanceof ArrayBuffer
-  if (depth === 0 || types.isProxy(value)) return false
-  const proto = Object.getPrototypeOf(value)
-  if (Array.isArray(value) && proto === Array.prototype) {
-    for (let i = 0; i < value.length; i++) if (!clonesSafely(value[i], depth - 1)) return false
-    return true
-  }
-  if (proto !== Object.prototype && proto !== null) return false
-  for (const key in value) {
-    if (!clonesSafely((value as Record<string, unknown>)[key], depth - 1)) return false
-  }
-  return true
 }
 
 type Handler = (input: unknown) => unknown
@@ -154,96 +107,88 @@ async function probe(message: ProbeMessage): Promise<ProbeReply> {
     const code = (error as { code?: unknown } | null)?.code
     const reason =
       code === 'WORKER_TASK_LOAD_TIMEOUT' ? 'timeout' : missingCode(code) ? 'module' : 'load'
-    return { ok: false, reason, error: serializeError(error) }
+    return { ok: false, reason, error: cloneableError(error) }
   }
   return typeof mod[message.e] === 'function' ? { ok: true } : { ok: false, reason: 'export' }
 }
 
-async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
-  const progress = message.p
-  if (progress !== undefined) markProgress(progress, LOADING)
-  const inputs = message.inputs
+/** Runs the chunk; resolves with how many items it ran (fewer when asked to stop). */
+async function runChunk(message: ChunkMessage): Promise<number> {
+  const { p: cell, port, inputs } = message
   const n = inputs.length
-  const values: unknown[] = new Array(n)
-  const durations = new Float64Array(n)
-  let errors: unknown[] | null = null
+  const { words, durations, failed } = itemViews(cell, n)
+  markProgress(cell, LOADING)
   let fn: Handler
   try {
     fn = (await load(message.m))[message.e] as Handler
   } catch (error) {
     // The load failed (or timed out) on this thread: every item of the chunk fails with it.
-    const record = serializeError(error)
-    errors = []
-    for (let i = 0; i < n; i++) errors.push(i, record)
-    return { values: serialize(values), durations, errors }
+    const record = cloneableError(error)
+    for (let i = 0; i < n; i++) {
+      failed[i] = 1
+      port.postMessage(record)
+    }
+    return n
   }
+  const origin = performance.timeOrigin
   // One clock reading per item: each item's end is the next one's start.
   let start = performance.now()
   for (let i = 0; i < n; i++) {
-    if (progress !== undefined) markProgress(progress, i)
+    if (!claimItem(words, i)) return i
+    markProgress(cell, i, origin + start)
+    let ok = true
+    let value: unknown
     try {
-      let value = fn(inputs[i])
+      value = fn(inputs[i])
       if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
         value = await value
       }
-      values[i] = value
     } catch (error) {
-      if (errors === null) errors = []
-      errors.push(i, error)
+      ok = false
+      value = error
     }
     const end = performance.now()
     durations[i] = end - start
     start = end
+    if (ok) postValue(port, failed, i, value)
+    else postError(port, failed, i, value)
   }
-  if (plainValues(values)) {
-    return { plain: values, durations, errors: errors === null ? null : serializeErrors(errors) }
-  }
-  let bytes: Uint8Array
+  return n
+}
+
+function postValue(port: MessagePort, failed: Uint8Array, i: number, value: unknown): void {
   try {
-    bytes = serialize(values)
-  } catch {
-    // Find the values that cannot cross the boundary and fail them alone.
-    for (let i = 0; i < n; i++) {
+    if (isTransfer(value)) port.postMessage(value.value, value.transferList as never)
+    else port.postMessage(value)
+    return
+  } catch (error) {
+    // A port is moved, not copied, even when the task did not say so.
+    if (isPort(value)) {
       try {
-        serialize(values[i])
-      } catch (error) {
-        values[i] = undefined
-        if (errors === null) errors = []
-        errors.push(i, notCloneable(error))
-      }
+        port.postMessage(value, [value])
+        return
+      } catch {}
     }
-    bytes = serialize(values)
+    postError(port, failed, i, notCloneable(error))
   }
-  return { values: bytes, durations, errors: errors === null ? null : serializeErrors(errors) }
 }
 
-/** `clonesSafely` for a chunk's values; a getter that throws while checking means "no". */
-function plainValues(values: unknown[]): boolean {
+function postError(port: MessagePort, failed: Uint8Array, i: number, error: unknown): void {
+  failed[i] = 1
   try {
-    return clonesSafely(values, PLAIN_DEPTH + 1)
+    port.postMessage(serializeError(error))
   } catch {
-    return false
+    port.postMessage(cloneableError(error))
   }
 }
 
-/** Turns the errors of [index, error] pairs into records that surely cross the boundary. */
-function serializeErrors(errors: unknown[]): unknown[] {
-  for (let j = 1; j < errors.length; j += 2) {
-    const record = serializeError(errors[j])
-    try {
-      serialize(record)
-      errors[j] = record
-    } catch {
-      const e = errors[j] as { name?: unknown; message?: unknown; stack?: unknown }
-      errors[j] = serializeError(
-        Object.assign(new Error(String(e?.message ?? e)), {
-          name: String(e?.name ?? 'Error'),
-          stack: String(e?.stack ?? ''),
-        }),
-      )
-    }
-  }
-  return errors
+function isPort(value: unknown): value is MessagePort {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    value.constructor?.name === 'MessagePort' &&
+    typeof (value as MessagePort).postMessage === 'function'
+  )
 }
 
 function missingCode(code: unknown): boolean {

@@ -106,23 +106,27 @@ describe('worker threads', () => {
     expect(new Set([...first, ...second]).size).toBeLessThanOrEqual(2)
   })
 
-  it('keeps at most two chunks in flight per thread', async () => {
+  it('gives a thread one chunk at a time, so a dying thread holds only one', async () => {
     const ex = executor({ threads: 2 })
     const concurrency = defineWorkerTask<number, number>(fixtures, 'concurrency')
-    const most = await ex.parallelMap(concurrency, Array(12).fill(100), { chunkSize: 1 })
-    expect(Math.max(...most)).toBe(2)
+    const most = await ex.parallelMap(concurrency, Array(12).fill(50), { chunkSize: 1 })
+    expect(Math.max(...most)).toBe(1)
   })
 
-  it('rejects uncloneable inputs before sending and fails uncloneable results alone', async () => {
-    const ex = executor()
-    const error = (await ex
-      .parallelMap(double, [1, { f: () => 1 }] as unknown as number[])
-      .catch((e) => e)) as ParallelError
+  it('fails an uncloneable input alone, before sending, and uncloneable results alone', async () => {
+    const ex = executor({ chunkSize: 8 })
+    const inputs = [1, { f: () => 1 }, 3, 4] as unknown as number[]
+    const mapped = await ex.mapParallel(double, inputs)
+    expect(mapped.map((r) => r.success)).toEqual([true, false, true, true])
+    const error = mapped[1]!.error as ParallelError
     expect(error.code).toBe('NOT_CLONEABLE')
-    expect(error.message).toContain('items[1].f')
-    await expect(
-      ex.executeParallel([double.with(Symbol('s') as unknown as number)]),
-    ).rejects.toMatchObject({ code: 'NOT_CLONEABLE' })
+    expect(error.message).toContain('task 1.f')
+    const [symbol, ok] = await ex.executeParallel([
+      double.with(Symbol('s') as unknown as number),
+      double.with(5),
+    ])
+    expect((symbol!.error as ParallelError).code).toBe('NOT_CLONEABLE')
+    expect(ok?.result).toBe(10)
     const fnResult = defineWorkerTask<number, unknown>(fixtures, 'returnFunction')
     const results = await ex.executeParallel([fnResult.with(1), double.with(2)])
     expect((results[0]!.error as ParallelError).code).toBe('NOT_CLONEABLE')

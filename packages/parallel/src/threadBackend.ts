@@ -1,0 +1,418 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import {
+  MessageChannel,
+  type MessagePort,
+  type ResourceLimits,
+  receiveMessageOnPort,
+  type Transferable,
+} from 'node:worker_threads'
+import type { TaskQueue, Tinypool } from 'tinypool'
+import type { WorkerTask } from './defineWorkerTask.js'
+import { loadTimeoutError, ParallelError } from './parallelError.js'
+import {
+  clock,
+  createProgress,
+  itemViews,
+  LOADING,
+  QUEUED,
+  readProgress,
+  stopItems,
+  watchProgress,
+} from './progress.js'
+import { deserializeError } from './serializeError.js'
+import type { ChunkBackend, ChunkEnd, ChunkHandle, ChunkListener, ChunkRequest } from './types.js'
+import type { ChunkMessage, ProbeMessage, ProbeReply, WorkerConfig } from './worker.js'
+
+/** Options of the local worker-thread backend. */
+export interface ThreadBackendOptions {
+  /** Most threads. */
+  threads: number
+  /** Threads kept when idle (with `idleTimeout`). */
+  minThreads: number
+  /** How long a thread may stay idle before the pool shrinks to `minThreads` (ms); undefined: never. */
+  idleTimeout: number | undefined
+  resourceLimits: ResourceLimits | undefined
+  setup: string | undefined
+  /** Bound of one task module's load on a thread (ms). */
+  loadTimeout: number
+}
+
+/**
+ * The local backend: a lazily created tinypool running the package's worker entry, one chunk per
+ * thread at a time (so that a dying thread holds only one chunk). Every chunk gets a port for
+ * its items' outcomes and a progress cell saying which item runs: after a crash the port still
+ * holds the finished items, and the cell names the one that was running. Tinypool does not
+ * notice a thread that ends through `process.exit()`, so every thread is watched and an
+ * unexpected exit is turned into the thread's `error` event, which makes tinypool fail its
+ * chunk and replace it.
+ */
+export class ThreadBackend implements ChunkBackend {
+  readonly #options: ThreadBackendOptions
+  #pool: Tinypool | undefined
+  #creating: Promise<Tinypool> | undefined
+  readonly #probes = new Map<string, Promise<void>>()
+  readonly #watched = new WeakSet<object>()
+  #closed = false
+
+  constructor(options: ThreadBackendOptions) {
+    this.#options = options
+  }
+
+  get concurrency(): number {
+    return this.#options.threads
+  }
+
+  get loadTimeout(): number {
+    return this.#options.loadTimeout
+  }
+
+  /** Number of live threads (0 before the first worker task). */
+  get threadCount(): number {
+    return this.#pool?.threads.length ?? 0
+  }
+
+  prepare(task: WorkerTask<unknown, unknown>): Promise<void> {
+    const key = `${task.exportName}\u0000${task.moduleUrl}`
+    let probe = this.#probes.get(key)
+    if (probe === undefined) {
+      probe = this.#probe(task)
+      this.#probes.set(key, probe)
+      probe.catch(() => this.#probes.delete(key))
+    }
+    return probe
+  }
+
+  run(request: ChunkRequest, listener: ChunkListener): ChunkHandle {
+    return new ThreadChunk(this, request, listener)
+  }
+
+  /** Terminates every thread; running chunks end as lost. */
+  async close(): Promise<void> {
+    this.#closed = true
+    const pool =
+      this.#pool ?? (this.#creating ? await this.#creating.catch(() => undefined) : undefined)
+    this.#pool = undefined
+    if (pool) await pool.destroy()
+  }
+
+  /** @internal Sends one message to a thread. */
+  async send(
+    message: unknown,
+    signal: AbortSignal | undefined,
+    transferList: Transferable[] | undefined,
+  ): Promise<unknown> {
+    const pool = this.#pool ?? (await this.#create())
+    const options: { signal?: AbortSignal; transferList?: Transferable[] } = {}
+    if (signal) options.signal = signal
+    if (transferList) options.transferList = transferList
+    const result = pool.run(message, options as never)
+    this.#watch(pool)
+    // Tinypool replaces a dead thread while failing its task: watch the replacement too.
+    const watch = () => this.#watch(pool)
+    result.then(watch, watch)
+    return result
+  }
+
+  async #probe(task: WorkerTask<unknown, unknown>, tries = 3): Promise<void> {
+    const progress = createProgress()
+    const message: ProbeMessage = { k: 'probe', m: task.moduleUrl, e: task.exportName, p: progress }
+    // Abortable, so that a module blocking its thread at top level can be stopped: the load is
+    // timed from its start on a thread (the worker marks it), not from the queueing of the probe.
+    const ctrl = new AbortController()
+    let expired = false
+    const stop = watchProgress(
+      progress,
+      { loadTimeout: this.#options.loadTimeout, taskTimeout: undefined },
+      () => {
+        expired = true
+        ctrl.abort()
+      },
+    )
+    let reply: ProbeReply
+    try {
+      reply = (await this.send(message, ctrl.signal, undefined)) as ProbeReply
+    } catch (error) {
+      if (expired) throw probeError(task, 'timeout', error, this.#options.loadTimeout)
+      if (error instanceof ParallelError) throw error
+      // Handed to a thread that was being stopped before it started loading: not the module's fault.
+      if (readProgress(progress).state === QUEUED && tries > 1 && !this.#closed) {
+        stop()
+        return this.#probe(task, tries - 1)
+      }
+      // The module killed its thread while loading (process.exit, resourceLimits...).
+      throw probeError(task, 'load', error)
+    } finally {
+      stop()
+    }
+    if (!reply.ok) {
+      const cause = deserializeError(reply.error)
+      throw probeError(task, reply.reason, cause, this.#options.loadTimeout)
+    }
+  }
+
+  #create(): Promise<Tinypool> {
+    if (this.#closed) return Promise.reject(new ParallelError('CLOSED', 'the executor is closed'))
+    this.#creating ??= (async () => {
+      const filename = resolveWorkerEntry()
+      const { Tinypool } = await import('tinypool')
+      if (this.#closed) throw new ParallelError('CLOSED', 'the executor is closed')
+      const { threads, minThreads, idleTimeout, resourceLimits } = this.#options
+      const pool = new Tinypool({
+        filename,
+        maxThreads: threads,
+        minThreads: idleTimeout === undefined ? threads : minThreads,
+        ...(idleTimeout === undefined ? {} : { idleTimeout }),
+        concurrentTasksPerWorker: 1,
+        taskQueue: new ArrayQueue() as unknown as TaskQueue,
+        workerData: {
+          setup: this.#options.setup,
+          loadTimeout: this.#options.loadTimeout,
+        } satisfies WorkerConfig,
+        ...(resourceLimits ? { resourceLimits } : {}),
+      })
+      // Without a listener, a thread dying while idle would throw from the pool's emitter.
+      pool.on('error', () => {})
+      this.#pool = pool
+      this.#watch(pool)
+      return pool
+    })()
+    return this.#creating
+  }
+
+  #watch(pool: Tinypool): void {
+    for (const thread of pool.threads) {
+      if (this.#watched.has(thread)) continue
+      this.#watched.add(thread)
+      thread.once('exit', (code: number) => {
+        if (pool.threads.includes(thread)) {
+          const error = new Error(`worker thread exited unexpectedly with code ${code}`)
+          ;(error as Error & { exitCode: number }).exitCode = code
+          thread.emit('error', error)
+          this.#watch(pool)
+        }
+      })
+    }
+  }
+}
+
+/** One chunk on its way to, on, or back from a thread. */
+class ThreadChunk implements ChunkHandle {
+  readonly #backend: ThreadBackend
+  readonly #request: ChunkRequest
+  readonly #listener: ChunkListener
+  readonly #cell: SharedArrayBuffer
+  readonly #views: ReturnType<typeof itemViews>
+  readonly #port: MessagePort
+  readonly #ctrl = new AbortController()
+  readonly #unwatch: () => void
+  readonly #stopped = { claimed: 0 }
+  #received = 0
+  #ended = false
+  #aborted = false
+  #expired: { kind: 'load' | 'task'; since: number } | undefined
+
+  constructor(backend: ThreadBackend, request: ChunkRequest, listener: ChunkListener) {
+    this.#backend = backend
+    this.#request = request
+    this.#listener = listener
+    const n = request.inputs.length
+    this.#cell = createProgress(n)
+    this.#views = itemViews(this.#cell, n)
+    const { port1, port2 } = new MessageChannel()
+    this.#port = port1
+    this.#unwatch = watchProgress(
+      this.#cell,
+      { loadTimeout: backend.loadTimeout, taskTimeout: request.timeout },
+      (kind, since) => {
+        // No further item may start once the limit is hit: the thread is about to be stopped.
+        stopItems(this.#cell, this.#stopped)
+        this.#expired = { kind, since }
+        this.#ctrl.abort()
+      },
+    )
+    const { task, inputs } = request
+    const message: ChunkMessage = {
+      k: 'chunk',
+      m: task.moduleUrl,
+      e: task.exportName,
+      inputs,
+      p: this.#cell,
+      port: port2,
+    }
+    const transferList: Transferable[] = [port2]
+    if (request.transferList) transferList.push(...request.transferList)
+    backend.send(message, this.#ctrl.signal, transferList).then(
+      () => this.#end({ completed: 0 }),
+      (error: unknown) => this.#failed(error),
+    )
+  }
+
+  drain(): void {
+    stopItems(this.#cell, this.#stopped)
+  }
+
+  abort(): void {
+    if (this.#ended || this.#aborted) return
+    this.#aborted = true
+    stopItems(this.#cell, this.#stopped)
+    this.#ctrl.abort()
+  }
+
+  /** Reports every item outcome already posted by the worker. */
+  #drainPort(): void {
+    const { durations, failed } = this.#views
+    for (;;) {
+      const packet = receiveMessageOnPort(this.#port)
+      if (packet === undefined) return
+      const k = this.#received++
+      const ok = failed[k] !== 1
+      const value = ok ? packet.message : this.#itemError(packet.message)
+      this.#listener.item(k, ok, value, durations[k] as number)
+    }
+  }
+
+  #itemError(record: unknown): unknown {
+    const error = deserializeError(record)
+    if ((error as { code?: unknown })?.code === 'WORKER_TASK_LOAD_TIMEOUT') {
+      // The module did not load on that thread in time: say which task, in our own class.
+      return loadTimeoutError(this.#request.task, this.#backend.loadTimeout)
+    }
+    return error
+  }
+
+  #end(end: ChunkEnd): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#unwatch()
+    this.#drainPort()
+    this.#port.close()
+    end.completed = this.#received
+    this.#listener.end(end)
+  }
+
+  #failed(error: unknown): void {
+    if (this.#ended) return
+    // Whatever the thread posted before it was lost is final: report it first.
+    this.#drainPort()
+    const claimed = stopItems(this.#cell, this.#stopped)
+    const received = this.#received
+    if (this.#aborted) {
+      this.#end({ completed: received })
+      return
+    }
+    const expired = this.#expired
+    if (expired?.kind === 'load' && claimed === 0) {
+      this.#end({
+        completed: 0,
+        notStarted: {
+          kind: 'load-timeout',
+          cause: loadTimeoutError(this.#request.task, this.#backend.loadTimeout),
+        },
+      })
+      return
+    }
+    if ((error as Error)?.name === 'DataCloneError' && claimed === 0) {
+      this.#end({ completed: 0, notStarted: { kind: 'unsendable', cause: error } })
+      return
+    }
+    if (claimed === 0) {
+      const { state } = readProgress(this.#cell)
+      if (state === QUEUED || state === LOADING) {
+        this.#end({ completed: 0, notStarted: { kind: 'thread-lost', cause: error } })
+        return
+      }
+    }
+    if (claimed === received) {
+      // The thread was lost between two items: none was running, the rest never started.
+      this.#end({ completed: received })
+      return
+    }
+    const since = readProgress(this.#cell).since
+    const durationMs = Math.max(0, clock() - since)
+    this.#end({
+      completed: received,
+      lost:
+        expired?.kind === 'task'
+          ? { kind: 'timeout', cause: error, durationMs: Math.max(0, clock() - expired.since) }
+          : { kind: 'crash', cause: error, durationMs },
+    })
+  }
+}
+
+/** Finds the compiled worker entry next to this file (dist) or in ../dist (running from src). */
+export function resolveWorkerEntry(): string {
+  const candidates = [
+    new URL('./worker.js', import.meta.url),
+    new URL('../dist/worker.js', import.meta.url),
+  ]
+  for (const candidate of candidates) {
+    const path = fileURLToPath(candidate)
+    if (existsSync(path)) return path
+  }
+  throw new ParallelError(
+    'WORKER_ENTRY_MISSING',
+    `the worker entry was not found at ${candidates.map((c) => fileURLToPath(c)).join(' or ')}; build @bookgen/parallel first (npx tsup)`,
+  )
+}
+
+function probeError(
+  task: WorkerTask<unknown, unknown>,
+  reason: ProbeReply['reason'],
+  cause: unknown,
+  loadTimeout?: number,
+): ParallelError {
+  const what = `worker task "${task.exportName}" from module ${task.moduleUrl}`
+  if (reason === 'timeout') return loadTimeoutError(task, loadTimeout as number, cause)
+  if (reason === 'export') {
+    return new ParallelError(
+      'WORKER_TASK_NOT_FOUND',
+      `${what}: the module has no exported function "${task.exportName}"`,
+    )
+  }
+  if (reason === 'module') {
+    return new ParallelError(
+      'WORKER_TASK_NOT_FOUND',
+      `${what}: the module ${task.moduleUrl} was not found (export "${task.exportName}")`,
+      { cause },
+    )
+  }
+  return new ParallelError(
+    'WORKER_TASK_LOAD_FAILED',
+    `${what}: the module threw while loading: ${(cause as Error)?.message ?? String(cause)}`,
+    { cause },
+  )
+}
+
+/** Tinypool's default queue object is shared by every pool; each of ours gets its own. */
+class ArrayQueue {
+  #items: object[] = []
+  #head = 0
+  get size(): number {
+    return this.#items.length - this.#head
+  }
+  push(task: object): void {
+    this.#items.push(task)
+  }
+  shift(): object | null {
+    if (this.#head >= this.#items.length) return null
+    const task = this.#items[this.#head] as object
+    this.#items[this.#head++] = undefined as unknown as object
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head)
+      this.#head = 0
+    }
+    return task
+  }
+  remove(task: object): void {
+    const index = this.#items.indexOf(task, this.#head)
+    if (index !== -1) this.#items.splice(index, 1)
+  }
+  cancel(): void {
+    for (let i = this.#head; i < this.#items.length; i++) {
+      ;(this.#items[i] as { cancel?: () => void } | undefined)?.cancel?.()
+    }
+    this.#items = []
+    this.#head = 0
+  }
+}

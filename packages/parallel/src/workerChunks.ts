@@ -1,0 +1,282 @@
+import { performance } from 'node:perf_hooks'
+import type { Transferable } from 'node:worker_threads'
+import { findUncloneable } from './cloneCheck.js'
+import { timeoutError } from './closureLanes.js'
+import type { WorkerTask } from './defineWorkerTask.js'
+import { ParallelError } from './parallelError.js'
+import type { TaskRun } from './taskRun.js'
+import { isTransfer } from './transfer.js'
+import type { ChunkBackend, ChunkEnd, ChunkHandle } from './types.js'
+
+const PENDING = 0
+const RUNNING = 1
+
+/** How many times a task lost with a thread before it started is sent again. */
+const MAX_RESENDS = 3
+
+/**
+ * Wall-clock work per message to a worker when chunks are sized automatically. Each message costs
+ * the thread a fixed ~0.1-0.2 ms (tinypool reads process.memoryUsage() per task, plus the round
+ * trip): at 4 ms that was ~4% behind a bare 2-thread split on CPU-heavy maps, at 8 ms ~1%.
+ */
+const TARGET_CHUNK_MS = 8
+
+interface WorkerQueue {
+  task: WorkerTask<unknown, unknown>
+  indices: number[]
+  cursor: number
+  /** Items sent again (never started, or retried), taken before `indices`. */
+  again: number[]
+  againHead: number
+  /** Items to send one per message (their chunk could not be sent: find which input). */
+  alone: number[]
+}
+
+interface Chunk {
+  queue: WorkerQueue
+  indices: number[]
+  start: number
+  handle: ChunkHandle | undefined
+}
+
+/**
+ * The worker-thread side of a run: worker tasks grouped by definition, cut into automatically
+ * sized chunks, at most two chunks per backend slot in flight (one running, one queued right
+ * behind it). What a chunk reports settles its items; a lost chunk costs only the item it was
+ * running, and the items it never started are sent again.
+ */
+export class WorkerChunks {
+  readonly #run: TaskRun
+  readonly #backend: ChunkBackend
+  readonly #queues: WorkerQueue[] = []
+  readonly #byTask = new Map<WorkerTask<unknown, unknown>, WorkerQueue>()
+  readonly #chunks = new Set<Chunk>()
+  #rr = 0
+  #remaining = 0
+  #avgItemMs: number | undefined
+  #resent: Map<number, number> | undefined
+
+  constructor(run: TaskRun, backend: ChunkBackend) {
+    this.#run = run
+    this.#backend = backend
+  }
+
+  /** Adds worker task item `i` (during partitioning, in input order). */
+  add(i: number, task: WorkerTask<unknown, unknown>): void {
+    let queue = this.#byTask.get(task)
+    if (queue === undefined) {
+      queue = { task, indices: [], cursor: 0, again: [], againHead: 0, alone: [] }
+      this.#byTask.set(task, queue)
+      this.#queues.push(queue)
+    }
+    queue.indices.push(i)
+    this.#remaining++
+  }
+
+  /** Queues item `i` again (a retry). */
+  push(i: number): void {
+    const task = this.#run.source.worker(i) as WorkerTask<unknown, unknown>
+    const queue = this.#byTask.get(task) as WorkerQueue
+    queue.again.push(i)
+    this.pump()
+  }
+
+  /** Stops every chunk in flight now; each reports what it finished, then ends. */
+  abortAll(): void {
+    for (const chunk of this.#chunks) chunk.handle?.abort()
+  }
+
+  /** True when task `i` is in a chunk in flight (it settles when the chunk ends). */
+  has(i: number): boolean {
+    return this.#run.source.worker(i) !== undefined && this.#chunks.size > 0
+  }
+
+  /** Sends chunks while there is room. */
+  pump(): void {
+    const run = this.#run
+    const most = this.#backend.concurrency * 2
+    while (!run.stopped && this.#chunks.size < most) {
+      const chunk = this.#take()
+      if (chunk === undefined) return
+      this.#dispatch(chunk)
+    }
+  }
+
+  #take(): Chunk | undefined {
+    const queues = this.#queues
+    for (let k = 0; k < queues.length; k++) {
+      const queue = queues[(this.#rr + k) % queues.length] as WorkerQueue
+      let indices: number[] | undefined
+      if (queue.alone.length > 0) indices = [queue.alone.pop() as number]
+      else if (queue.againHead < queue.again.length) {
+        const size = this.#chunkSize()
+        indices = queue.again.slice(queue.againHead, queue.againHead + size)
+        queue.againHead += indices.length
+        if (queue.againHead === queue.again.length) {
+          queue.again = []
+          queue.againHead = 0
+        }
+      } else if (queue.cursor < queue.indices.length) {
+        const size = this.#chunkSize()
+        indices = queue.indices.slice(queue.cursor, queue.cursor + size)
+        queue.cursor += indices.length
+        this.#remaining -= indices.length
+      }
+      if (indices !== undefined) {
+        this.#rr = (this.#rr + k + 1) % queues.length
+        return { queue, indices, start: 0, handle: undefined }
+      }
+    }
+    return undefined
+  }
+
+  #chunkSize(): number {
+    const { chunkSize } = this.#run.config
+    if (chunkSize !== 'auto') return chunkSize
+    if (this.#avgItemMs === undefined) return 1
+    const cap = Math.max(1, Math.ceil(this.#remaining / (this.#backend.concurrency * 4)))
+    const ideal = Math.round(TARGET_CHUNK_MS / Math.max(this.#avgItemMs, 1e-5))
+    return Math.min(cap, Math.max(1, ideal))
+  }
+
+  #dispatch(chunk: Chunk): void {
+    const run = this.#run
+    const source = run.source
+    const inputs: unknown[] = []
+    const sent: number[] = []
+    let transferList: Transferable[] | undefined
+    for (const i of chunk.indices) {
+      let input = source.input(i)
+      if (isTransfer(input)) {
+        transferList ??= []
+        transferList.push(...(input.transferList as Transferable[]))
+        input = input.value
+      }
+      const path = findUncloneable(input)
+      if (path !== undefined) {
+        // Fails alone, before anything is sent: its chunk-mates go on.
+        run.attempts[i] = (run.attempts[i] as number) + 1
+        const error = new ParallelError(
+          'NOT_CLONEABLE',
+          `the input of task ${run.taskId(i)}${path} cannot be cloned to a worker thread (functions, symbols, promises and weak collections cannot cross threads)`,
+        )
+        run.fail(i, error, 0, false)
+        continue
+      }
+      inputs.push(input)
+      sent.push(i)
+      run.status[i] = RUNNING
+      run.attempts[i] = (run.attempts[i] as number) + 1
+    }
+    if (sent.length === 0) return
+    chunk.indices = sent
+    run.config.metrics.message()
+    this.#chunks.add(chunk)
+    chunk.start = performance.now()
+    const request = { task: chunk.queue.task, inputs, transferList, timeout: run.config.timeout }
+    let reported = 0
+    chunk.handle = this.#backend.run(request, {
+      item: (k, success, value, ms) => {
+        reported += ms
+        this.#item(chunk, k, success, value, ms)
+      },
+      end: (end) => {
+        this.#chunks.delete(chunk)
+        if (end.completed > 0) {
+          const perItem = reported / end.completed
+          this.#avgItemMs =
+            this.#avgItemMs === undefined ? perItem : this.#avgItemMs * 0.5 + perItem * 0.5
+        }
+        this.#end(chunk, end)
+        this.pump()
+      },
+    })
+  }
+
+  #item(chunk: Chunk, k: number, success: boolean, value: unknown, ms: number): void {
+    const run = this.#run
+    const i = chunk.indices[k] as number
+    if (run.status[i] !== RUNNING) return
+    run.config.metrics.attempt(ms, chunk.start - run.ready(i), true)
+    if (success) run.settle(i, true, value, undefined, ms, 'ok')
+    else run.fail(i, value, ms, (value as { code?: unknown })?.code !== 'NOT_CLONEABLE')
+  }
+
+  #end(chunk: Chunk, end: ChunkEnd): void {
+    const run = this.#run
+    const { indices, queue } = chunk
+    const { notStarted, lost } = end
+    let k = end.completed
+    if (notStarted !== undefined) {
+      for (; k < indices.length; k++) {
+        const i = indices[k] as number
+        if (run.status[i] !== RUNNING) continue
+        if (run.stopped) this.#cancel(i)
+        else if (notStarted.kind === 'load-timeout') run.fail(i, notStarted.cause, 0, true)
+        else if (notStarted.kind === 'unsendable') {
+          if (indices.length > 1) this.#unsent(i, queue.alone)
+          else {
+            const e = new ParallelError(
+              'NOT_CLONEABLE',
+              `the input of task ${run.taskId(i)} cannot be cloned to a worker thread: ${(notStarted.cause as Error)?.message}`,
+              { cause: notStarted.cause },
+            )
+            run.fail(i, e, 0, false)
+          }
+        } else if (this.#mayResend(i)) this.#unsent(i, queue.again)
+        else run.fail(i, crashError(run.taskId(i), notStarted.cause), 0, true)
+      }
+      return
+    }
+    if (lost !== undefined && k < indices.length) {
+      const i = indices[k++] as number
+      if (run.status[i] === RUNNING) {
+        const error =
+          lost.kind === 'timeout'
+            ? timeoutError(run.taskId(i), run.config.timeout as number)
+            : crashError(run.taskId(i), lost.cause)
+        run.config.metrics.attempt(lost.durationMs, chunk.start - run.ready(i), true)
+        run.fail(i, error, lost.durationMs, true)
+      }
+    }
+    // Never started: sent again, not counted as an attempt (or cancelled, when the run stopped).
+    for (; k < indices.length; k++) {
+      const i = indices[k] as number
+      if (run.status[i] !== RUNNING) continue
+      if (run.stopped) this.#cancel(i)
+      else this.#unsent(i, queue.again)
+    }
+  }
+
+  /** A task that never started, cancelled because the run stopped: no attempt counted. */
+  #cancel(i: number): void {
+    const run = this.#run
+    run.attempts[i] = (run.attempts[i] as number) - 1
+    run.cancelItem(i)
+  }
+
+  #unsent(i: number, into: number[]): void {
+    const run = this.#run
+    run.status[i] = PENDING
+    run.attempts[i] = (run.attempts[i] as number) - 1
+    into.push(i)
+  }
+
+  /** A task lost with a thread before it started is sent again, a few times at most. */
+  #mayResend(i: number): boolean {
+    this.#resent ??= new Map()
+    const count = this.#resent.get(i) ?? 0
+    if (count >= MAX_RESENDS) return false
+    this.#resent.set(i, count + 1)
+    return true
+  }
+}
+
+function crashError(taskId: string | number, cause: unknown): ParallelError {
+  const message = (cause as Error)?.message ?? String(cause)
+  return new ParallelError(
+    'WORKER_CRASHED',
+    `the worker thread running task ${taskId} crashed: ${message}`,
+    { cause },
+  )
+}
