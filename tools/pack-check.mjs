@@ -45,7 +45,12 @@ try {
     console.error(`[pack-check] ${pkg.name}:\n  ${problems.join('\n  ')}`)
     process.exit(1)
   }
-  console.log(sh(bin('attw'), [tarball, '--format', 'table-flipped'], pkgDir).trim())
+  // Subpath exports cannot resolve under TypeScript's legacy node10 resolution without
+  // typesVersions fallback arrays (which publint --strict rejects): such packages are checked
+  // for node16 (CJS and ESM) and bundlers.
+  const subpaths = Object.keys(pkg.exports ?? {}).some((k) => k !== '.' && k !== './package.json')
+  const profile = subpaths ? ['--profile', 'node16'] : []
+  console.log(sh(bin('attw'), [tarball, '--format', 'table-flipped', ...profile], pkgDir).trim())
 
   const project = join(work, 'project')
   execFileSync('mkdir', ['-p', project])

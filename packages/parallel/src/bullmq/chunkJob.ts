@@ -1,0 +1,70 @@
+/** The data of one BullMQ job: one chunk of a run. Short names: it is stored per job. */
+export interface ChunkJobData {
+  /** Run id. */
+  r: string
+  /** Chunk number within the run. */
+  c: number
+  /** Index of each task of the chunk within the run (its place in the results). */
+  i: number[]
+  /** Task name. */
+  t: string
+  /** Task version. */
+  v: number
+  /** The inputs, from `packInputs`. */
+  p: string
+  /** Per-task timeout on the worker (ms). */
+  to?: number
+  /** Extra attempts on the worker after a failure. */
+  rt?: number
+  /** Base backoff between attempts (ms). */
+  rd?: number
+  /** The caller's bound of one serialized result (bytes); the worker's own applies too. */
+  mb?: number
+  /** How long the results are kept (s). */
+  ttl: number
+}
+
+/** Default queue prefix: a hash tag, so that every key of a queue lives in one Cluster slot. */
+export const DEFAULT_PREFIX = '{bookgen}'
+
+/** Default bound of one serialized input or result (64 MiB). */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+
+/** Default time results are kept for collection by run id (s). */
+export const DEFAULT_RESULT_TTL = 3600
+
+/** Records one batch of task outcomes: each index once (the first report wins). */
+export const REPORT_SCRIPT = `
+local fields = {}
+for i = 2, #ARGV, 2 do
+  if redis.call('SETBIT', KEYS[2], ARGV[i], 1) == 0 then
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
+  end
+end
+if #fields > 0 then redis.call('XADD', KEYS[1], '*', unpack(fields)) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return #fields / 2
+`
+
+/** Which of the given indices already have a result. */
+export const DONE_SCRIPT = `
+local done = {}
+for i = 1, #ARGV do done[i] = redis.call('GETBIT', KEYS[1], ARGV[i]) end
+return done
+`
+
+/** The subset of an ioredis client (as BullMQ exposes it) these modules call. */
+export interface RedisCommands {
+  eval(script: string, keys: number, ...args: (string | number | Buffer)[]): Promise<unknown>
+  smismember(key: string, ...members: string[]): Promise<number[]>
+  sadd(key: string, ...members: string[]): Promise<number>
+  expire(key: string, seconds: number): Promise<number>
+  del(...keys: string[]): Promise<number>
+  exists(...keys: string[]): Promise<number>
+  xreadBuffer(...args: (string | number)[]): Promise<[Buffer, [Buffer, Buffer[]][]][] | null>
+  duplicate(): RedisCommands
+  disconnect(): void
+  quit(): Promise<unknown>
+}

@@ -1,0 +1,7 @@
+export type { BullmqBackendOptions, RemoteMapOptions } from './bullmqBackend.js'
+export { BullmqBackend, bullmqBackend } from './bullmqBackend.js'
+export { BullmqErrorCode } from './bullmqError.js'
+export type { TaskIdentity, TaskRegistry, TaskRegistryEntry } from './taskRegistry.js'
+export { defineTaskRegistry, isTaskRegistry } from './taskRegistry.js'
+export type { TaskServer, TaskServerOptions } from './taskServer.js'
+export { serveTasks } from './taskServer.js'
