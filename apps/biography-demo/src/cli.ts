@@ -5,12 +5,13 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type CliArgs, parseCliArgs, usage } from './cliArgs.js'
-import { compareRuns, renderTable } from './comparison.js'
+import { compareRuns, renderTable, verdictLine } from './comparison.js'
 import { CorpusServer } from './corpus/corpusServer.js'
 import { openDatabase, removeTemporaryData, resolveDatabaseTarget } from './db/database.js'
 import { DemoError, DemoErrorCode, exitCodeFor, maskUrl } from './demoError.js'
 import { renderReport } from './htmlReport.js'
 import { OutputFolder } from './outputFolder.js'
+import { defaultFetchPolicy } from './pageFetcher.js'
 import { progressEnabled } from './progress.js'
 import { redisPing } from './redisPing.js'
 import type { RunResult, Variant } from './runTypes.js'
@@ -44,7 +45,7 @@ async function run(args: CliArgs): Promise<number> {
   }
 
   const output = await OutputFolder.open(args.out)
-  const server = new CorpusServer()
+  const server = new CorpusServer({ latencyFactor: args.corpusLatency, faults: args.corpusFaults })
   const target = await resolveDatabaseTarget({
     databaseUrl,
     dataDir: args.dataDir,
@@ -99,6 +100,7 @@ async function run(args: CliArgs): Promise<number> {
       progress: progressEnabled(args.quiet),
       quiet: args.quiet,
       ...defaultParallelism(),
+      fetchPolicy: { ...defaultFetchPolicy, idleTimeoutMs: args.fetchTimeoutMs },
     })
     const runs: RunResult[] = []
     if (args.compare) {
@@ -133,15 +135,29 @@ async function run(args: CliArgs): Promise<number> {
       join(output.staging, 'report.html'),
       renderReport({ generatedAt, backends, runs, comparison, targets, memoryMeasurement }),
     )
-    const last = runs.at(-1)!
+    // The reference biography is the naive run's (the plain path); a variant that wrote a
+    // different one is kept beside it as <slug>.<variant>.md, for a diff.
+    const reference = runs[0]!
+    const differing = runs.slice(1).flatMap((r) =>
+      r.figures.flatMap((f) => {
+        const expected = reference.figures.find((e) => e.slug === f.slug)
+        return expected?.sha256 === f.sha256
+          ? []
+          : [{ from: join(r.variant, f.file), name: f.file.replace(/\.md$/, `.${r.variant}.md`) }]
+      }),
+    )
     const written = await output.commit([
-      ...last.figures.map((f) => ({ from: join(last.variant, f.file), name: f.file })),
+      ...reference.figures.map((f) => ({ from: join(reference.variant, f.file), name: f.file })),
+      ...differing,
       { from: 'metrics.json', name: 'metrics.json' },
       { from: 'report.html', name: 'report.html' },
     ])
     committed = true
     process.stdout.write(`wrote ${written.join(', ')}\n`)
-    return 0
+    const verdict = verdictLine(comparison)
+    if (verdict === undefined) return 0
+    process.stderr.write(`${comparison.differences.map((d) => `  ${d}\n`).join('')}\n${verdict}\n`)
+    return exitCodeFor(DemoErrorCode.OUTPUTS_DIFFER)
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

@@ -15,6 +15,12 @@ export interface CliArgs {
   debug: boolean
   dbSchema: string
   cacheNamespace: string
+  /** Milliseconds a page fetch may go without data (`--fetch-timeout`). */
+  fetchTimeoutMs: number
+  /** Multiplier of the corpus hosts' latency (`--corpus-latency`). */
+  corpusLatency: number
+  /** Transient faults per page of the corpus server (`--corpus-faults`). */
+  corpusFaults: number
   /** Internal: run variants in this child process; the config arrives over IPC. */
   internalRun: boolean
 }
@@ -26,6 +32,9 @@ export const cliDefaults = {
   compare: true,
   dbSchema: 'bookgen_demo',
   cacheNamespace: 'bookgen-demo',
+  fetchTimeoutMs: 10_000,
+  corpusLatency: 1,
+  corpusFaults: 0,
 } as const
 
 /** The --help text. */
@@ -47,9 +56,16 @@ Options:
                            (default: a temporary folder, removed at the end)
   --db-schema <name>       PostgreSQL schema used with DATABASE_URL (default: bookgen_demo)
   --cache-namespace <ns>   Redis key namespace used with REDIS_URL (default: bookgen-demo)
+  --fetch-timeout <ms>     A page fetch attempt that receives nothing for this long is retried
+                           (default: 10000; doubled on each retry, 3 attempts; 5xx, resets too)
   --quiet                  No progress bars or step messages
   --debug                  Print stack traces on errors
   -h, --help               Show this help
+
+Adverse conditions (to check that every variant still writes the same biography):
+  --corpus-latency <x>     Multiply the corpus hosts' simulated latency by x (default: 1)
+  --corpus-faults <n>      Of every n+1 requests for a page, the first n fail: a 503, a reset
+                           connection or a stall, by page (default: 0)
 
 Environment:
   REDIS_URL     use this Redis server as the cache (default: an in-process memory cache)
@@ -58,7 +74,7 @@ Environment:
 Figures: ${figures.map((f) => f.name).join(', ')}
 
 Exit codes: 0 ok, 1 run failed, 2 bad arguments or unknown figure, 3 output folder not writable,
-4 Redis or PostgreSQL unreachable.`
+4 Redis or PostgreSQL unreachable, 5 the variants wrote different biographies (not comparable).`
 
 /** Parses and validates argv (without the node and script entries). */
 export function parseCliArgs(
@@ -121,8 +137,42 @@ export function parseCliArgs(
     dbSchema: values['db-schema'] ?? env.BOOKGEN_DEMO_DB_SCHEMA ?? cliDefaults.dbSchema,
     cacheNamespace:
       values['cache-namespace'] ?? env.BOOKGEN_DEMO_CACHE_NAMESPACE ?? cliDefaults.cacheNamespace,
+    fetchTimeoutMs: numberOption(values['fetch-timeout'], '--fetch-timeout', {
+      fallback: cliDefaults.fetchTimeoutMs,
+      integer: true,
+      min: 1,
+      form: 'a positive integer of milliseconds, e.g. 10000',
+    }),
+    corpusLatency: numberOption(values['corpus-latency'], '--corpus-latency', {
+      fallback: cliDefaults.corpusLatency,
+      integer: false,
+      min: 0,
+      form: 'a number >= 0, e.g. 2.5',
+    }),
+    corpusFaults: numberOption(values['corpus-faults'], '--corpus-faults', {
+      fallback: cliDefaults.corpusFaults,
+      integer: true,
+      min: 0,
+      form: 'an integer >= 0, e.g. 1',
+    }),
     internalRun: values['internal-run'] === true,
   }
+}
+
+function numberOption(
+  raw: string | undefined,
+  flag: string,
+  rule: { fallback: number; integer: boolean; min: number; form: string },
+): number {
+  if (raw === undefined) return rule.fallback
+  const value = raw.trim() === '' ? Number.NaN : Number(raw)
+  if (!Number.isFinite(value) || value < rule.min || (rule.integer && !Number.isInteger(value))) {
+    throw new DemoError(
+      DemoErrorCode.BAD_ARGUMENT,
+      `${flag} must be ${rule.form}, got ${JSON.stringify(raw)}`,
+    )
+  }
+  return value
 }
 
 function parse(argv: readonly string[]) {
@@ -139,6 +189,9 @@ function parse(argv: readonly string[]) {
       'data-dir': { type: 'string' },
       'db-schema': { type: 'string' },
       'cache-namespace': { type: 'string' },
+      'fetch-timeout': { type: 'string' },
+      'corpus-latency': { type: 'string' },
+      'corpus-faults': { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       debug: { type: 'boolean' },
       'internal-run': { type: 'boolean' },

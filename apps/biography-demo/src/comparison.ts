@@ -9,7 +9,10 @@ export interface TargetCheck {
   met: boolean | null
 }
 
-/** Ratios between the runs of one invocation. */
+/**
+ * Ratios between the runs of one invocation. Every ratio between naive and optimized runs is
+ * null when the runs did not write the same biographies: they did unequal work.
+ */
 export interface Comparison {
   /** naive duration / optimized cold duration. */
   speedupCold: number | null
@@ -24,8 +27,10 @@ export interface Comparison {
   runMemoryReduction: number | null
   /** naive validation wall time / optimized cold validation wall time. */
   validationSpeedup: number | null
-  /** All variants wrote byte-identical Markdown. */
+  /** Every variant wrote the same biographies: same sources, same chapters, same Markdown bytes. */
   outputsIdentical: boolean
+  /** How the biographies differ from the reference run's (naive when present), one line each. */
+  differences: string[]
 }
 
 const GiB = 1024 ** 3
@@ -39,20 +44,27 @@ export function compareRuns(runs: readonly RunResult[]): {
   const naive = by('naive')
   const cold = by('optimized-cold')
   const warm = by('optimized-warm')
-  const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : null)
+  const differences = compareOutputs(runs)
+  const comparable = differences.length === 0
+  const ratio = (a?: number, b?: number) => (comparable && a !== undefined && b ? a / b : null)
   const comparison: Comparison = {
     speedupCold: ratio(naive?.durationMs, cold?.durationMs),
     speedupWarm: ratio(naive?.durationMs, warm?.durationMs),
-    memoryReduction: naive && cold ? 1 - cold.memoryPeak / naive.memoryPeak : null,
+    memoryReduction: comparable && naive && cold ? 1 - cold.memoryPeak / naive.memoryPeak : null,
     runMemoryReduction:
-      naive && cold
+      comparable && naive && cold
         ? 1 - (cold.memoryPeak - cold.memoryStart) / (naive.memoryPeak - naive.memoryStart)
         : null,
     validationSpeedup: ratio(naive?.stages.validate, cold?.stages.validate),
-    outputsIdentical: runs.every((r) =>
-      r.figures.every((f, i) => f.sha256 === runs[0]!.figures[i]?.sha256),
-    ),
+    outputsIdentical: comparable,
+    differences,
   }
+  // A ratio that is missing because the outputs differ is a failure, not "not measured".
+  const unequal = !comparable && naive !== undefined
+  const ratioTarget = (value: number | null, goal: number, present: unknown) => ({
+    measured: unequal ? notComparable : fmtRatio(value),
+    met: unequal ? false : value === null || !present ? null : value >= goal,
+  })
   const optimized = [cold, warm].filter((r): r is RunResult => r !== undefined)
   const worstAvg = Math.max(...runs.map((r) => r.dbQueryAvgMs))
   const peak = Math.max(...runs.map((r) => r.memoryPeak))
@@ -61,15 +73,13 @@ export function compareRuns(runs: readonly RunResult[]): {
       id: 'speedup-cold',
       label: 'Optimized (cold) faster than naive',
       target: '≥ 5×',
-      measured: fmtRatio(comparison.speedupCold),
-      met: comparison.speedupCold === null ? null : comparison.speedupCold >= 5,
+      ...ratioTarget(comparison.speedupCold, 5, cold),
     },
     {
       id: 'speedup-warm',
       label: 'Optimized (warm) faster than naive',
       target: '≥ 10×',
-      measured: fmtRatio(comparison.speedupWarm),
-      met: comparison.speedupWarm === null ? null : comparison.speedupWarm >= 10,
+      ...ratioTarget(comparison.speedupWarm, 10, warm),
     },
     {
       id: 'db-average',
@@ -89,9 +99,16 @@ export function compareRuns(runs: readonly RunResult[]): {
       id: 'memory-reduction',
       label: 'Peak memory lower than naive (cold)',
       target: '≥ 30 %',
-      measured:
-        comparison.memoryReduction === null ? 'n/a' : fmtPercent(comparison.memoryReduction),
-      met: comparison.memoryReduction === null ? null : comparison.memoryReduction >= 0.3,
+      measured: unequal
+        ? notComparable
+        : comparison.memoryReduction === null
+          ? 'n/a'
+          : fmtPercent(comparison.memoryReduction),
+      met: unequal
+        ? false
+        : comparison.memoryReduction === null
+          ? null
+          : comparison.memoryReduction >= 0.3,
     },
     {
       id: 'memory-peak',
@@ -135,12 +152,68 @@ export function compareRuns(runs: readonly RunResult[]): {
   return { comparison, targets }
 }
 
+const notComparable = 'not comparable (outputs differ)'
+
+/**
+ * The reference run's biographies (naive when present, else the first run) against every other
+ * run's: which sources each cites, which chapters it has, and the Markdown bytes.
+ */
+export function compareOutputs(runs: readonly RunResult[]): string[] {
+  const reference = runs.find((r) => r.variant === 'naive') ?? runs[0]
+  if (!reference) return []
+  const differences: string[] = []
+  for (const run of runs) {
+    if (run === reference) continue
+    for (const expected of reference.figures) {
+      const got = run.figures.find((f) => f.slug === expected.slug)
+      const who = `${expected.name}, ${run.variant} vs ${reference.variant}`
+      if (!got) {
+        differences.push(`${who}: no biography written`)
+        continue
+      }
+      const missing = expected.sources.filter((u) => !got.sources.includes(u))
+      const extra = got.sources.filter((u) => !expected.sources.includes(u))
+      if (
+        missing.length > 0 ||
+        extra.length > 0 ||
+        got.sources.length !== expected.sources.length
+      ) {
+        const parts = [`cites ${got.sources.length} sources instead of ${expected.sources.length}`]
+        if (missing.length > 0) parts.push(`${missing.length} missing (${list(missing)})`)
+        if (extra.length > 0) parts.push(`${extra.length} extra (${list(extra)})`)
+        const unreachable = got.unreachable.filter((u) => !expected.unreachable.includes(u))
+        if (unreachable.length > 0) {
+          parts.push(`${unreachable.length} unreachable after retries (${list(unreachable)})`)
+        }
+        differences.push(`${who}: ${parts.join('; ')}`)
+      } else if (got.chapterTitles.join('\n') !== expected.chapterTitles.join('\n')) {
+        differences.push(
+          `${who}: chapters ${JSON.stringify(got.chapterTitles)} instead of ${JSON.stringify(expected.chapterTitles)}`,
+        )
+      } else if (got.sha256 !== expected.sha256) {
+        differences.push(`${who}: same sources and chapters, but the Markdown differs`)
+      }
+    }
+  }
+  return differences
+}
+
+/**
+ * The one line the terminal shows when the variants wrote different biographies (undefined when
+ * they agree).
+ */
+export function verdictLine(comparison: Comparison): string | undefined {
+  if (comparison.outputsIdentical) return undefined
+  return `✗ OUTPUTS DIFFER: the variants did not write the same biography (${comparison.differences.length} difference${comparison.differences.length === 1 ? '' : 's'}); speed-ups and memory savings are not comparable.`
+}
+
 /** The terminal table: one column per run, then the targets. */
 export function renderTable(runs: readonly RunResult[], targets: readonly TargetCheck[]): string {
   const naive = runs.find((r) => r.variant === 'naive')
+  const comparable = compareOutputs(runs).length === 0
   const header = ['', ...runs.map((r) => r.variant)]
   const rel = (value: number, base: number | undefined, kind: 'speed' | 'less') => {
-    if (base === undefined || base === value || !value) return ''
+    if (!comparable || base === undefined || base === value || !value) return ''
     return kind === 'speed'
       ? ` (${(base / value).toFixed(1)}×)`
       : ` (${fmtSigned(value / base - 1)})`
@@ -227,6 +300,10 @@ export function fmtPercent(value: number): string {
 
 function fmtSigned(value: number): string {
   return `${value > 0 ? '+' : '−'}${Math.abs(value * 100).toFixed(0)} %`
+}
+
+function list(urls: readonly string[]): string {
+  return urls.length <= 3 ? urls.join(', ') : `${urls.slice(0, 3).join(', ')}, …`
 }
 
 function fmtRatio(value: number | null): string {

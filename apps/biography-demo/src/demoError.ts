@@ -6,6 +6,7 @@ export const DemoErrorCode = {
   REDIS_UNREACHABLE: 'REDIS_UNREACHABLE',
   DATABASE_UNREACHABLE: 'DATABASE_UNREACHABLE',
   RUN_FAILED: 'RUN_FAILED',
+  OUTPUTS_DIFFER: 'OUTPUTS_DIFFER',
 } as const
 
 export type DemoErrorCode = (typeof DemoErrorCode)[keyof typeof DemoErrorCode]
@@ -32,6 +33,8 @@ export function exitCodeFor(code: DemoErrorCode): number {
     case DemoErrorCode.REDIS_UNREACHABLE:
     case DemoErrorCode.DATABASE_UNREACHABLE:
       return 4
+    case DemoErrorCode.OUTPUTS_DIFFER:
+      return 5
     default:
       return 1
   }

@@ -11,14 +11,13 @@ import {
   chapterRows,
   contentHash,
   counts,
-  fetchTimeoutMs,
   figureOutcome,
   markdownFile,
   searchCorpus,
   sourceRows,
   type ValidatedSource,
 } from './pipelineSupport.js'
-import { type RunContext, type RunCounters, timed } from './runContext.js'
+import { countFetch, type RunContext, type RunCounters, timed } from './runContext.js'
 import type { FigureOutcome } from './runTypes.js'
 import { sha256 } from './sha256.js'
 import { scoreSource } from './sourceScorer.js'
@@ -68,9 +67,8 @@ async function naiveFigure(
   await timed(stages, 'validate', async () => {
     const bar = ctx.progress.bar(`naive: validating ${figure.name}`, hits.length)
     for (const hit of hits) {
-      const page = await fetchWholePage(hit.url, hit.fetchUrl, fetchTimeoutMs)
-      counters.validationBusyMs += page.fetchMs
-      counters.bytesFetched += page.bytes
+      const page = await fetchWholePage(hit.url, hit.fetchUrl, ctx.fetchPolicy)
+      countFetch(counters, page)
       if (page.html) pages.push(page.html)
       validated.push({
         hit,
@@ -83,6 +81,7 @@ async function naiveFigure(
     bar.stop()
   })
   counters.validationTotal += hits.length
+  counters.validationMaxInFlight = Math.max(counters.validationMaxInFlight, 1)
 
   const termVectors = new Map<number, Float32Array>()
   await timed(stages, 'embed', () => {

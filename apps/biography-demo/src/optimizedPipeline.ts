@@ -23,14 +23,13 @@ import {
   chapterRows,
   contentHash,
   counts,
-  fetchTimeoutMs,
   figureOutcome,
   markdownFile,
   searchCorpus,
   sourceRows,
   type ValidatedSource,
 } from './pipelineSupport.js'
-import { type RunContext, type RunCounters, timed } from './runContext.js'
+import { countFetch, type RunContext, type RunCounters, timed } from './runContext.js'
 import type { FigureOutcome } from './runTypes.js'
 import { type SourceScore, scoreSource } from './sourceScorer.js'
 
@@ -48,6 +47,15 @@ export const termVectorTask = defineWorkerTask<string, Float32Array>(
 interface CachedValidation {
   page: Omit<FetchedPage, 'html'>
   verdict: SourceScore
+}
+
+/** Carries a verdict on a transient failure out of `cached()` without it being stored. */
+class TransientFailure extends Error {
+  readonly outcome: CachedValidation
+  constructor(outcome: CachedValidation) {
+    super(`${outcome.page.url}: ${outcome.page.failure}`)
+    this.outcome = outcome
+  }
 }
 
 /**
@@ -98,13 +106,17 @@ async function optimizedFigure(
   const hits = await timed(stages, 'search', () => searchCorpus(ctx.corpusBaseUrl, figure))
 
   let computed = 0
-  const validateSource = cached(
+  // Only definitive verdicts are cached: a page that failed transiently (timeout, reset, 5xx,
+  // after every retry) is scored for this run but thrown past cached(), which never stores
+  // errors, so the next run fetches it again.
+  const fetchAndScore = cached(
     async (hit: SearchHit): Promise<CachedValidation> => {
       computed++
-      const page = await fetchPageStreaming(hit.url, hit.fetchUrl, fetchTimeoutMs)
-      counters.validationBusyMs += page.fetchMs
-      counters.bytesFetched += page.bytes
-      return { page, verdict: scoreSource(figure, page) }
+      const page = await fetchPageStreaming(hit.url, hit.fetchUrl, ctx.fetchPolicy)
+      countFetch(counters, page)
+      const outcome = { page, verdict: scoreSource(figure, page) }
+      if (page.failure) throw new TransientFailure(outcome)
+      return outcome
     },
     {
       ttl: validationTtl,
@@ -115,8 +127,14 @@ async function optimizedFigure(
   )
   const validated = await timed(stages, 'validate', async () => {
     const bar = ctx.progress.bar(`${variant}: validating ${figure.name}`, hits.length)
+    let inFlight = 0
     const results = await parallelizer.validateSourcesParallel(hits, async (hit: SearchHit) => {
-      const outcome = await validateSource(hit)
+      counters.validationMaxInFlight = Math.max(counters.validationMaxInFlight, ++inFlight)
+      const outcome = await fetchAndScore(hit).catch((error: unknown) => {
+        if (error instanceof TransientFailure) return error.outcome
+        throw error
+      })
+      inFlight--
       bar.increment()
       return outcome
     })

@@ -9,9 +9,6 @@ import type { FigureOutcome } from './runTypes.js'
 import type { SourceScore } from './sourceScorer.js'
 import { tfidf } from './vectorizer.js'
 
-/** Milliseconds to wait for a source before calling it unreachable. */
-export const fetchTimeoutMs = 2000
-
 /** A source after validation. */
 export interface ValidatedSource {
   readonly hit: SearchHit
@@ -148,6 +145,11 @@ export function figureOutcome(
     chapters: assembled.chapters.length,
     citations: assembled.refs.size,
     conflicts: assembled.chapters.reduce((n, c) => n + c.conflicts.length, 0),
+    sources: [...assembled.refs]
+      .sort((a, b) => a[1] - b[1])
+      .map(([index]) => validated[index]!.hit.url),
+    chapterTitles: assembled.chapters.map((c) => c.title),
+    unreachable: validated.flatMap((v) => (v.page.failure ? [v.hit.url] : [])),
     file: markdownFile(figure),
     sha256: markdown.sha256,
     bytes: markdown.bytes,

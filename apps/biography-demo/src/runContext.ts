@@ -2,6 +2,7 @@ import type { Cache } from '@bookgen/cache'
 import type { QueryOptimizer } from '@bookgen/db-optimizer'
 import type { Figure } from './corpus/figures.js'
 import type { DemoDatabase } from './db/database.js'
+import type { FetchedPage, FetchPolicy } from './pageFetcher.js'
 import type { Progress } from './progress.js'
 import type { StageTimes } from './runTypes.js'
 
@@ -18,6 +19,8 @@ export interface RunContext {
   readonly progress: Progress
   /** The cache of the optimized pipeline (unused by the naive one). */
   readonly cache: Cache
+  /** Deadlines and retries of page fetches, the same for every variant. */
+  readonly fetchPolicy: FetchPolicy
 }
 
 /** Counters a pipeline fills while it runs. */
@@ -26,6 +29,7 @@ export interface RunCounters {
   validationBusyMs: number
   validationFromCache: number
   validationTotal: number
+  validationMaxInFlight: number
   embeddingsTotal: number
   embeddingsComputed: number
   embeddingsFromCache: number
@@ -34,6 +38,18 @@ export interface RunCounters {
   /** Chapter or source rows that came back from the initial read with their `content`. */
   rowsWithContentInInitialRead: number
   bytesFetched: number
+  /** Fetch attempts made, retries included. */
+  fetchAttempts: number
+  /** Pages that still failed transiently after every retry. */
+  fetchFailures: number
+}
+
+/** Adds one fetched page (all its attempts) to the counters. */
+export function countFetch(counters: RunCounters, page: FetchedPage): void {
+  counters.validationBusyMs += page.fetchMs
+  counters.bytesFetched += page.bytes
+  counters.fetchAttempts += page.attempts
+  if (page.failure) counters.fetchFailures++
 }
 
 /** Measures `fn` and adds its wall time to `stages[stage]`. */

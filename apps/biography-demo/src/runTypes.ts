@@ -23,6 +23,12 @@ export interface FigureOutcome {
   chapters: number
   citations: number
   conflicts: number
+  /** Addresses of the sources the biography cites, by citation number. */
+  sources: string[]
+  /** Chapter titles, in order. */
+  chapterTitles: string[]
+  /** Sources that failed transiently (timeout, reset, 5xx) after every retry. */
+  unreachable: string[]
   /** Output file name, relative to the output folder. */
   file: string
   /** SHA-256 of the Markdown written, to compare variants. */
@@ -78,7 +84,11 @@ export interface RunResult {
     /** busyMs / wallMs: how many validations ran at once on average. */
     concurrency: number
     fromCache: number
+    /** Most validations in flight at one time (1 when they ran one after the other). */
+    maxInFlight: number
   }
+  /** Page fetch attempts (retries included) and pages still failing after every retry. */
+  fetches: { attempts: number; failures: number }
   embeddings: { total: number; computed: number; fromCache: number; onWorkerThreads: boolean }
   /** `contentInInitialRead`: some chapter or source row of the read-back carried its `content`. */
   lazy: { chapters: number; loadedOnDemand: number; contentInInitialRead: boolean }

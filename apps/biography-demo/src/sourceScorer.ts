@@ -46,8 +46,13 @@ export function scoreSource(figure: Figure, page: FetchedPage): SourceScore {
   const reasons: string[] = []
   const domain = new URL(page.url).hostname
   const credibility = domainCredibility[domain] ?? unknownCredibility
+  if (page.failure) {
+    const what = page.failure === 'server-error' ? `HTTP ${page.status}` : page.failure
+    reasons.push(`unreachable (${what}, ${page.attempts} attempts)`)
+    return { valid: false, score: 0, credibility, words: 0, reasons }
+  }
   if (page.status !== 200) {
-    reasons.push(page.status === 0 ? 'unreachable' : `HTTP ${page.status}`)
+    reasons.push(`HTTP ${page.status}`)
     return { valid: false, score: 0, credibility, words: 0, reasons }
   }
   const words = page.text.split(/\s+/).filter(Boolean).length

@@ -9,6 +9,7 @@ import { findFigure } from './corpus/figures.js'
 import { type DatabaseTarget, openDatabase } from './db/database.js'
 import { runNaive } from './naivePipeline.js'
 import { runOptimized, termVectorTask } from './optimizedPipeline.js'
+import type { FetchPolicy } from './pageFetcher.js'
 import { Progress } from './progress.js'
 import type { RunContext, RunCounters } from './runContext.js'
 import { emptyStages, type RunResult, type Variant } from './runTypes.js'
@@ -33,11 +34,13 @@ export interface RunConfig {
   threads: number
   /** Validations in flight at once. */
   concurrency: number
+  /** Deadlines and retries of page fetches. */
+  fetchPolicy: FetchPolicy
 }
 
 /** Default worker threads and validation concurrency for this machine. */
 export function defaultParallelism(): { threads: number; concurrency: number } {
-  return { threads: Math.max(1, Math.min(4, availableParallelism() - 1)), concurrency: 64 }
+  return { threads: Math.max(1, Math.min(4, availableParallelism() - 1)), concurrency: 16 }
 }
 
 /** Opens the backends, runs each variant inside its own `performanceProfile()`, closes them. */
@@ -72,6 +75,7 @@ export async function runVariants(config: RunConfig): Promise<RunResult[]> {
         outDir,
         progress,
         cache,
+        fetchPolicy: config.fetchPolicy,
       }
       cache.resetStats()
       const measured = await runVariant(ctx, variant, { executor, parallelizer })
@@ -123,6 +127,9 @@ async function runVariant(
     validationBusyMs: 0,
     validationFromCache: 0,
     validationTotal: 0,
+    validationMaxInFlight: 0,
+    fetchAttempts: 0,
+    fetchFailures: 0,
     embeddingsTotal: 0,
     embeddingsComputed: 0,
     embeddingsFromCache: 0,
@@ -170,7 +177,9 @@ async function runVariant(
       concurrency:
         counters.stages.validate > 0 ? counters.validationBusyMs / counters.stages.validate : 0,
       fromCache: counters.validationFromCache,
+      maxInFlight: counters.validationMaxInFlight,
     },
+    fetches: { attempts: counters.fetchAttempts, failures: counters.fetchFailures },
     embeddings: {
       total: counters.embeddingsTotal,
       computed: counters.embeddingsComputed,

@@ -62,3 +62,37 @@ describe('maskUrl', () => {
     expect(maskUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379')
   })
 })
+
+describe('parseCliArgs numeric options', () => {
+  it('reads --fetch-timeout, --corpus-latency and --corpus-faults, with their defaults', () => {
+    const defaults = parseCliArgs(['Ada Lovelace'], {})
+    expect(defaults.fetchTimeoutMs).toBe(10_000)
+    expect(defaults.corpusLatency).toBe(1)
+    expect(defaults.corpusFaults).toBe(0)
+    const set = parseCliArgs(
+      ['Ada Lovelace', '--fetch-timeout', '500', '--corpus-latency', '2.5', '--corpus-faults', '1'],
+      {},
+    )
+    expect([set.fetchTimeoutMs, set.corpusLatency, set.corpusFaults]).toEqual([500, 2.5, 1])
+  })
+
+  it.each([
+    ['--fetch-timeout', '0', 'a positive integer of milliseconds, e.g. 10000'],
+    ['--fetch-timeout', '1.5', 'a positive integer of milliseconds, e.g. 10000'],
+    ['--corpus-latency', '-1', 'a number >= 0, e.g. 2.5'],
+    ['--corpus-latency', 'fast', 'a number >= 0, e.g. 2.5'],
+    ['--corpus-faults', '', 'an integer >= 0, e.g. 1'],
+  ])('rejects %s %j, naming the flag and the expected form', (flag, value, form) => {
+    let error: unknown
+    try {
+      parseCliArgs(['Ada Lovelace', `${flag}=${value}`], {})
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(DemoError)
+    expect((error as DemoError).code).toBe('BAD_ARGUMENT')
+    expect((error as DemoError).message).toBe(
+      `${flag} must be ${form}, got ${JSON.stringify(value)}`,
+    )
+  })
+})

@@ -81,13 +81,20 @@ describe('demo CLI on the real servers (REDIS_URL + DATABASE_URL)', () => {
 
   it('caches validations and float32 embeddings in Redis under its namespace', async () => {
     const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'))
-    const warm = metrics.runs[2]
-    expect(warm.variant).toBe('optimized-warm')
-    expect(warm.cacheHitRatio).toBeGreaterThanOrEqual(0.8)
-    expect(warm.embeddings.fromCache).toBe(warm.embeddings.total)
-    expect(warm.validation.fromCache).toBe(warm.validation.total)
     const cache = new RedisCache({ url: redisUrl, namespace })
     try {
+      const warm = metrics.runs[2]
+      expect(warm.variant).toBe('optimized-warm')
+      expect(warm.cacheHitRatio).toBeGreaterThanOrEqual(0.8)
+      expect(warm.embeddings.fromCache).toBe(warm.embeddings.total)
+      // Every definitive verdict came from Redis; the hosts that failed transiently (the corpus's
+      // 503 and reset hosts) were not cached and were fetched again.
+      const unreachable = warm.figures[0].unreachable
+      expect(unreachable.length).toBeGreaterThan(0)
+      expect(warm.validation.fromCache).toBe(warm.validation.total - unreachable.length)
+      for (const url of unreachable) {
+        expect(await cache.exists(`bookgen:validation:${url}`), url).toBe(false)
+      }
       const markdown = await readFile(join(dir, 'rosalind-franklin.md'), 'utf8')
       const { listed } = parseMarkdown(markdown)
       expect(listed.size).toBeGreaterThan(5)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compareRuns, renderTable } from '../src/comparison.js'
+import { compareOutputs, compareRuns, renderTable, verdictLine } from '../src/comparison.js'
 import { renderReport } from '../src/htmlReport.js'
 import { emptyStages, type RunResult, type Variant } from '../src/runTypes.js'
 
@@ -25,7 +25,15 @@ function run(variant: Variant, over: Partial<RunResult> = {}): RunResult {
     cacheHitRatio: 0,
     cpuPercent: 50,
     stages: { ...emptyStages(), validate: 500 },
-    validation: { total: 50, busyMs: 500, wallMs: 500, concurrency: 1, fromCache: 0 },
+    validation: {
+      total: 50,
+      busyMs: 500,
+      wallMs: 500,
+      concurrency: 1,
+      fromCache: 0,
+      maxInFlight: 1,
+    },
+    fetches: { attempts: 52, failures: 1 },
     embeddings: { total: 40, computed: 40, fromCache: 0, onWorkerThreads: false },
     lazy: { chapters: 5, loadedOnDemand: 0, contentInInitialRead: true },
     bytesFetched: 1000,
@@ -39,6 +47,9 @@ function run(variant: Variant, over: Partial<RunResult> = {}): RunResult {
         chapters: 4,
         citations: 26,
         conflicts: 2,
+        sources: ['https://a.example.org/1', 'https://b.example.org/2'],
+        chapterTitles: ['Early life', 'Work'],
+        unreachable: ['https://broken.example.org/3'],
         file: 'ada-lovelace.md',
         sha256: 'abc',
         bytes: 100,
@@ -57,7 +68,14 @@ const cold = run('optimized-cold', {
   memoryPeak: 180 * MB,
   cacheMisses: 90,
   stages: { ...emptyStages(), validate: 100 },
-  validation: { total: 50, busyMs: 3000, wallMs: 100, concurrency: 30, fromCache: 0 },
+  validation: {
+    total: 50,
+    busyMs: 3000,
+    wallMs: 100,
+    concurrency: 30,
+    fromCache: 0,
+    maxInFlight: 16,
+  },
   embeddings: { total: 40, computed: 40, fromCache: 0, onWorkerThreads: true },
   lazy: { chapters: 5, loadedOnDemand: 5, contentInInitialRead: false },
 })
@@ -135,6 +153,57 @@ describe('compareRuns', () => {
     expect(targets.find((t) => t.id === 'cache-hit-ratio')!.met).toBeNull()
     expect(compareRuns([naive, other]).comparison.outputsIdentical).toBe(false)
     expect(comparison.speedupCold).toBeNull()
+  })
+
+  it('marks every naive/optimized ratio not comparable when a run cited other sources', () => {
+    const base = naive.figures[0]!
+    const poorer = {
+      ...cold,
+      figures: [
+        {
+          ...base,
+          sources: ['https://a.example.org/1'],
+          unreachable: [...base.unreachable, 'https://b.example.org/2'],
+          sha256: 'other',
+        },
+      ],
+    }
+    const { comparison, targets } = compareRuns([naive, poorer, warm])
+    expect(comparison.outputsIdentical).toBe(false)
+    expect(comparison.differences).toEqual([
+      'Ada <Lovelace>, optimized-cold vs naive: cites 1 sources instead of 2; 1 missing (https://b.example.org/2); 1 unreachable after retries (https://b.example.org/2)',
+    ])
+    expect(comparison.speedupCold).toBeNull()
+    expect(comparison.speedupWarm).toBeNull()
+    expect(comparison.memoryReduction).toBeNull()
+    expect(comparison.validationSpeedup).toBeNull()
+    for (const id of ['speedup-cold', 'speedup-warm', 'memory-reduction']) {
+      const target = targets.find((t) => t.id === id)!
+      expect(target.met, id).toBe(false)
+      expect(target.measured, id).toBe('not comparable (outputs differ)')
+    }
+    expect(verdictLine(comparison)).toBe(
+      '✗ OUTPUTS DIFFER: the variants did not write the same biography (1 difference); speed-ups and memory savings are not comparable.',
+    )
+    const table = renderTable([naive, poorer, warm], targets)
+    expect(table).toMatch(/^duration\s+5\.00 s\s+800 ms\s+400 ms$/m)
+    expect(table).toMatch(
+      /Optimized \(cold\) faster than naive\s+≥ 5×\s+not comparable \(outputs differ\)\s+NO/,
+    )
+  })
+
+  it('names differing chapters, a missing biography, and differing bytes', () => {
+    const base = naive.figures[0]!
+    const chapters = run('optimized-cold', {
+      figures: [{ ...base, chapterTitles: ['Early life'], sha256: 'x' }],
+    })
+    const none = run('optimized-warm', { figures: [] })
+    expect(compareOutputs([naive, chapters, none])).toEqual([
+      'Ada <Lovelace>, optimized-cold vs naive: chapters ["Early life"] instead of ["Early life","Work"]',
+      'Ada <Lovelace>, optimized-warm vs naive: no biography written',
+    ])
+    expect(compareOutputs([naive, cold, warm])).toEqual([])
+    expect(verdictLine(compareRuns([naive, cold, warm]).comparison)).toBeUndefined()
   })
 
   it('renders a terminal table with one column per run', () => {

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildCorpus } from '../src/corpus/corpusBuilder.js'
 import { CorpusServer, type SearchHit } from '../src/corpus/corpusServer.js'
 import { figures, findFigure } from '../src/corpus/figures.js'
-import { fetchPageStreaming, fetchWholePage } from '../src/pageFetcher.js'
+import {
+  type FetchedPage,
+  type FetchPolicy,
+  fetchPageStreaming,
+  fetchWholePage,
+} from '../src/pageFetcher.js'
 import { scoreSource } from '../src/sourceScorer.js'
 
 describe('offline corpus', () => {
@@ -67,8 +72,8 @@ describe('corpus server and source scoring', () => {
 
   it('serves the same article to the whole-page and the streaming fetcher', async () => {
     const hit = hits[0]!
-    const whole = await fetchWholePage(hit.url, hit.fetchUrl, 5000)
-    const streamed = await fetchPageStreaming(hit.url, hit.fetchUrl, 5000)
+    const whole = await fetchWholePage(hit.url, hit.fetchUrl)
+    const streamed = await fetchPageStreaming(hit.url, hit.fetchUrl)
     expect(whole.status).toBe(200)
     expect(streamed.text).toBe(whole.text)
     expect(streamed.title).toBe(whole.title)
@@ -83,7 +88,7 @@ describe('corpus server and source scoring', () => {
       hits.map(async (hit, i) => ({
         kind: corpus[i]!.kind,
         domain: corpus[i]!.domain,
-        verdict: scoreSource(tesla, await fetchPageStreaming(hit.url, hit.fetchUrl, 5000)),
+        verdict: scoreSource(tesla, await fetchPageStreaming(hit.url, hit.fetchUrl)),
       })),
     )
     const of = (kind: string) => verdicts.filter((v) => v.kind === kind)
@@ -103,3 +108,83 @@ describe('corpus server and source scoring', () => {
     expect(res.status).toBe(404)
   })
 })
+
+describe('page fetches under transient faults (timeouts, resets, 5xx)', () => {
+  const clean = new CorpusServer({ latencyFactor: 0 })
+  const faulty = new CorpusServer({ latencyFactor: 0, faults: 1 })
+  const curie = findFigure('Marie Curie')!
+  // Stalls cost one idle timeout each; a few fetches at a time keep the server's queue short.
+  const policy: FetchPolicy = { idleTimeoutMs: 400, attempts: 4, backoffMs: 1 }
+  let cleanHits: SearchHit[]
+  let faultyHits: SearchHit[]
+
+  beforeAll(async () => {
+    const search = async (base: string) =>
+      (await (await fetch(`${base}/search?figure=marie-curie`)).json()) as SearchHit[]
+    cleanHits = await search(await clean.start())
+    faultyHits = await search(await faulty.start())
+  })
+
+  afterAll(async () => {
+    await clean.close()
+    await faulty.close()
+  })
+
+  it('retries past every fault and gets what a fault-free server serves, with both fetchers', async () => {
+    const corpus = buildCorpus(curie, figures)
+    await inBatches(faultyHits, 10, async (hit, i) => {
+      const reference = await fetchPageStreaming(cleanHits[i]!.url, cleanHits[i]!.fetchUrl, policy)
+      const whole = await fetchWholePage(hit.url, hit.fetchUrl, policy)
+      const streamed = await fetchPageStreaming(hit.url, hit.fetchUrl, policy)
+      const transient = corpus[i]!.status === 0 || corpus[i]!.status >= 500
+      for (const page of [whole, streamed]) {
+        expect(page.text, hit.url).toBe(reference.text)
+        expect(page.title, hit.url).toBe(reference.title)
+        expect(page.status, hit.url).toBe(reference.status)
+        expect(page.failure, hit.url).toBe(reference.failure)
+        expect(scoreSource(curie, page), hit.url).toEqual(scoreSource(curie, reference))
+        // The fault costs exactly one attempt; a broken host spends them all.
+        expect(page.attempts, hit.url).toBe(transient ? policy.attempts : 2)
+      }
+      expect(reference.attempts).toBe(transient ? policy.attempts : 1)
+    })
+    expect(corpus.some((s) => s.status === 503)).toBe(true)
+  })
+
+  it('reports a transient failure as unreachable once its attempts are spent', async () => {
+    const once: FetchPolicy = { ...policy, attempts: 1 }
+    // Restart the count: every page's next request on this server is a fault.
+    const fresh = new CorpusServer({ latencyFactor: 0, faults: 1 })
+    const base = await fresh.start()
+    try {
+      const hits = (await (await fetch(`${base}/search?figure=marie-curie`)).json()) as SearchHit[]
+      const pages: FetchedPage[] = []
+      await inBatches(hits, 10, async (h) => {
+        pages.push(await fetchPageStreaming(h.url, h.fetchUrl, once))
+      })
+      expect(new Set(pages.map((p) => p.failure))).toEqual(
+        new Set(['server-error', 'connection', 'timeout']),
+      )
+      for (const page of pages) {
+        expect(page.attempts).toBe(1)
+        const verdict = scoreSource(curie, page)
+        expect(verdict.valid).toBe(false)
+        expect(verdict.reasons[0]).toMatch(
+          /^unreachable \((HTTP 503|connection|timeout), 1 attempts\)$/,
+        )
+      }
+    } finally {
+      await fresh.close()
+    }
+  })
+})
+
+async function inBatches<T>(
+  items: readonly T[],
+  size: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    await Promise.all(items.slice(i, i + size).map((item, n) => fn(item, i + n)))
+  }
+}

@@ -15,7 +15,10 @@ export interface CliRun {
   stderr: string
 }
 
-/** Runs the built CLI with arguments and extra environment; never rejects. */
+/**
+ * Runs the built CLI with arguments and extra environment; never rejects. A run still going
+ * after 9 minutes is killed (bounded, but far above what load does to one run).
+ */
 export function runCli(
   args: readonly string[],
   env: Record<string, string | undefined> = {},
@@ -26,7 +29,7 @@ export function runCli(
     execFile(
       process.execPath,
       [cliPath, ...args],
-      { env: merged, maxBuffer: 16 * 1024 * 1024, timeout: 140_000 },
+      { env: merged, maxBuffer: 16 * 1024 * 1024, timeout: 540_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
         resolve({ code, stdout, stderr })

@@ -11,6 +11,14 @@ export interface CorpusServerOptions {
    * @default 1
    */
   latencyFactor?: number
+  /**
+   * Transient faults to test retries: of every `faults + 1` requests for a page, the first
+   * `faults` fail, each page always the same way: a 503 (two pages in five), a reset connection
+   * (two in five) or a stall that sends nothing until the client gives up, 60 s at most (one in
+   * five). 0 turns faults off.
+   * @default 0
+   */
+  faults?: number
 }
 
 /** A search hit of the corpus server. */
@@ -21,7 +29,8 @@ export interface SearchHit {
   fetchUrl: string
 }
 
-const defaults: Required<CorpusServerOptions> = { latencyFactor: 1 }
+const defaults: Required<CorpusServerOptions> = { latencyFactor: 1, faults: 0 }
+const stallLimitMs = 60_000
 
 /**
  * Serves the offline corpus over HTTP on a loopback ephemeral port, so that fetching and
@@ -32,6 +41,7 @@ export class CorpusServer {
   readonly #options: Required<CorpusServerOptions>
   readonly #pages = new Map<string, CorpusSource>()
   readonly #byFigure = new Map<string, CorpusSource[]>()
+  readonly #requests = new Map<string, number>()
   #server: Server | undefined
   #baseUrl = ''
 
@@ -41,6 +51,9 @@ export class CorpusServer {
       throw new TypeError(
         `options.latencyFactor must be a number >= 0, got ${String(options.latencyFactor)}`,
       )
+    }
+    if (!Number.isInteger(this.#options.faults) || this.#options.faults < 0) {
+      throw new TypeError(`options.faults must be an integer >= 0, got ${String(options.faults)}`)
     }
     for (const figure of figures) {
       const corpus = buildCorpus(figure, figures)
@@ -105,6 +118,16 @@ export class CorpusServer {
       return
     }
     await delay(source.latencyMs * this.#options.latencyFactor)
+    const { faults } = this.#options
+    if (faults > 0) {
+      const path = url.pathname
+      const seen = this.#requests.get(path) ?? 0
+      this.#requests.set(path, seen + 1)
+      if (seen % (faults + 1) < faults) {
+        await fault(faultKind(path), res)
+        return
+      }
+    }
     if (source.status === 0) {
       // An unreachable host: the connection is reset without an answer.
       res.socket?.destroy()
@@ -179,6 +202,30 @@ function drainOrClose(res: ServerResponse): Promise<void> {
     res.once('drain', done)
     res.once('close', done)
   })
+}
+
+function faultKind(path: string): 'unavailable' | 'reset' | 'stall' {
+  let h = 0
+  for (let i = 0; i < path.length; i++) h = (h * 31 + path.charCodeAt(i)) >>> 0
+  return h % 5 < 2 ? 'unavailable' : h % 5 < 4 ? 'reset' : 'stall'
+}
+
+async function fault(kind: ReturnType<typeof faultKind>, res: ServerResponse): Promise<void> {
+  if (kind === 'unavailable') {
+    res.writeHead(503, { 'content-type': 'text/html' }).end('<h1>Try again</h1>')
+  } else if (kind === 'reset') {
+    res.socket?.destroy()
+  } else {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, stallLimitMs)
+      timer.unref()
+      res.once('close', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+    res.destroy()
+  }
 }
 
 function delay(ms: number): Promise<void> {
