@@ -50,23 +50,26 @@ export type BatchProcessor<In, Out> =
  * per-batch outcomes.
  */
 export function parallelBatchProcess<In, Out>(
-  items: Iterable<In>,
+  items: Iterable<In> | AsyncIterable<In>,
   processBatch: BatchProcessor<In, Out>,
   options: BatchProcessOptions & { settle: true },
 ): Promise<BatchOutcome<In, Out>[]>
 export function parallelBatchProcess<In, Out>(
-  items: Iterable<In>,
+  items: Iterable<In> | AsyncIterable<In>,
   processBatch: BatchProcessor<In, Out>,
   options?: BatchProcessOptions & { settle?: false },
 ): Promise<Out[]>
 export async function parallelBatchProcess<In, Out>(
-  items: Iterable<In>,
+  items: Iterable<In> | AsyncIterable<In>,
   processBatch: BatchProcessor<In, Out>,
   options: BatchProcessOptions = {},
 ): Promise<Out[] | BatchOutcome<In, Out>[]> {
   const batchSize = positiveInteger('options.batchSize', options.batchSize ?? 10)
-  if (items == null || typeof (items as Iterable<In>)[Symbol.iterator] !== 'function') {
-    throw new ParallelError('INVALID_ITEMS', `items must be iterable, got ${describe(items)}`)
+  if (!isInput(items)) {
+    throw new ParallelError(
+      'INVALID_ITEMS',
+      `items must be an iterable or an async iterable, got ${describe(items)}`,
+    )
   }
   if (typeof processBatch !== 'function' && !isWorkerTask(processBatch)) {
     throw new ParallelError(
@@ -74,10 +77,22 @@ export async function parallelBatchProcess<In, Out>(
       `processBatch must be a function or a worker task, got ${describe(processBatch)}`,
     )
   }
-  const list = Array.isArray(items) ? items : Array.from(items)
+  // Sparse arrays keep their holes: slice() copies a hole as a hole, in its place.
   const batches: In[][] = []
-  for (let start = 0; start < list.length; start += batchSize) {
-    batches.push(list.slice(start, start + batchSize))
+  if (Array.isArray(items)) {
+    for (let start = 0; start < items.length; start += batchSize) {
+      batches.push(items.slice(start, start + batchSize))
+    }
+  } else {
+    let batch: In[] = []
+    for await (const item of items as AsyncIterable<In>) {
+      batch.push(item)
+      if (batch.length === batchSize) {
+        batches.push(batch)
+        batch = []
+      }
+    }
+    if (batch.length > 0) batches.push(batch)
   }
   const executor = new ParallelTaskExecutor(options)
   let results: Awaited<ReturnType<typeof executor.mapParallel<In[], Out[]>>>
@@ -127,5 +142,21 @@ export async function parallelBatchProcess<In, Out>(
       },
     )
   }
-  return outcomes.flatMap((o) => o.results as Out[])
+  // Not flatMap: it would drop the holes of results that mirror a sparse input.
+  const out: Out[] = []
+  let k = 0
+  for (const o of outcomes) {
+    const batch = o.results as Out[]
+    for (let j = 0; j < batch.length; j++, k++) if (j in batch) out[k] = batch[j] as Out
+  }
+  out.length = k
+  return out
+}
+
+function isInput(value: unknown): boolean {
+  return (
+    value != null &&
+    (typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function' ||
+      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
+  )
 }

@@ -18,7 +18,7 @@ export type ParallelMapOptions<Out> = ExecutorOptions & RunOptions<Out>
  */
 export async function parallelMap<In, Out>(
   fn: MapFunction<In, Out> | WorkerTask<In, Out>,
-  items: Iterable<In>,
+  items: Iterable<In> | AsyncIterable<In>,
   options: ParallelMapOptions<Out> = {},
 ): Promise<Out[]> {
   const executor = new ParallelTaskExecutor(options)

@@ -46,7 +46,7 @@ export class ValidationParallelizer implements AsyncDisposable {
 
   /** Runs `validator` on every source; one TaskResult per source, in input order. */
   validateSourcesParallel<In, Out>(
-    sources: Iterable<In>,
+    sources: Iterable<In> | AsyncIterable<In>,
     validator: Validator<In, Out>,
     options: Omit<RunOptions<Out>, 'taskIds'> = {},
   ): Promise<TaskResult<Out>[]> {
@@ -55,7 +55,7 @@ export class ValidationParallelizer implements AsyncDisposable {
 
   /** Runs `validator` on every chapter; one TaskResult per chapter, in input order. */
   validateChaptersParallel<In, Out>(
-    chapters: Iterable<In>,
+    chapters: Iterable<In> | AsyncIterable<In>,
     validator: Validator<In, Out>,
     options: Omit<RunOptions<Out>, 'taskIds'> = {},
   ): Promise<TaskResult<Out>[]> {
@@ -102,19 +102,21 @@ export class ValidationParallelizer implements AsyncDisposable {
     return this.close()
   }
 
-  #validate<In, Out>(
+  async #validate<In, Out>(
     prefix: string,
-    items: Iterable<In>,
+    items: Iterable<In> | AsyncIterable<In>,
     validator: Validator<In, Out>,
     options: Omit<RunOptions<Out>, 'taskIds'>,
   ): Promise<TaskResult<Out>[]> {
-    const list =
-      items != null &&
-      !Array.isArray(items) &&
-      typeof items === 'object' &&
-      Symbol.iterator in items
-        ? Array.from(items)
-        : (items as In[])
+    let list: Iterable<In> | AsyncIterable<In> = items
+    if (items != null && !Array.isArray(items) && typeof items === 'object') {
+      const collected: In[] = []
+      if (Symbol.iterator in items) collected.push(...(items as Iterable<In>))
+      else if (Symbol.asyncIterator in items) {
+        for await (const item of items as AsyncIterable<In>) collected.push(item)
+      }
+      list = collected
+    }
     const taskIds = Array.isArray(list) ? list.map((_, i) => `${prefix}_${i}`) : undefined
     return this.executor.mapParallel(validator, list, {
       ...options,
