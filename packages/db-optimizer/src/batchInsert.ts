@@ -1,25 +1,27 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
-import { checkNonNegative, checkPositiveInteger, runBatches } from './batchRunner.js'
+import { type BatchProgress, bindParameterLimit, fixedBatches, runBatches } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
-import { checkRowArray, checkRowObject } from './rowChecks.js'
-import { type ColumnInfo, isSql, type TableInfo, tableInfo, toText } from './tableInfo.js'
+import { instrument } from './instrumentation.js'
+import { affectedRows, type TableInfo, tableInfo, toText } from './tableInfo.js'
 import type { AnyPgDatabase } from './types.js'
-
-/** PostgreSQL's limit of bind parameters in one statement (a 16-bit count in the protocol). */
-export const MAX_BIND_PARAMETERS = 65_535
-
-/** Progress of a batch operation, reported after each batch (inside the transaction). */
-export interface BatchProgress {
-  /** Zero-based index of the batch that just finished. */
-  batch: number
-  /** How many batches there are. */
-  batches: number
-  /** `[start, end)` indexes of the rows the batch held. */
-  rowRange: readonly [number, number]
-  /** Rows written so far (inside the still-open transaction). */
-  done: number
-}
+import {
+  checkNonNegative,
+  checkOneOf,
+  checkOptionalFunction,
+  checkPositiveInteger,
+  checkRowArray,
+  checkRowObject,
+} from './validate.js'
+import {
+  isSqlValue,
+  loadCastTypes,
+  NOT_PLAIN,
+  parameterCount,
+  plainText,
+  type WriteColumn,
+  writeColumns,
+} from './writeColumns.js'
 
 /** Upsert behaviour of {@link BatchInsertOptions.onConflict}. */
 export interface OnConflictOptions<TKey extends string = string> {
@@ -41,15 +43,17 @@ export interface OnConflictOptions<TKey extends string = string> {
 export interface BatchInsertOptions<TKey extends string = string> {
   /**
    * Rows per statement. On the `VALUES` path a batch is also cut wherever the next row would take
-   * the statement past 65,535 bind parameters (counted from each row's real shape).
+   * the statement past the driver's bind-parameter limit (65,533 on postgres.js, 65,535 on
+   * PGlite), counting every value drizzle sends (defaults from `$defaultFn`/`$onUpdate` included).
    * @default 1000 on the VALUES path, 10000 on the unnest fast path
    */
   batchSize?: number
   /**
    * `'values'`: multi-row `INSERT … VALUES` built by drizzle (handles SQL values, per-row shapes,
-   * defaults). `'unnest'`: `INSERT … SELECT * FROM unnest($1::text[], …)`, one array parameter per
-   * column (rows must share one set of keys and hold plain values). `'auto'` takes unnest when
-   * the rows allow it and there are at least `fastPathThreshold` of them.
+   * defaults). `'unnest'`: `INSERT … SELECT … FROM unnest($1::text[], …)`, one array parameter per
+   * column (rows must share one set of keys and hold plain values; each value is converted by
+   * the column's own type, exactly as drizzle's parameter would be). `'auto'` takes unnest when the
+   * rows allow it and there are at least `fastPathThreshold` of them, else `'values'`.
    * @default 'auto'
    */
   method?: 'auto' | 'values' | 'unnest'
@@ -59,10 +63,11 @@ export interface BatchInsertOptions<TKey extends string = string> {
    */
   fastPathThreshold?: number
   /**
-   * Upsert: on a conflict of `target`, update (or keep) the existing row. The input is first
-   * de-duplicated by the conflict key (the last occurrence wins, at the first one's position), since
-   * PostgreSQL refuses to update one row twice in a statement. Row ranges in errors then refer to
-   * the de-duplicated rows.
+   * Upsert. Action `'update'`: on a conflict of `target`, overwrite the existing row; the input is
+   * first de-duplicated by the conflict key (the last occurrence wins, at the first one's position),
+   * since PostgreSQL refuses to update one row twice in a statement; row ranges in errors then refer
+   * to the de-duplicated rows. Action `'nothing'`: rows whose key exists (in the table, or earlier in
+   * the input) are skipped, as PostgreSQL does; the count returned is the rows actually inserted.
    * @default undefined (no ON CONFLICT clause: a duplicate fails the whole call)
    */
   onConflict?: OnConflictOptions<TKey>
@@ -73,9 +78,13 @@ export interface BatchInsertOptions<TKey extends string = string> {
   onProgress?: (progress: BatchProgress) => void | Promise<void>
 }
 
-const DEFAULT_VALUES_BATCH = 1000
-const DEFAULT_UNNEST_BATCH = 10_000
-const DEFAULTS = { method: 'auto', fastPathThreshold: 100 } as const
+const DEFAULTS = {
+  method: 'auto',
+  fastPathThreshold: 100,
+  valuesBatchSize: 1000,
+  unnestBatchSize: 10_000,
+} as const
+const METHODS = ['auto', 'values', 'unnest'] as const
 
 /** @internal */
 export async function batchInsert(
@@ -88,120 +97,205 @@ export async function batchInsert(
   checkRowArray('rows', rows)
   if (options.batchSize !== undefined) checkPositiveInteger('options.batchSize', options.batchSize)
   const method = options.method ?? DEFAULTS.method
-  if (method !== 'auto' && method !== 'values' && method !== 'unnest') {
-    throw new DbOptimizerError(
-      'INVALID_ARGUMENT',
-      `options.method must be 'auto', 'values' or 'unnest', got ${String(method)}`,
-    )
-  }
+  checkOneOf('options.method', method, METHODS)
   const threshold = options.fastPathThreshold ?? DEFAULTS.fastPathThreshold
   checkNonNegative('options.fastPathThreshold', threshold)
+  checkOptionalFunction('options.onProgress', options.onProgress)
 
-  const shape = inspectRows(info, rows)
+  const columns = writeColumns(db, info)
+  const prepared = prepareRows(info, columns, rows)
   const conflict =
     options.onConflict === undefined
       ? undefined
-      : resolveConflict(info, options.onConflict, shape.keys)
-  const input = conflict === undefined ? rows : dedupe(rows, conflict.target)
+      : resolveConflict(info, columns, options.onConflict, prepared.keys)
+  const input =
+    conflict?.action === 'update' ? dedupe(prepared.rows, conflict.target) : prepared.rows
   if (input.length === 0) return 0
 
-  const unnestable =
-    shape.uniform && !shape.hasSql && shape.columns.every((c) => c.castType !== undefined)
-  if (method === 'unnest' && !unnestable) {
+  const wantFast = method === 'unnest' || (method === 'auto' && input.length >= threshold)
+  const fast =
+    wantFast && prepared.uniform && prepared.keys.length > 0
+      ? await unnestPlan(db, info, columns, prepared.keys, input)
+      : undefined
+  if (fast !== undefined) {
+    const statement = unnestInsert(info, fast.columns, fast.casts, conflict)
+    const size = options.batchSize ?? DEFAULTS.unnestBatchSize
+    return runBatches(
+      db,
+      fixedBatches(input.length, size),
+      'batchInsert',
+      options.onProgress,
+      async (tx, [start, end]) =>
+        affectedRows(
+          await tx.execute(
+            statement(fast.arrays.map((a) => (end - start === a.length ? a : a.slice(start, end)))),
+          ),
+        ),
+    )
+  }
+  if (method === 'unnest') {
     throw new DbOptimizerError(
       'INVALID_ARGUMENT',
-      "options.method 'unnest' needs rows that share one set of keys, hold no SQL expressions and no array columns",
-    )
-  }
-  const useUnnest =
-    unnestable && (method === 'unnest' || (method === 'auto' && input.length >= threshold))
-
-  if (useUnnest) {
-    const size = options.batchSize ?? DEFAULT_UNNEST_BATCH
-    const bounds: [number, number][] = []
-    for (let start = 0; start < input.length; start += size) {
-      bounds.push([start, Math.min(input.length, start + size)])
-    }
-    const defaulted = defaultFnColumns(info, shape.keys)
-    const columns = [...shape.columns, ...defaulted]
-    return runBatches(db, bounds, 'batchInsert', options.onProgress, (tx, [start, end]) =>
-      tx.execute(unnestInsert(info, columns, input, start, end, defaulted.length, conflict)),
+      "options.method 'unnest' needs rows that share one set of keys (at least one) and hold plain values (no SQL expressions, no values drizzle sends with a type of their own)",
     )
   }
 
-  const size = options.batchSize ?? DEFAULT_VALUES_BATCH
-  const bounds = valuesBatches(info, input, size)
-  return runBatches(db, bounds, 'batchInsert', options.onProgress, (tx, [start, end]) => {
+  const size = options.batchSize ?? DEFAULTS.valuesBatchSize
+  const limit = bindParameterLimit(instrument(db).driver)
+  const bounds = valuesBatches(db, columns, input, size, limit)
+  return runBatches(db, bounds, 'batchInsert', options.onProgress, async (tx, [start, end]) => {
     const query = tx.insert(info.table).values(input.slice(start, end) as never)
-    if (conflict === undefined) return query
+    if (conflict === undefined) return affectedRows(await query)
     if (conflict.action === 'nothing')
-      return query.onConflictDoNothing({ target: conflict.target.map((c) => c.column) })
-    return query.onConflictDoUpdate({
-      target: conflict.target.map((c) => c.column),
-      set: Object.fromEntries(
-        conflict.set.map((c) => [c.key, sql.raw(`excluded.${quote(c.name)}`)]),
-      ),
-    })
+      return affectedRows(
+        await query.onConflictDoNothing({ target: conflict.target.map((c) => c.column) }),
+      )
+    return affectedRows(
+      await query.onConflictDoUpdate({
+        target: conflict.target.map((c) => c.column),
+        set: Object.fromEntries(conflict.set.map((c) => [c.key, sql.raw(`excluded.${c.quoted}`)])),
+      }),
+    )
   })
 }
 
-interface RowShape {
-  keys: Set<string>
-  columns: ColumnInfo[]
+interface PreparedRows {
+  /** Rows with every `$defaultFn` / `$onUpdate` value drizzle would compute filled in, once. */
+  rows: Record<string, unknown>[]
+  /** Keys present (defined) in the rows; in every row when `uniform`. */
+  keys: string[]
   uniform: boolean
-  hasSql: boolean
 }
 
-function inspectRows(info: TableInfo, rows: readonly Record<string, unknown>[]): RowShape {
-  let first: string[] | undefined
-  const firstSet = new Set<string>()
-  const all = new Set<string>()
+/**
+ * Checks every row and computes what drizzle computes for a missing value: `$defaultFn()`, or
+ * `$onUpdate()` for a column without a default. Each function runs once per row, whichever path
+ * then writes the row. Values of columns drizzle never inserts (generated, identity always) are
+ * dropped, as drizzle drops them.
+ */
+function prepareRows(
+  info: TableInfo,
+  columns: ReadonlyMap<string, WriteColumn>,
+  rows: readonly Record<string, unknown>[],
+): PreparedRows {
+  const fill = [...columns.values()].filter(
+    (c) =>
+      c.insertable &&
+      (c.column.defaultFn !== undefined ||
+        (!c.column.default && c.column.onUpdateFn !== undefined)),
+  )
+  const out: Record<string, unknown>[] = new Array(rows.length)
+  let firstKeys: Set<string> | undefined
   let uniform = true
-  let hasSql = false
+  const all = new Set<string>()
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]
     checkRowObject('rows', i, row)
+    const copy: Record<string, unknown> = {}
     let present = 0
     for (const key in row) {
-      if (!info.columns.has(key)) {
+      const column = columns.get(key)
+      if (column === undefined || !info.columns.has(key)) {
         throw new DbOptimizerError(
           'UNKNOWN_COLUMN',
           `rows[${i}] has key ${JSON.stringify(key)}, which is not a column of the table`,
         )
       }
       const value = row[key]
-      if (value === undefined) continue
-      present++
-      if (!hasSql && typeof value === 'object' && value !== null && isSql(value)) hasSql = true
-      if (first === undefined) firstSet.add(key)
-      else if (uniform && !firstSet.has(key)) uniform = false
-      all.add(key)
+      if (value === undefined || !column.insertable) continue
+      copy[key] = value
     }
-    if (first === undefined) first = [...firstSet]
-    else if (present !== first.length) uniform = false
+    for (const c of fill) {
+      if (copy[c.key] !== undefined) continue
+      copy[c.key] =
+        c.column.defaultFn !== undefined
+          ? c.column.defaultFn()
+          : (c.column.onUpdateFn as () => unknown)()
+    }
+    for (const key in copy) {
+      if (copy[key] === undefined) {
+        delete copy[key]
+        continue
+      }
+      present++
+      all.add(key)
+      if (firstKeys !== undefined && uniform && !firstKeys.has(key)) uniform = false
+    }
+    if (firstKeys === undefined) firstKeys = new Set(Object.keys(copy))
+    else if (present !== firstKeys.size) uniform = false
+    out[i] = copy
   }
-  const keys = uniform ? firstSet : all
-  return {
-    keys,
-    columns: [...keys].map((k) => info.columns.get(k) as ColumnInfo),
-    uniform,
-    hasSql,
-  }
+  return { rows: out, keys: uniform ? [...(firstKeys ?? [])] : [...all], uniform }
 }
 
-function defaultFnColumns(info: TableInfo, present: Set<string>): ColumnInfo[] {
-  return [...info.columns.values()].filter(
-    (c) => !present.has(c.key) && c.column.defaultFn !== undefined,
-  )
+interface UnnestPlan {
+  columns: WriteColumn[]
+  casts: string[]
+  arrays: (string | null)[][]
+}
+
+/**
+ * The columns, their PostgreSQL types and one text array per column, or undefined when the rows
+ * must go through drizzle (a column unknown to the database, a value that is not plain).
+ */
+async function unnestPlan(
+  db: AnyPgDatabase,
+  info: TableInfo,
+  columns: ReadonlyMap<string, WriteColumn>,
+  keys: readonly string[],
+  rows: readonly Record<string, unknown>[],
+): Promise<UnnestPlan | undefined> {
+  const sent = keys.map((k) => columns.get(k) as WriteColumn)
+  const types = await loadCastTypes(db, info.table)
+  if (types === undefined) return undefined
+  const casts: string[] = []
+  for (const c of sent) {
+    const type = types.get(c.name)
+    if (type === undefined) return undefined
+    casts.push(type)
+  }
+  const arrays = textArrays(sent, casts, rows)
+  return arrays === undefined ? undefined : { columns: sent, casts, arrays }
+}
+
+/** Text arrays, one per column, or undefined when some value must go through drizzle. */
+function textArrays(
+  columns: readonly WriteColumn[],
+  casts: readonly string[],
+  rows: readonly Record<string, unknown>[],
+): (string | null)[][] | undefined {
+  const arrays: (string | null)[][] = columns.map(() => new Array(rows.length))
+  for (let c = 0; c < columns.length; c++) {
+    const col = columns[c] as WriteColumn
+    const cast = casts[c] as string
+    const array = arrays[c] as (string | null)[]
+    for (let i = 0; i < rows.length; i++) {
+      const text = plainText(col.column, cast, (rows[i] as Record<string, unknown>)[col.key])
+      if (text === NOT_PLAIN) return undefined
+      array[i] = text
+    }
+  }
+  return arrays
 }
 
 interface Conflict {
-  target: ColumnInfo[]
+  target: WriteColumn[]
   action: 'update' | 'nothing'
-  set: ColumnInfo[]
+  set: WriteColumn[]
 }
 
-function resolveConflict(info: TableInfo, options: OnConflictOptions, keys: Set<string>): Conflict {
+function resolveConflict(
+  info: TableInfo,
+  columns: ReadonlyMap<string, WriteColumn>,
+  options: OnConflictOptions,
+  keys: readonly string[],
+): Conflict {
+  if (options === null || typeof options !== 'object') {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `options.onConflict must be an object, got ${options === null ? 'null' : typeof options}`,
+    )
+  }
   const raw = Array.isArray(options.target) ? options.target : [options.target]
   if (raw.length === 0) {
     throw new DbOptimizerError(
@@ -209,20 +303,15 @@ function resolveConflict(info: TableInfo, options: OnConflictOptions, keys: Set<
       'options.onConflict.target must name at least one column',
     )
   }
-  const target = raw.map((t) => columnRef(info, t, 'options.onConflict.target'))
+  const target = raw.map((t) => columnRef(info, columns, t, 'options.onConflict.target'))
   const action = options.action ?? 'update'
-  if (action !== 'update' && action !== 'nothing') {
-    throw new DbOptimizerError(
-      'INVALID_ARGUMENT',
-      `options.onConflict.action must be 'update' or 'nothing', got ${String(action)}`,
-    )
-  }
+  checkOneOf('options.onConflict.action', action, ['update', 'nothing'] as const)
   const set =
     options.set === undefined
-      ? [...keys]
+      ? keys
           .filter((k) => !target.some((t) => t.key === k))
-          .map((k) => info.columns.get(k) as ColumnInfo)
-      : options.set.map((k) => columnRef(info, k, 'options.onConflict.set'))
+          .map((k) => columns.get(k) as WriteColumn)
+      : options.set.map((k) => columnRef(info, columns, k, 'options.onConflict.set'))
   if (action === 'update' && set.length === 0) {
     throw new DbOptimizerError(
       'INVALID_ARGUMENT',
@@ -232,12 +321,18 @@ function resolveConflict(info: TableInfo, options: OnConflictOptions, keys: Set<
   return { target, action, set }
 }
 
-function columnRef(info: TableInfo, ref: unknown, argument: string): ColumnInfo {
+function columnRef(
+  info: TableInfo,
+  columns: ReadonlyMap<string, WriteColumn>,
+  ref: unknown,
+  argument: string,
+): WriteColumn {
   if (typeof ref === 'string') {
-    const column = info.columns.get(ref)
+    const column = columns.get(ref)
     if (column !== undefined) return column
   } else {
-    for (const column of info.columns.values()) if (column.column === ref) return column
+    for (const column of info.columns.values())
+      if (column.column === ref) return columns.get(column.key) as WriteColumn
   }
   throw new DbOptimizerError(
     'UNKNOWN_COLUMN',
@@ -247,29 +342,22 @@ function columnRef(info: TableInfo, ref: unknown, argument: string): ColumnInfo 
 
 function dedupe(
   rows: readonly Record<string, unknown>[],
-  target: ColumnInfo[],
+  target: readonly WriteColumn[],
 ): Record<string, unknown>[] {
-  const byKey = new Map<unknown, number>()
+  const byKey = new Map<string, number>()
   const out: Record<string, unknown>[] = []
   for (const row of rows) {
-    let key: unknown
+    const parts: (string | null)[] = []
     let hasNull = false
-    if (target.length === 1) {
-      key = row[(target[0] as ColumnInfo).key]
-      hasNull = key === null || key === undefined
-      if (!hasNull) key = toText((target[0] as ColumnInfo).column, key)
-    } else {
-      const parts: (string | null)[] = []
-      for (const t of target) {
-        const v = row[t.key]
-        if (v === null || v === undefined) hasNull = true
-        parts.push(toText(t.column, v))
-      }
-      key = JSON.stringify(parts)
+    for (const t of target) {
+      const v = row[t.key]
+      if (v === null || v === undefined || isSqlValue(v)) hasNull = true
+      else parts.push(toText(t.column, v))
     }
-    const at = hasNull ? undefined : byKey.get(key)
+    const key = hasNull ? undefined : JSON.stringify(parts)
+    const at = key === undefined ? undefined : byKey.get(key)
     if (at === undefined) {
-      if (!hasNull) byKey.set(key, out.length)
+      if (key !== undefined) byKey.set(key, out.length)
       out.push(row)
     } else {
       out[at] = row
@@ -279,24 +367,21 @@ function dedupe(
 }
 
 function valuesBatches(
-  info: TableInfo,
+  db: AnyPgDatabase,
+  columns: ReadonlyMap<string, WriteColumn>,
   rows: readonly Record<string, unknown>[],
   size: number,
+  limit: number,
 ): [number, number][] {
-  const fnColumns = [...info.columns.values()].filter((c) => c.column.defaultFn !== undefined)
   const bounds: [number, number][] = []
   let start = 0
   let params = 0
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as Record<string, unknown>
     let count = 0
-    for (const key in row) {
-      const value = row[key]
-      if (value !== undefined && !(typeof value === 'object' && value !== null && isSql(value)))
-        count++
-    }
-    for (const c of fnColumns) if (row[c.key] === undefined) count++
-    if (i > start && (i - start >= size || params + count > MAX_BIND_PARAMETERS)) {
+    for (const key in row)
+      count += parameterCount(db, (columns.get(key) as WriteColumn).column, row[key])
+    if (i > start && (i - start >= size || params + count > limit)) {
       bounds.push([start, i])
       start = i
       params = 0
@@ -309,40 +394,26 @@ function valuesBatches(
 
 function unnestInsert(
   info: TableInfo,
-  columns: ColumnInfo[],
-  rows: readonly Record<string, unknown>[],
-  start: number,
-  end: number,
-  defaulted: number,
+  columns: readonly WriteColumn[],
+  casts: readonly string[],
   conflict: Conflict | undefined,
-): SQL {
-  const plain = columns.length - defaulted
-  const arrays: (string | null)[][] = columns.map(() => new Array(end - start))
-  for (let i = start; i < end; i++) {
-    const row = rows[i] as Record<string, unknown>
-    for (let c = 0; c < columns.length; c++) {
-      const col = columns[c] as ColumnInfo
-      const value = c < plain ? row[col.key] : (col.column.defaultFn as () => unknown)()
-      ;(arrays[c] as (string | null)[])[i - start] = toText(col.column, value)
-    }
+): (arrays: (string | null)[][]) => SQL {
+  const names = sql.raw(columns.map((c) => c.quoted).join(', '))
+  const aliases = sql.raw(columns.map((_, i) => `c${i}`).join(', '))
+  const select = sql.raw(columns.map((_, i) => `u.c${i}::${casts[i]}`).join(', '))
+  let tail: SQL | undefined
+  if (conflict !== undefined) {
+    const target = sql.raw(conflict.target.map((c) => c.quoted).join(', '))
+    tail =
+      conflict.action === 'nothing'
+        ? sql` on conflict (${target}) do nothing`
+        : sql` on conflict (${target}) do update set ${sql.raw(conflict.set.map((c) => `${c.quoted} = excluded.${c.quoted}`).join(', '))}`
   }
-  const names = sql.raw(columns.map((c) => quote(c.name)).join(', '))
-  const casts = sql.raw(columns.map((c) => `${quote(c.name)}::${c.castType}`).join(', '))
-  const params = sql.join(
-    arrays.map((a) => sql`${sql.param(a)}::text[]`),
-    sql`, `,
-  )
-  const query = sql`insert into ${info.table} (${names}) select ${casts} from unnest(${params}) as u(${names})`
-  if (conflict === undefined) return query
-  const target = sql.raw(conflict.target.map((c) => quote(c.name)).join(', '))
-  if (conflict.action === 'nothing') return sql`${query} on conflict (${target}) do nothing`
-  const set = sql.raw(
-    conflict.set.map((c) => `${quote(c.name)} = excluded.${quote(c.name)}`).join(', '),
-  )
-  return sql`${query} on conflict (${target}) do update set ${set}`
-}
-
-/** Quotes an identifier for PostgreSQL. @internal */
-export function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
+  return (arrays) => {
+    const params = sql.join(
+      arrays.map((a) => sql`${sql.param(a)}::text[]`),
+      sql`, `,
+    )
+    return sql`insert into ${info.table} (${names}) select ${select} from unnest(${params}) as u(${aliases})${tail}`
+  }
 }

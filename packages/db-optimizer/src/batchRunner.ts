@@ -1,33 +1,48 @@
-import type { BatchProgress } from './batchInsert.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrument } from './instrumentation.js'
-import { affectedRows } from './tableInfo.js'
-import type { AnyPgDatabase } from './types.js'
+import { describeCause } from './redactError.js'
+import type { AnyPgDatabase, DriverName } from './types.js'
 
-/** @internal */
-export function checkPositiveInteger(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new DbOptimizerError(
-      'INVALID_ARGUMENT',
-      `${name} must be a positive integer, got ${String(value)}`,
-    )
-  }
+export { checkNonNegative, checkPositiveInteger } from './validate.js'
+
+/** PostgreSQL's limit of bind parameters in one statement (a 16-bit count in the protocol). */
+export const MAX_BIND_PARAMETERS = 65_535
+
+/**
+ * The most bind parameters one statement may carry on a driver: postgres.js refuses 65,534 and
+ * more (its own check), PGlite takes PostgreSQL's 65,535.
+ * @internal
+ */
+export function bindParameterLimit(driver: DriverName): number {
+  return driver === 'postgres-js' ? 65_533 : MAX_BIND_PARAMETERS
 }
 
-/** @internal */
-export function checkNonNegative(name: string, value: unknown): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new DbOptimizerError(
-      'INVALID_ARGUMENT',
-      `${name} must be a number ≥ 0, got ${String(value)}`,
-    )
-  }
+/** Progress of a batch operation, reported after each batch (inside the transaction). */
+export interface BatchProgress {
+  /** Zero-based index of the batch that just finished. */
+  batch: number
+  /** How many batches there are. */
+  batches: number
+  /** `[start, end)` indexes of the rows the batch held. */
+  rowRange: readonly [number, number]
+  /** Rows written so far (inside the still-open transaction). */
+  done: number
+}
+
+/** Cuts `[0, total)` into ranges of at most `size`. @internal */
+export function fixedBatches(total: number, size: number): [number, number][] {
+  const bounds: [number, number][] = []
+  for (let start = 0; start < total; start += size)
+    bounds.push([start, Math.min(total, start + size)])
+  return bounds
 }
 
 /**
- * Runs every batch in one transaction. When a batch fails the transaction is rolled back and the
- * error names the batch and its row range, with the driver's error as `cause` (also when the
- * connection died and the driver reports the loss instead of the statement's error).
+ * Runs every batch in one transaction. `exec` returns the rows the batch wrote. When a batch fails
+ * the transaction is rolled back and the error names the batch and its row range, with the
+ * driver's error as `cause` (also when the connection died and the driver reports the loss instead
+ * of the statement's error). When the connection is lost after every batch ran, the COMMIT may or
+ * may not have reached the server: the error has code `COMMIT_UNKNOWN`.
  * @internal
  */
 export async function runBatches(
@@ -35,12 +50,7 @@ export async function runBatches(
   bounds: readonly (readonly [number, number])[],
   operation: string,
   onProgress: ((progress: BatchProgress) => void | Promise<void>) | undefined,
-  exec: (
-    tx: AnyPgDatabase,
-    range: readonly [number, number],
-    batch: number,
-  ) => PromiseLike<unknown>,
-  count: (result: unknown, batch: number) => number = affectedRows,
+  exec: (tx: AnyPgDatabase, range: readonly [number, number], batch: number) => Promise<number>,
 ): Promise<number> {
   let current = -1
   let failure: unknown
@@ -51,6 +61,7 @@ export async function runBatches(
   const lostSignal = new Promise<void>((resolve) => {
     markLost = resolve
   })
+  const total = bounds.at(-1)?.[1] ?? 0
   try {
     const transaction = db.transaction(async (tx) => {
       let done = 0
@@ -59,7 +70,7 @@ export async function runBatches(
         current = b
         const range = bounds[b] as readonly [number, number]
         try {
-          done += count(await exec(tx as unknown as AnyPgDatabase, range, b), b)
+          done += await exec(tx as unknown as AnyPgDatabase, range, b)
           if (onProgress !== undefined) {
             await onProgress({ batch: b, batches: bounds.length, rowRange: range, done })
           }
@@ -89,10 +100,18 @@ export async function runBatches(
     if (error instanceof DbOptimizerError && error.code !== 'BATCH_FAILED') throw error
     if (current < 0) throw error
     if (current === bounds.length) {
+      const cause = unwrap(error)
+      if (isConnectionLoss(cause)) {
+        throw new DbOptimizerError(
+          'COMMIT_UNKNOWN',
+          `${operation}: the connection was lost while committing; the rows may or may not have been written (${describeCause(cause)}). Check before retrying, or retry with a conflict target that makes it safe (see the README)`,
+          { cause, rowRange: [0, total] },
+        )
+      }
       throw new DbOptimizerError(
         'BATCH_FAILED',
-        `${operation}: the commit failed, nothing was written: ${messageOf(error)}`,
-        { cause: error, rowRange: [0, bounds.at(-1)?.[1] ?? 0] },
+        `${operation}: the commit failed, nothing was written (${describeCause(cause)})`,
+        { cause, rowRange: [0, total] },
       )
     }
     const range = bounds[current] as readonly [number, number]
@@ -100,7 +119,7 @@ export async function runBatches(
     if (cause instanceof DbOptimizerError && cause.code !== 'BATCH_FAILED') throw cause
     throw new DbOptimizerError(
       'BATCH_FAILED',
-      `${operation}: batch ${current + 1} of ${bounds.length} (rows ${range[0]}..${range[1] - 1}) failed, nothing was written: ${messageOf(cause)}`,
+      `${operation}: batch ${current + 1} of ${bounds.length} (rows ${range[0]}..${range[1] - 1}) failed, nothing was written (${describeCause(cause)})`,
       { cause, batch: current, rowRange: range },
     )
   }
@@ -126,6 +145,8 @@ const CONNECTION_LOST = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_DESTROYED',
   'CONNECTION_ENDED',
+  'ECONNRESET',
+  'EPIPE',
   '57P01',
   '57P02',
   '57P03',
@@ -142,8 +163,4 @@ function unwrap(error: unknown): unknown {
   while (e instanceof Error && e.constructor.name === 'DrizzleQueryError' && e.cause !== undefined)
     e = e.cause
   return e
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

@@ -1,28 +1,43 @@
-import { type SQL, sql } from 'drizzle-orm'
+import { eq, type SQL, sql } from 'drizzle-orm'
 import type { PgTable } from 'drizzle-orm/pg-core'
-import { type BatchProgress, MAX_BIND_PARAMETERS, quote } from './batchInsert.js'
-import { checkPositiveInteger, runBatches } from './batchRunner.js'
+import { type BatchProgress, runBatches } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
-import { checkRowArray, checkRowObject } from './rowChecks.js'
 import {
+  affectedRows,
   type ColumnInfo,
-  isSql,
   resultRows,
   type TableInfo,
   tableInfo,
   toText,
 } from './tableInfo.js'
 import type { AnyPgDatabase } from './types.js'
+import {
+  checkOptionalFunction,
+  checkPositiveInteger,
+  checkRowArray,
+  checkRowObject,
+} from './validate.js'
+import {
+  isSqlValue,
+  loadCastTypes,
+  NOT_PLAIN,
+  plainText,
+  type WriteColumn,
+  writeColumns,
+} from './writeColumns.js'
 
 /** Options of `QueryOptimizer.batchUpdate`. */
 export interface BatchUpdateOptions<TKey extends string = string> {
   /**
-   * Updates per statement (also cut so a statement stays under 65,535 bind parameters).
+   * Updates per statement. Any size works: the fast path sends one array parameter per column,
+   * whatever the number of rows.
    * @default 1000
    */
   batchSize?: number
   /**
-   * Column key that identifies the row each update targets; every update must carry it.
+   * Column key that identifies the row(s) each update targets; every update must carry it. Keys
+   * are compared by PostgreSQL (a UUID in upper case matches its row); a key that is not unique
+   * updates every row that has it.
    * @default the table's primary key (when it has exactly one primary-key column)
    */
   key?: TKey
@@ -43,17 +58,32 @@ export interface BatchUpdateOptions<TKey extends string = string> {
   onProgress?: (progress: BatchProgress) => void | Promise<void>
 }
 
-const DEFAULT_BATCH = 1000
+const DEFAULTS = { batchSize: 1000, requireAll: false } as const
 
-interface Batch {
-  columns: ColumnInfo[]
-  rows: Record<string, unknown>[]
-  keys: (string | null)[]
-  inputs: unknown[]
-  unnest: boolean
+/** One key's update: the columns it sets (merged over every update of that key, the last value winning). */
+interface Entry {
+  /** Input index of the key's first update. */
+  first: number
+  key: unknown
+  set: Record<string, unknown>
 }
 
-/** @internal */
+interface Batch {
+  entries: Entry[]
+  columns: WriteColumn[]
+  /** Text arrays (key first) for the unnest statement, or undefined: one drizzle UPDATE per entry. */
+  arrays: (string | null)[][] | undefined
+  casts: string[]
+}
+
+/**
+ * Updates rows the way `db.update(table).set(values).where(eq(key, value))` would, one update at
+ * a time, but in one statement per batch: updates of the same key are merged first (the last
+ * value of each column wins), `$onUpdate` columns get their function's value, keys are compared
+ * by PostgreSQL and the counts come from what the statement returned. Updates holding SQL
+ * expressions (or values drizzle sends with a type of their own) run as drizzle's own UPDATE.
+ * @internal
+ */
 export async function batchUpdate(
   db: AnyPgDatabase,
   table: PgTable,
@@ -62,21 +92,24 @@ export async function batchUpdate(
 ): Promise<number> {
   const info = tableInfo(table)
   checkRowArray('updates', updates)
-  const batchSize = options.batchSize ?? DEFAULT_BATCH
+  const batchSize = options.batchSize ?? DEFAULTS.batchSize
   checkPositiveInteger('options.batchSize', batchSize)
+  const requireAll = options.requireAll ?? DEFAULTS.requireAll
+  if (typeof requireAll !== 'boolean') {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `options.requireAll must be a boolean, got ${typeof requireAll}`,
+    )
+  }
+  checkOptionalFunction('options.onMissing', options.onMissing)
+  checkOptionalFunction('options.onProgress', options.onProgress)
   const key = resolveKey(info, options.key)
   if (updates.length === 0) return 0
+  const columns = writeColumns(db, info)
+  const keyColumn = columns.get(key.key) as WriteColumn
 
-  const groups = new Map<
-    string,
-    {
-      columns: ColumnInfo[]
-      byKey: Map<string | null, number>
-      rows: Record<string, unknown>[]
-      first: number[]
-      sql: boolean
-    }
-  >()
+  const byKey = new Map<string, Entry>()
+  const entries: Entry[] = []
   for (let i = 0; i < updates.length; i++) {
     const update = updates[i]
     checkRowObject('updates', i, update)
@@ -87,108 +120,94 @@ export async function batchUpdate(
         `updates[${i}] has no value for the key column ${JSON.stringify(key.key)}`,
       )
     }
-    const set: string[] = []
-    let hasSql = false
+    let sets = 0
     for (const k in update) {
-      if (!info.columns.has(k)) {
+      if (!columns.has(k)) {
         throw new DbOptimizerError(
           'UNKNOWN_COLUMN',
           `updates[${i}] has key ${JSON.stringify(k)}, which is not a column of the table`,
         )
       }
-      const value = update[k]
-      if (k === key.key || value === undefined) continue
-      set.push(k)
-      if (typeof value === 'object' && value !== null && isSql(value)) hasSql = true
+      if (k !== key.key && update[k] !== undefined) sets++
     }
-    if (set.length === 0) {
+    if (sets === 0) {
       throw new DbOptimizerError(
         'INVALID_ROWS',
         `updates[${i}] sets no column besides the key ${JSON.stringify(key.key)}`,
       )
     }
-    for (const c of info.columns.values()) {
-      if (c.column.onUpdateFn !== undefined && update[c.key] === undefined && c.key !== key.key)
-        set.push(c.key)
+    const text = isSqlValue(keyValue) ? `\u0000${i}` : (toText(key.column, keyValue) as string)
+    let entry = byKey.get(text)
+    if (entry === undefined) {
+      entry = { first: i, key: keyValue, set: {} }
+      byKey.set(text, entry)
+      entries.push(entry)
     }
-    set.sort()
-    const signature = set.join('\u0000')
+    for (const k in update) {
+      const value = update[k]
+      if (k !== key.key && value !== undefined) entry.set[k] = value
+    }
+  }
+
+  const onUpdate = [...columns.values()].filter((c) => c.column.onUpdateFn !== undefined)
+  const types = await loadCastTypes(db, info.table)
+  const groups = new Map<string, Entry[]>()
+  for (const entry of entries) {
+    const signature = Object.keys(entry.set).sort().join('\u0000')
     let group = groups.get(signature)
     if (group === undefined) {
-      group = {
-        columns: set.map((k) => info.columns.get(k) as ColumnInfo),
-        byKey: new Map(),
-        rows: [],
-        first: [],
-        sql: false,
-      }
+      group = []
       groups.set(signature, group)
     }
-    if (hasSql) group.sql = true
-    const keyText = toText(key.column, keyValue)
-    const at = group.byKey.get(keyText)
-    if (at === undefined) {
-      group.byKey.set(keyText, group.rows.length)
-      group.rows.push(update)
-      group.first.push(i)
-    } else {
-      group.rows[at] = update
-    }
+    group.push(entry)
   }
 
   const batches: Batch[] = []
   const bounds: [number, number][] = []
   for (const group of groups.values()) {
-    const unnest =
-      !group.sql &&
-      key.castType !== undefined &&
-      group.columns.every((c) => c.castType !== undefined)
-    const size = unnest
-      ? batchSize
-      : Math.min(batchSize, Math.floor(MAX_BIND_PARAMETERS / (group.columns.length + 1)))
-    for (let s = 0; s < group.rows.length; s += size) {
-      const rows = group.rows.slice(s, s + size)
-      const first = group.first.slice(s, s + size)
-      batches.push({
-        columns: group.columns,
-        rows,
-        keys: rows.map((r) => toText(key.column, r[key.key])),
-        inputs: rows.map((r) => r[key.key]),
-        unnest,
-      })
-      bounds.push([Math.min(...first), Math.max(...first) + 1])
+    const setKeys = Object.keys((group[0] as Entry).set).sort()
+    const extra = onUpdate.filter((c) => !setKeys.includes(c.key) && c.key !== key.key)
+    const sent = [...setKeys.map((k) => columns.get(k) as WriteColumn), ...extra]
+    for (let s = 0; s < group.length; s += batchSize) {
+      const part = group.slice(s, s + batchSize)
+      let low = Number.POSITIVE_INFINITY
+      let high = 0
+      for (const e of part) {
+        if (e.first < low) low = e.first
+        if (e.first + 1 > high) high = e.first + 1
+      }
+      bounds.push([low, high])
+      batches.push(plan(part, keyColumn, sent, extra, types))
     }
   }
 
-  const missing: unknown[] = []
+  const missing: { first: number; key: unknown }[] = []
   const updated = await runBatches(
     db,
     bounds,
     'batchUpdate',
     options.onProgress,
-    async (tx, _range, b) => {
+    async (tx, range, b) => {
       const batch = batches[b] as Batch
-      const result = await tx.execute(
-        batch.unnest ? unnestUpdate(info, key, batch) : valuesUpdate(info, key, batch),
-      )
-      const found = new Set(resultRows<{ __key: string }>(result).map((r) => r.__key))
-      const lost: unknown[] = []
-      for (let i = 0; i < batch.keys.length; i++) {
-        if (!found.has(batch.keys[i] as string)) lost.push(batch.inputs[i])
-      }
-      if (lost.length > 0 && options.requireAll === true) {
+      const result =
+        batch.arrays === undefined
+          ? await oneByOne(tx, info, keyColumn, batch)
+          : await unnestUpdate(tx, info, keyColumn, batch)
+      if (result.missing.length > 0 && requireAll) {
         throw new DbOptimizerError(
           'ROWS_NOT_FOUND',
-          `batchUpdate: ${lost.length} key(s) match no row (${lost.slice(0, 10).map(String).join(', ')}${lost.length > 10 ? ', …' : ''}); nothing was written`,
-          { missing: lost, batch: b, rowRange: bounds[b] },
+          `batchUpdate: ${result.missing.length} key(s) of batch ${b + 1} match no row (see error.missing); nothing was written`,
+          { missing: result.missing.map((e) => e.key), batch: b, rowRange: range },
         )
       }
-      missing.push(...lost)
-      return found.size
+      missing.push(...result.missing)
+      return result.changed
     },
-    (found) => found as number,
   )
-  if (missing.length > 0 && options.onMissing !== undefined) options.onMissing(missing)
+  if (missing.length > 0 && options.onMissing !== undefined) {
+    missing.sort((a, b) => a.first - b.first)
+    options.onMissing(missing.map((e) => e.key))
+  }
   return updated
 }
 
@@ -212,61 +231,113 @@ function resolveKey(info: TableInfo, key: string | undefined): ColumnInfo {
   return column
 }
 
-function setClause(columns: ColumnInfo[]): SQL {
-  return sql.raw(columns.map((c) => `${quote(c.name)} = v.${quote(c.name)}`).join(', '))
+/** Decides how a batch travels: text arrays for unnest when every value is plain. */
+function plan(
+  entries: Entry[],
+  key: WriteColumn,
+  sent: WriteColumn[],
+  extra: WriteColumn[],
+  types: ReadonlyMap<string, string> | undefined,
+): Batch {
+  const oneByOne: Batch = { entries, columns: sent, arrays: undefined, casts: [] }
+  if (types === undefined) return oneByOne
+  const casts: string[] = []
+  for (const c of [key, ...sent]) {
+    const t = types.get(c.name)
+    if (t === undefined) return oneByOne
+    casts.push(t)
+  }
+  // drizzle calls each $onUpdate function once per UPDATE statement it builds, i.e. once per update
+  const values = entries.map((e) => {
+    if (extra.length === 0) return e.set
+    const row = { ...e.set }
+    for (const c of extra) row[c.key] = (c.column.onUpdateFn as () => unknown)()
+    return row
+  })
+  const arrays: (string | null)[][] = [new Array(entries.length)]
+  for (let i = 0; i < entries.length; i++) {
+    const text = plainText(key.column, casts[0] as string, (entries[i] as Entry).key)
+    if (text === NOT_PLAIN || text === null)
+      return { ...oneByOne, entries: withValues(entries, values) }
+    ;(arrays[0] as (string | null)[])[i] = text
+  }
+  for (let c = 0; c < sent.length; c++) {
+    const col = sent[c] as WriteColumn
+    const array: (string | null)[] = new Array(entries.length)
+    for (let i = 0; i < entries.length; i++) {
+      const text = plainText(
+        col.column,
+        casts[c + 1] as string,
+        (values[i] as Record<string, unknown>)[col.key],
+      )
+      if (text === NOT_PLAIN) return { ...oneByOne, entries: withValues(entries, values) }
+      array[i] = text
+    }
+    arrays.push(array)
+  }
+  return { entries, columns: sent, arrays, casts }
 }
 
-function unnestUpdate(info: TableInfo, key: ColumnInfo, batch: Batch): SQL {
-  const columns = [key, ...batch.columns]
-  const arrays = columns.map((c, ci) =>
-    ci === 0
-      ? batch.keys
-      : batch.rows.map((r) =>
-          toText(
-            c.column,
-            r[c.key] === undefined && c.column.onUpdateFn ? c.column.onUpdateFn() : r[c.key],
-          ),
-        ),
-  )
-  const names = sql.raw(columns.map((c) => quote(c.name)).join(', '))
-  const casts = sql.raw(
-    columns.map((c) => `${quote(c.name)}::${c.castType} as ${quote(c.name)}`).join(', '),
-  )
+function withValues(entries: Entry[], values: Record<string, unknown>[]): Entry[] {
+  return entries.map((e, i) => ({ ...e, set: values[i] as Record<string, unknown> }))
+}
+
+interface BatchResult {
+  changed: number
+  missing: Entry[]
+}
+
+async function unnestUpdate(
+  tx: AnyPgDatabase,
+  info: TableInfo,
+  key: WriteColumn,
+  batch: Batch,
+): Promise<BatchResult> {
+  const arrays = batch.arrays as (string | null)[][]
+  const n = batch.columns.length
+  const aliases = Array.from({ length: n + 1 }, (_, i) => `c${i}`)
+  const select = sql.raw(aliases.map((a, i) => `u.${a}::${batch.casts[i]} as ${a}`).join(', '))
+  const set = sql.raw(batch.columns.map((c, i) => `${c.quoted} = v.c${i + 1}`).join(', '))
   const params = sql.join(
     arrays.map((a) => sql`${sql.param(a)}::text[]`),
     sql`, `,
   )
-  const keyName = sql.raw(quote(key.name))
-  return sql`update ${info.table} set ${setClause(batch.columns)} from (select ${casts} from unnest(${params}) as u(${names})) as v where ${info.table}.${keyName} = v.${keyName} returning v.${keyName}::text as "__key"`
+  const query: SQL = sql`with u as (select ${select}, (u.ord)::int as ord from unnest(${params}) with ordinality as u(${sql.raw(aliases.join(', '))}, ord)), v as (select distinct on (c0) * from u order by c0, ord desc), w as (update ${info.table} set ${set} from v where ${info.table}.${sql.raw(key.quoted)} = v.c0 returning v.c0) select (select count(*) from w)::int as changed, coalesce((select array_agg(u.ord) from u where not exists (select 1 from w where w.c0 = u.c0)), '{}') as missing`
+  const [row] = resultRows<{ changed: number; missing: number[] | string }>(await tx.execute(query))
+  const ords = parseIntArray(row?.missing)
+  return {
+    changed: Number(row?.changed ?? 0),
+    missing: ords.map((o) => batch.entries[o - 1] as Entry),
+  }
 }
 
-function valuesUpdate(info: TableInfo, key: ColumnInfo, batch: Batch): SQL {
-  const columns = [key, ...batch.columns]
-  const types = columns.map((c) => {
-    const type = c.column.getSQLType()
-    return (
-      (
-        { serial: 'integer', bigserial: 'bigint', smallserial: 'smallint' } as Record<
-          string,
-          string
-        >
-      )[type] ?? type
-    )
-  })
-  const rows = batch.rows.map(
-    (r) =>
-      sql`(${sql.join(
-        columns.map((c, ci) => {
-          const raw =
-            r[c.key] === undefined && c.column.onUpdateFn ? c.column.onUpdateFn() : r[c.key]
-          if (typeof raw === 'object' && raw !== null && isSql(raw))
-            return sql`(${raw})::${sql.raw(types[ci] as string)}`
-          return sql`cast(${sql.param(raw, c.column)} as ${sql.raw(types[ci] as string)})`
-        }),
-        sql`, `,
-      )})`,
-  )
-  const names = sql.raw(columns.map((c) => quote(c.name)).join(', '))
-  const keyName = sql.raw(quote(key.name))
-  return sql`update ${info.table} set ${setClause(batch.columns)} from (values ${sql.join(rows, sql`, `)}) as v(${names}) where ${info.table}.${keyName} = v.${keyName} returning v.${keyName}::text as "__key"`
+async function oneByOne(
+  tx: AnyPgDatabase,
+  info: TableInfo,
+  key: WriteColumn,
+  batch: Batch,
+): Promise<BatchResult> {
+  let changed = 0
+  const missing: Entry[] = []
+  for (const entry of batch.entries) {
+    const set: Record<string, unknown> = {}
+    for (const c of batch.columns) if (entry.set[c.key] !== undefined) set[c.key] = entry.set[c.key]
+    const result = await tx
+      .update(info.table)
+      .set(set as never)
+      .where(eq(key.column, entry.key))
+    const n = affectedRows(result)
+    changed += n
+    if (n === 0) missing.push(entry)
+  }
+  return { changed, missing }
+}
+
+function parseIntArray(value: unknown): number[] {
+  if (Array.isArray(value)) return value.map(Number)
+  if (typeof value === 'string') {
+    const inner = value.replace(/^\{|\}$/g, '')
+    return inner === '' ? [] : inner.split(',').map(Number)
+  }
+  return []
 }

@@ -14,6 +14,11 @@ export const DbOptimizerErrorCode = {
   ROWS_NOT_FOUND: 'ROWS_NOT_FOUND',
   /** One batch of a batch insert/update failed; nothing was written. See `batch`, `rowRange`, `cause`. */
   BATCH_FAILED: 'BATCH_FAILED',
+  /**
+   * The connection was lost after a batch operation sent COMMIT: the rows may or may not have been
+   * written. Check, or retry in a way that makes a second write harmless (see the README).
+   */
+  COMMIT_UNKNOWN: 'COMMIT_UNKNOWN',
   /** The database object is not a drizzle database over postgres.js or PGlite. */
   UNSUPPORTED_DATABASE: 'UNSUPPORTED_DATABASE',
   /** The driver package the URL asks for is not installed. */
@@ -35,6 +40,8 @@ export interface DbOptimizerErrorDetails {
   rowRange?: readonly [number, number]
   /** Keys that matched no row (code `ROWS_NOT_FOUND`). */
   missing?: readonly unknown[]
+  /** SQLSTATE of the database error behind this one (default: read from `cause`). */
+  sqlState?: string
 }
 
 /** The one error class of `@bookgen/db-optimizer`; `code` says what went wrong. */
@@ -48,6 +55,8 @@ export class DbOptimizerError extends Error {
   readonly rowRange: readonly [number, number] | undefined
   /** Keys that matched no row (code `ROWS_NOT_FOUND`). */
   readonly missing: readonly unknown[] | undefined
+  /** SQLSTATE of the database error behind this one (`'23505'`, `'22001'`, …), when there is one. */
+  readonly sqlState: string | undefined
 
   constructor(code: DbOptimizerErrorCode, message: string, details: DbOptimizerErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
@@ -55,5 +64,17 @@ export class DbOptimizerError extends Error {
     this.batch = details.batch
     this.rowRange = details.rowRange
     this.missing = details.missing
+    this.sqlState = details.sqlState ?? sqlStateOfCause(details.cause)
   }
+}
+
+function sqlStateOfCause(cause: unknown): string | undefined {
+  let e = cause
+  for (let i = 0; i < 8 && e !== null && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
+    if (e instanceof DbOptimizerError) return e.sqlState
+    e = (e as { cause?: unknown }).cause
+  }
+  return undefined
 }

@@ -1,6 +1,7 @@
 export { AsyncLazyLoader } from './asyncLazyLoader.js'
-export type { BatchInsertOptions, BatchProgress, OnConflictOptions } from './batchInsert.js'
-export { MAX_BIND_PARAMETERS } from './batchInsert.js'
+export type { BatchInsertOptions, OnConflictOptions } from './batchInsert.js'
+export type { BatchProgress } from './batchRunner.js'
+export { MAX_BIND_PARAMETERS } from './batchRunner.js'
 export type { BatchUpdateOptions } from './batchUpdate.js'
 export type { OptimizePoolSizeOptions, PoolRecommendation, PoolStatus } from './connectionPool.js'
 export { ConnectionPool } from './connectionPool.js'
@@ -31,5 +32,7 @@ export type {
   WarningLogger,
 } from './queryOptimizer.js'
 export { QueryOptimizer } from './queryOptimizer.js'
+export type { RedactedError } from './redactError.js'
+export { redactError } from './redactError.js'
 export { statementShape } from './statementShape.js'
 export type { AnyPgDatabase, DriverName, QueryChannelMessage, QueryEvent } from './types.js'

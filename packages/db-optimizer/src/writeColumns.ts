@@ -1,0 +1,129 @@
+import { is, Param, SQL, sql } from 'drizzle-orm'
+import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core'
+import type { TableInfo } from './tableInfo.js'
+import type { AnyPgDatabase } from './types.js'
+import { quote } from './validate.js'
+
+/** One column as a batch write sends it. @internal */
+export interface WriteColumn {
+  /** Property name in the drizzle table (the key rows use). */
+  readonly key: string
+  /** Column name in the database, after the database's `casing` option. */
+  readonly name: string
+  /** `name`, quoted. */
+  readonly quoted: string
+  readonly column: PgColumn
+  /** False for generated columns and `generatedAlwaysAsIdentity` (drizzle leaves them out of INSERT). */
+  readonly insertable: boolean
+}
+
+/** Marks a value that cannot travel as plain text in a `text[]` parameter. @internal */
+export const NOT_PLAIN: unique symbol = Symbol('not plain')
+
+// biome-ignore lint/suspicious/noExplicitAny: drizzle keeps the dialect and its casing internal
+type Any = any
+
+/**
+ * The table's columns as drizzle would name them on `db`: drizzle's `casing` option
+ * (`'snake_case'`, `'camelCase'`) turns keys of columns declared without a name into column names.
+ * @internal
+ */
+export function writeColumns(db: AnyPgDatabase, info: TableInfo): ReadonlyMap<string, WriteColumn> {
+  const casing = (db as Any).dialect?.casing
+  const out = new Map<string, WriteColumn>()
+  for (const c of info.columns.values()) {
+    const name: string =
+      typeof casing?.getColumnCasing === 'function' ? casing.getColumnCasing(c.column) : c.name
+    out.set(c.key, {
+      key: c.key,
+      name,
+      quoted: quote(name),
+      column: c.column,
+      insertable: !(c.column as Any).shouldDisableInsert(),
+    })
+  }
+  return out
+}
+
+/** The table's name as `regclass` text: schema-qualified when drizzle qualifies it. @internal */
+export function qualifiedName(table: PgTable): string {
+  const config = getTableConfig(table)
+  return config.schema === undefined
+    ? quote(config.name)
+    : `${quote(config.schema)}.${quote(config.name)}`
+}
+
+/**
+ * Asks PostgreSQL for the type of every column of `table`, written so that a cast to it applies no
+ * type modifier: `character varying`, `bpchar`, `"bit"`, `numeric`, `timestamp with time zone`,
+ * enums quoted and schema-qualified where the search path does not reach them. A value cast to
+ * such a type is converted exactly as an untyped parameter would be, and the assignment to the
+ * column then applies its modifier (raising 22001 where a value is too long, rounding numerics and
+ * timestamps), which is what a plain INSERT/UPDATE does. Returns undefined when the table is not
+ * found (the plain statement will then report that).
+ * @internal
+ */
+export async function loadCastTypes(
+  db: AnyPgDatabase,
+  table: PgTable,
+): Promise<ReadonlyMap<string, string> | undefined> {
+  const result: Any = await db.execute(
+    sql`select a.attname as name, format_type(a.atttypid, -1) as type from pg_attribute a where a.attrelid = to_regclass(${qualifiedName(table)}) and a.attnum > 0 and not a.attisdropped`,
+  )
+  const rows: { name: string; type: string }[] = Array.isArray(result) ? result : result.rows
+  if (rows.length === 0) return undefined
+  return new Map(rows.map((r) => [r.name, r.type]))
+}
+
+/** True when a value is a drizzle SQL expression (written inline, never as a parameter). @internal */
+export function isSqlValue(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (is(value, SQL) || is(value, Param))
+}
+
+/**
+ * The text the driver would send for `value` in a column of PostgreSQL type `castType` (drizzle's
+ * `mapToDriverValue` first), or {@link NOT_PLAIN} when the value must go through drizzle itself:
+ * SQL expressions, custom types whose `toDriver` returns SQL, and driver values that postgres.js
+ * or PGlite would send with a type of their own (booleans and bytes outside boolean and bytea
+ * columns, objects, dates).
+ * @internal
+ */
+export function plainText(
+  column: PgColumn,
+  castType: string,
+  value: unknown,
+): string | null | typeof NOT_PLAIN {
+  if (value === null) return null
+  if (isSqlValue(value)) return NOT_PLAIN
+  const v = column.mapToDriverValue(value)
+  if (v === null || v === undefined) return null
+  switch (typeof v) {
+    case 'string':
+      return v
+    case 'number':
+      return String(v)
+    case 'bigint':
+      return castType === 'bigint' || castType === 'numeric' ? String(v) : NOT_PLAIN
+    case 'boolean':
+      return castType === 'boolean' ? (v ? 'true' : 'false') : NOT_PLAIN
+    default:
+      if (v instanceof Uint8Array && castType === 'bytea')
+        return `\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`
+      return NOT_PLAIN
+  }
+}
+
+/** How many bind parameters drizzle sends for one value. @internal */
+export function parameterCount(db: AnyPgDatabase, column: PgColumn, value: unknown): number {
+  if (value === undefined) return 0
+  let v: unknown = value
+  if (!isSqlValue(v) && v !== null) {
+    const mapped = column.mapToDriverValue(v)
+    if (!isSqlValue(mapped)) return 1
+    v = mapped
+  }
+  if (is(v, Param)) return 1
+  if (!is(v, SQL)) return 1
+  const dialect = (db as Any).dialect
+  return typeof dialect?.sqlToQuery === 'function' ? dialect.sqlToQuery(v).params.length : 1
+}
