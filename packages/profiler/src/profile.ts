@@ -4,12 +4,14 @@ import { type CheckResult, type Criteria, checkMetrics, DEFAULT_CRITERIA } from 
 import { LogLinearHistogram } from './logLinearHistogram.js'
 import { type MemoryPeakSource, MemoryPeakTracker } from './memoryPeakTracker.js'
 import { ProfilerError, ProfilerErrorCode } from './profilerError.js'
-import { formatPrometheus } from './prometheus.js'
+import { renderPrometheus } from './prometheus.js'
+import { currentResource } from './resource.js'
 import { RuntimeMonitor } from './runtimeMonitor.js'
 import type {
   PerformanceMetrics,
   PerformanceMetricsJSON,
   ProfileOptions,
+  ProfileResource,
   PrometheusOptions,
 } from './types.js'
 
@@ -41,6 +43,7 @@ interface Final {
  */
 export class Profile implements Disposable, AsyncDisposable {
   #name: string | null
+  #resource: ProfileResource = currentResource()
   #start: number
   #startEpoch: number
   #cpuStart: NodeJS.CpuUsage
@@ -252,14 +255,24 @@ export class Profile implements Disposable, AsyncDisposable {
     }
   }
 
-  /** The metrics as a plain, versioned object (`version: 1`), for `JSON.stringify`. */
+  /**
+   * The metrics as a plain, versioned object (`version: 2`) for `JSON.stringify`: with the query
+   * histogram's sparse buckets and the resource (host, pid, thread, package version), so that
+   * `mergeProfiles()` and `renderPrometheus()` can combine profiles of many threads and hosts.
+   */
   toJSON(): PerformanceMetricsJSON {
-    return { version: 1, ...this.getMetrics() }
+    const m = this.getMetrics()
+    return {
+      version: 2,
+      resource: { ...this.#resource },
+      ...m,
+      dbQueries: { ...m.dbQueries, histogram: this.#queries.toBuckets() },
+    }
   }
 
-  /** The metrics in the Prometheus text exposition format (0.0.4). */
+  /** The metrics in the Prometheus text exposition format (0.0.4); see `renderPrometheus()`. */
   toPrometheus(options?: PrometheusOptions): string {
-    return formatPrometheus(this.getMetrics(), options)
+    return renderPrometheus([this], options)
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { HistogramBuckets } from './logLinearHistogram.js'
 import type { MemoryPeakSource } from './memoryPeakTracker.js'
 
 /** A GC kind as reported by `PerformanceObserver` entries of type `gc`. */
@@ -152,10 +153,79 @@ export interface PerformanceMetrics {
   gc: GcMetrics
 }
 
-/** `toJSON()` output: the metrics with a schema version. */
+/** Where a profile ran: enough to tell the profiles of a fleet apart and merge them. */
+export interface ProfileResource {
+  /** `os.hostname()`. */
+  host: string
+  /** Process id. */
+  pid: number
+  /** `worker_threads.threadId`: 0 on the main thread. */
+  threadId: number
+  /** Version of `@bookgen/profiler` that measured. */
+  packageVersion: string
+}
+
+/** Query durations with the histogram they were computed from, so that profiles merge. */
+export interface QueryMetricsJSON extends QueryMetrics {
+  /** The whole distribution, seconds: sparse log-linear buckets (see `HistogramBuckets`). */
+  histogram: HistogramBuckets
+}
+
+/**
+ * `toJSON()` output (schema version 2): the metrics, the sparse buckets of the query histogram and
+ * the resource that measured; `mergeProfiles()` and `renderPrometheus()` read it back.
+ */
 export interface PerformanceMetricsJSON extends PerformanceMetrics {
   /** Schema version of this shape; bumped on any incompatible change. */
-  version: 1
+  version: 2
+  /** Where the profile ran. */
+  resource: ProfileResource
+  /** Query durations, with their histogram. */
+  dbQueries: QueryMetricsJSON
+}
+
+/**
+ * What `mergeProfiles()` returns. Counts, sums, minima and maxima are exact; quantiles come from
+ * the merged histogram (within its 1/32 relative error). Process-wide figures (CPU time, RSS) are
+ * counted once per process: overlapping profiles of one process (e.g. a worker thread's inside
+ * the main thread's) contribute their largest figure, not their sum.
+ */
+export interface MergedProfileJSON {
+  /** Schema version, as in `PerformanceMetricsJSON`. */
+  version: 2
+  /** Number of profiles merged. */
+  profiles: number
+  /** Number of distinct processes (host and pid) among them. */
+  processes: number
+  /** Each merged profile's resource, in input order. */
+  resources: ProfileResource[]
+  /** Earliest start, Unix epoch seconds. */
+  startTime: number
+  /** Latest end, Unix epoch seconds. */
+  endTime: number
+  /** endTime − startTime, seconds. */
+  duration: number
+  /** Largest RSS peak of any process, bytes. */
+  memoryPeak: number
+  /** Largest V8 heap peak of any thread, bytes. */
+  heapPeak: number
+  /** Process CPU time, seconds, each process counted once per overlapping group of windows. */
+  cpuSeconds: number
+  cacheHits: number
+  cacheMisses: number
+  /** hits / (hits + misses) over every profile; 0 without lookups. */
+  cacheHitRatio: number
+  cacheSets: number
+  cacheDeletes: number
+  cacheErrors: number
+  /** Mean query duration over every profile, seconds. */
+  dbQueryAvg: number
+  dbQueryCount: number
+  /** Query durations over every profile, with the merged histogram. */
+  dbQueries: QueryMetricsJSON
+  tasks: TaskMetrics
+  /** GC pauses summed over every profile (each thread has its own collector). */
+  gc: GcMetrics
 }
 
 /** Options of `startProfile()` and `performanceProfile()`. */
@@ -215,8 +285,17 @@ export interface PrometheusOptions {
    */
   prefix?: string
   /**
-   * Constant labels added to every sample (the profile's name is added as `profile`).
+   * Constant labels added to every sample. Names must be valid Prometheus label names and not
+   * one the output uses itself (`profile`, `le`, `quantile`, `op`, `outcome`, `kind`, `source`);
+   * values must be strings.
    * @default {}
    */
   labels?: Record<string, string>
+  /**
+   * Upper bounds (`le`), seconds, of the `db_query_duration_seconds` histogram, ascending. Counts
+   * are exact at bounds that are bucket edges of the profile's histogram: every power of two and
+   * every 1.5 × a power of two; other bounds leave out the one bucket they fall inside.
+   * @default powers of two from 2^-14 (61 µs) to 2^5 (32 s)
+   */
+  buckets?: readonly number[]
 }

@@ -28,7 +28,10 @@ describe('LogLinearHistogram merges', () => {
         const merged = of(a).merge(of(b)).toBuckets()
         const direct = of([...a, ...b]).toBuckets()
         expect({ ...merged, sum: 0 }).toEqual({ ...direct, sum: 0 })
-        expect(merged.sum).toBeCloseTo(direct.sum, 6)
+        // sums added in another order differ in the last bits only
+        expect(Math.abs(merged.sum - direct.sum)).toBeLessThanOrEqual(
+          1e-12 * Math.max(1, direct.sum),
+        )
       }),
     )
   })
@@ -65,7 +68,8 @@ describe('LogLinearHistogram merges', () => {
           const exact = exactPercentile(sorted, q)
           const got = h.percentile(q)
           expect(got).toBeGreaterThanOrEqual(exact)
-          if (exact >= 2 ** -34 && exact <= 2 ** 41) expect(got).toBeLessThanOrEqual(exact * (1 + 1 / 32))
+          if (exact >= 2 ** -34 && exact <= 2 ** 41)
+            expect(got).toBeLessThanOrEqual(exact * (1 + 1 / 32))
         }
       }),
     )

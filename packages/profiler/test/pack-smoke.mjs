@@ -16,7 +16,7 @@ const prof = await performanceProfile(async (p) => {
 assert.equal(prof.dbQueryAvg, 0.045)
 assert.equal(prof.cacheHits, 1)
 assert.ok(prof.memoryPeak >= prof.memoryStart)
-assert.equal(prof.toJSON().version, 1)
+assert.equal(prof.toJSON().version, 2)
 assert.match(prof.toPrometheus(), /^bookgen_profile_memory_peak_bytes\{source="\w+"\} \d+$/m)
 assert.equal(prof.check().ok, true)
 

@@ -138,7 +138,7 @@ describe('startProfile', () => {
     p.recordDbQuery(0.01)
     p.stop()
     const json = JSON.parse(JSON.stringify(p))
-    expect(json.version).toBe(1)
+    expect(json.version).toBe(2)
     expect(json.name).toBe('json')
     expect(json.dbQueries.count).toBe(1)
     expect(json.gc.byKind).toHaveProperty('major')
@@ -220,5 +220,13 @@ describe('performanceProfile', () => {
     expect(seen?.running).toBe(false)
     expect(hasSubscribers('bookgen:cache')).toBe(false)
     expect(hasSubscribers('bookgen:db:query')).toBe(false)
+  })
+})
+
+describe('package version', () => {
+  it('is the version in package.json', async () => {
+    const { VERSION } = await import('../src/version.js')
+    const pkg = await import('../package.json', { with: { type: 'json' } })
+    expect(VERSION).toBe(pkg.default.version)
   })
 })

@@ -20,6 +20,10 @@ const expected: [string, RegExp][] = [
     /bookgen_profile_memory_peak_bytes\{service="bookgen",profile="biography",source="\w+"\} \d+/,
   ],
   [
+    'const fleet = mergeProfiles(jsons)',
+    /^102 true 0\.5\nbookgen_profile_db_query_duration_seconds_count\{service="bookgen",profile="host-a"\} 99\nbookgen_profile_db_query_duration_seconds_count\{service="bookgen",profile="host-b"\} 3$/m,
+  ],
+  [
     'prof.recordDbQuery(-0.5)',
     /^INVALID_DURATION seconds must be a finite, non-negative number, got -0\.5$/m,
   ],

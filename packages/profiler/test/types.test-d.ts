@@ -30,7 +30,7 @@ describe('types', () => {
     expectTypeOf(p.startDbQuery()).toEqualTypeOf<() => number>()
     expectTypeOf(p.stop()).toEqualTypeOf<PerformanceMetrics>()
     expectTypeOf(p.toJSON()).toEqualTypeOf<PerformanceMetricsJSON>()
-    expectTypeOf(p.toJSON().version).toEqualTypeOf<1>()
+    expectTypeOf(p.toJSON().version).toEqualTypeOf<2>()
     expectTypeOf(p.check()).toEqualTypeOf<CheckResult>()
   })
 
