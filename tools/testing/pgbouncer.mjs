@@ -86,10 +86,11 @@ export async function startPgBouncer(options) {
   const stop = async () => {
     const c = child
     if (c.exitCode === null && c.signalCode === null) {
+      c.ref()
       const exited = new Promise((resolve) => c.once('exit', resolve))
       // runuser forwards SIGTERM to pgbouncer; pgbouncer exits at once on SIGINT/SIGTERM.
       c.kill('SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())])
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
     }
     try {

@@ -1,5 +1,6 @@
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
+import { driverNamed } from './drivers/index.js'
 import { instrument } from './instrumentation.js'
 import type { PostgresJsOptions } from './poolPresets.js'
 import type { DriverName } from './types.js'
@@ -50,66 +51,19 @@ export async function createDatabase<
   TSchema extends Record<string, unknown> = Record<string, never>,
 >(url?: string, options: CreateDatabaseOptions<TSchema> = {}): Promise<Database<TSchema>> {
   const target = parseDatabaseUrl(url)
-  const config = options.schema === undefined ? {} : { schema: options.schema }
-  if (target.driver === 'postgres-js') {
-    const postgres = (
-      await load<{ default: (url: string, options?: object) => PostgresClient }>(
-        'postgres',
-        url ?? '',
-      )
-    ).default
-    const { drizzle } = await load<{ drizzle: (client: unknown, config?: object) => unknown }>(
-      'drizzle-orm/postgres-js',
-      url ?? '',
-    )
-    const client = postgres(target.url, { onnotice: () => {}, ...options.postgres })
-    const db = drizzle(client, config) as Database<TSchema>['db']
-    instrument(db)
-    let closing: Promise<void> | undefined
-    const close = () => {
-      closing ??= client.end({ timeout: 5 })
-      return closing
-    }
-    return { db, driver: 'postgres-js', client, close, [Symbol.asyncDispose]: close }
-  }
-  const { PGlite } = await load<{
-    PGlite: new (dataDir?: string, options?: object) => PgliteClient
-  }>('@electric-sql/pglite', url ?? '')
-  const { drizzle } = await load<{ drizzle: (client: unknown, config?: object) => unknown }>(
-    'drizzle-orm/pglite',
-    url ?? '',
+  const driver = driverNamed(target.driver)
+  const opened = await driver.open(
+    target.driver === 'postgres-js' ? target.url : target.dataDir,
+    options as CreateDatabaseOptions<Record<string, unknown>>,
   )
-  const client = new PGlite(target.dataDir, options.pglite ?? {})
-  await client.waitReady
-  const settings = (options.postgres?.connection ?? {}) as Record<string, unknown>
-  for (const [name, value] of Object.entries(settings)) {
-    if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) {
-      throw new DbOptimizerError(
-        'INVALID_ARGUMENT',
-        `options.postgres.connection has an invalid setting name ${JSON.stringify(name)}`,
-      )
-    }
-    await client.query(`select set_config($1, $2, false)`, [name, String(value)])
+  instrument(opened.db)
+  return {
+    db: opened.db as Database<TSchema>['db'],
+    driver: target.driver,
+    client: opened.client,
+    close: opened.close,
+    [Symbol.asyncDispose]: opened.close,
   }
-  const db = drizzle(client, config) as Database<TSchema>['db']
-  instrument(db)
-  let closing: Promise<void> | undefined
-  const close = () => {
-    closing ??= client.closed ? Promise.resolve() : client.close()
-    return closing
-  }
-  return { db, driver: 'pglite', client, close, [Symbol.asyncDispose]: close }
-}
-
-interface PostgresClient {
-  end(options?: { timeout?: number }): Promise<void>
-}
-
-interface PgliteClient {
-  waitReady: Promise<void>
-  closed: boolean
-  close(): Promise<void>
-  query(sql: string, params?: unknown[]): Promise<unknown>
 }
 
 /** Which driver a URL selects, and where (see {@link createDatabase}). */
@@ -138,21 +92,4 @@ export function parseDatabaseUrl(url?: string): DatabaseTarget {
     'INVALID_URL',
     `url must be postgres://…, postgresql://…, pglite:[dir], memory://, file://dir or a directory path, got ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`,
   )
-}
-
-async function load<T>(specifier: string, url: string): Promise<T> {
-  try {
-    return (await import(specifier)) as T
-  } catch (error) {
-    const code = (error as { code?: string } | null)?.code
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      const pkg = specifier.startsWith('drizzle-orm') ? 'drizzle-orm' : specifier
-      throw new DbOptimizerError(
-        'DRIVER_MISSING',
-        `${url === '' ? 'an embedded database' : 'this URL'} needs the "${pkg}" package, which is not installed: npm install ${pkg}`,
-        { cause: error },
-      )
-    }
-    throw error
-  }
 }

@@ -1,8 +1,9 @@
 import { eq, getTableColumns, getTableName, inArray, type SQL, sql } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
+import { instrumentMembers, replicasOf } from './instrumentation.js'
 import { type ColumnInfo, resultRows, tableInfo, toText } from './tableInfo.js'
-import type { AnyPgDatabase } from './types.js'
+import type { AnyPgDatabase, ReplicaTarget } from './types.js'
 
 type OrderBy = SQL | PgColumn | SQL.Aliased
 
@@ -19,6 +20,16 @@ export interface ChildRelation<TChild extends PgTable, TAs extends string> {
    * @default undefined (database order)
    */
   orderChildrenBy?: OrderBy | readonly OrderBy[]
+  /**
+   * On a drizzle `withReplicas` database, which member runs every statement of the load:
+   * `'replica'` (one replica, picked the way drizzle picks one for a select) or `'primary'`.
+   * All statements go to that one member, so parents and children come from one server; on a
+   * replica, select-in loading's two statements also share one snapshot (a read-only
+   * repeatable-read transaction), even while the replica replays. Other databases accept
+   * `'primary'` (the database itself).
+   * @default where drizzle sends a select: a replica on a `withReplicas` database
+   */
+  target?: ReplicaTarget
 }
 
 /**
@@ -128,6 +139,7 @@ export async function eagerLoad<
   >[]
 > {
   const { parent, reference, relation } = resolve(options as LoadOptions<PgTable, PgTable, string>)
+  db = member(db, options.target).db
   let where = options.where
   if (options.limit !== undefined) {
     let ids = db
@@ -208,6 +220,15 @@ export async function selectinLoad<
   >[]
 > {
   const { parent, reference, relation } = resolve(options as LoadOptions<PgTable, PgTable, string>)
+  const chosen = member(db, options.target)
+  if (chosen.replica) {
+    // two statements, one snapshot: replay cannot move between the parents and the children
+    return (await chosen.db.transaction(
+      (tx) => selectinLoad(tx as unknown as AnyPgDatabase, { ...options, target: undefined }),
+      { isolationLevel: 'repeatable read', accessMode: 'read only' },
+    )) as never
+  }
+  db = chosen.db
   const selected =
     options.columns?.parent === undefined
       ? undefined
@@ -251,7 +272,7 @@ export async function loadChildren<
   }
   const relation = resolveRelation(options as LoadChildrenOptions<PgTable, string>)
   const reference = columnKey(options.references, 'options.references')
-  return (await loadRelation(db, parents, relation, reference)) as never
+  return (await loadRelation(member(db, options.target).db, parents, relation, reference)) as never
 }
 
 async function loadRelation(
@@ -301,6 +322,39 @@ async function loadRelation(
     ...p,
     [relation.as]: children.get(toText(reference.column, p[reference.key]) as string) ?? [],
   }))
+}
+
+/**
+ * The member of `db` a load runs on: for a `withReplicas` database the primary or the replica
+ * drizzle would pick for a select (read from the select builder it hands out), else `db`.
+ */
+function member(
+  db: AnyPgDatabase,
+  target: ReplicaTarget | undefined,
+): { db: AnyPgDatabase; replica: boolean } {
+  if (target !== undefined && target !== 'primary' && target !== 'replica') {
+    throw new DbOptimizerError(
+      'INVALID_ARGUMENT',
+      `options.target must be 'primary' or 'replica', got ${typeof target === 'string' ? JSON.stringify(target) : String(target)}`,
+    )
+  }
+  const replicas = replicasOf(db)
+  if (replicas === undefined) {
+    if (target === 'replica') {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        `options.target is 'replica' but db is not a drizzle withReplicas database`,
+      )
+    }
+    return { db, replica: false }
+  }
+  instrumentMembers(db)
+  if (target === 'primary') {
+    return { db: (db as unknown as { $primary: AnyPgDatabase }).$primary, replica: false }
+  }
+  const session = (db.select() as unknown as { session?: unknown }).session
+  const picked = replicas.find((r) => (r as unknown as { session?: unknown }).session === session)
+  return { db: picked ?? (replicas[0] as AnyPgDatabase), replica: true }
 }
 
 interface Relation {

@@ -7,7 +7,13 @@ import { type BatchUpdateOptions, batchUpdate } from './batchUpdate.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { DurationStats, type DurationSummary } from './durationStats.js'
 import { type ExplainOptions, type ExplainResult, explainQuery } from './explain.js'
-import { type Instrumentation, instrument, type Span, spanStorage } from './instrumentation.js'
+import {
+  type Instrumentation,
+  instrumentMembers,
+  runExempt,
+  type Span,
+  spanStorage,
+} from './instrumentation.js'
 import type { AnyPgDatabase, DriverName, QueryEvent } from './types.js'
 
 /** Where warnings go. `console` fits. */
@@ -23,7 +29,7 @@ export interface NPlusOneWarning {
   shape: string
   /** How many times it ran inside the span. */
   count: number
-  /** The threshold it exceeded. */
+  /** The threshold it reached (`count >= threshold`). */
   threshold: number
   /** Ready-to-log text naming the span, shape and count. */
   message: string
@@ -32,8 +38,10 @@ export interface NPlusOneWarning {
 /** Options of {@link QueryOptimizer}. */
 export interface QueryOptimizerOptions {
   /**
-   * A statement shape that runs more than this many times inside one `timeQuery` span is
-   * reported as an N+1 pattern (once per span and shape).
+   * A statement shape that runs this many times or more inside one `timeQuery` span is reported
+   * as an N+1 pattern (once per span and shape). Not counted: the package's own batches,
+   * transaction control (BEGIN, COMMIT, savepoints), keyset pagination (a range condition on a
+   * parameter with `ORDER BY … LIMIT`) and queue polls (`FOR UPDATE SKIP LOCKED`).
    * @default 10
    */
   nPlusOneThreshold?: number
@@ -74,7 +82,7 @@ export interface TrackNPlusOneOptions {
    */
   name?: string
   /**
-   * A shape that runs more than this many times inside the operation is reported.
+   * A shape that runs this many times or more inside the operation is reported.
    * @default the optimizer's `nPlusOneThreshold`
    */
   threshold?: number
@@ -109,7 +117,8 @@ const DEFAULTS = {
  */
 export class QueryOptimizer {
   readonly #db: AnyPgDatabase
-  readonly #inst: Instrumentation
+  /** The database's members: one, or the primary and each replica of a `withReplicas` db. */
+  readonly #insts: Instrumentation[]
   readonly #threshold: number
   readonly #slowMs: number
   readonly #logger: WarningLogger
@@ -138,7 +147,7 @@ export class QueryOptimizer {
       )
     }
     this.#db = db
-    this.#inst = instrument(db)
+    this.#insts = instrumentMembers(db)
     this.#threshold = threshold
     this.#slowMs = slowMs
     this.#logger = options.logger ?? console
@@ -147,7 +156,7 @@ export class QueryOptimizer {
     this.#maxShapes = maxShapes
     this.#all = new DurationStats(sampleLimit)
     this.#listener = (event) => this.#onQuery(event)
-    this.#inst.listeners.add(this.#listener)
+    for (const inst of this.#insts) inst.listeners.add(this.#listener)
   }
 
   /** The drizzle database this optimizer watches. */
@@ -157,7 +166,7 @@ export class QueryOptimizer {
 
   /** Which driver the database runs on. */
   get driver(): DriverName {
-    return this.#inst.driver
+    return (this.#insts[0] as Instrumentation).driver
   }
 
   /**
@@ -273,11 +282,13 @@ export class QueryOptimizer {
     rows: readonly TTable['$inferInsert'][],
     options?: BatchInsertOptions<Extract<keyof TTable['$inferInsert'], string>>,
   ): Promise<number> {
-    return batchInsert(
-      this.#db,
-      table,
-      rows as readonly Record<string, unknown>[],
-      options as BatchInsertOptions,
+    return runExempt(() =>
+      batchInsert(
+        this.#db,
+        table,
+        rows as readonly Record<string, unknown>[],
+        options as BatchInsertOptions,
+      ),
     )
   }
 
@@ -291,11 +302,13 @@ export class QueryOptimizer {
     updates: readonly Partial<TTable['$inferInsert']>[],
     options?: BatchUpdateOptions<Extract<keyof TTable['$inferInsert'], string>>,
   ): Promise<number> {
-    return batchUpdate(
-      this.#db,
-      table,
-      updates as readonly Record<string, unknown>[],
-      options as BatchUpdateOptions,
+    return runExempt(() =>
+      batchUpdate(
+        this.#db,
+        table,
+        updates as readonly Record<string, unknown>[],
+        options as BatchUpdateOptions,
+      ),
     )
   }
 
@@ -309,7 +322,7 @@ export class QueryOptimizer {
 
   /** Stops collecting statistics (the database keeps working). */
   close(): void {
-    this.#inst.listeners.delete(this.#listener)
+    for (const inst of this.#insts) inst.listeners.delete(this.#listener)
   }
 
   /** Same as {@link QueryOptimizer.close}, for `using`. */
@@ -338,7 +351,7 @@ export class QueryOptimizer {
 
   #closeSpan(span: Span, threshold: number): void {
     for (const [shape, count] of span.shapes) {
-      if (count > threshold && !span.reported.has(shape)) {
+      if (count >= threshold && !span.reported.has(shape) && !deliberatelyRepeated(shape)) {
         for (let s: Span | undefined = span; s !== undefined; s = s.parent) s.reported.add(shape)
         this.#reportNPlusOne(span.name, shape, count, threshold)
       }
@@ -361,4 +374,14 @@ export class QueryOptimizer {
 
 function openSpan(name: string, named: boolean): Span {
   return { name, parent: spanStorage.getStore(), shapes: new Map(), reported: new Set(), named }
+}
+
+// Shapes that repeat by design: keyset pagination (`where … > ? … order by … limit ?`, one
+// statement per page) and queue polls (`for update skip locked`, one statement per poll).
+const KEYSET =
+  /\b(?:where|and)\b[^;]*?(?:>=?|<=?)\s*(?:\?|\(…\))[^;]*\border\s+by\b[^;]*\blimit\s+\?/i
+const QUEUE_POLL = /\bfor\s+(?:no\s+key\s+)?update\b[^;]*\bskip\s+locked\b/i
+
+function deliberatelyRepeated(shape: string): boolean {
+  return KEYSET.test(shape) || QUEUE_POLL.test(shape)
 }

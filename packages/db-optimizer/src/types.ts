@@ -1,6 +1,9 @@
 /** Which driver a database runs on. */
 export type DriverName = 'postgres-js' | 'pglite'
 
+/** A member of a drizzle `withReplicas` database: where a statement is sent. */
+export type ReplicaTarget = 'primary' | 'replica'
+
 /**
  * Any drizzle PostgreSQL database (or transaction) over postgres.js or PGlite: what
  * `drizzle-orm/postgres-js` and `drizzle-orm/pglite` return, or the `tx` of `db.transaction()`.
@@ -24,6 +27,8 @@ export interface QueryEvent {
   error?: unknown
   /** The parameter values: given to in-process listeners only, never published. */
   params: readonly unknown[]
+  /** Which member of a `withReplicas` database ran it (absent on other databases). */
+  target?: ReplicaTarget
 }
 
 /**
@@ -41,4 +46,6 @@ export interface QueryChannelMessage {
   rows?: number
   /** The error, when the statement failed. */
   error?: unknown
+  /** Which member of a drizzle `withReplicas` database ran it (absent on other databases). */
+  target?: ReplicaTarget
 }
