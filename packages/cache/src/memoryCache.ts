@@ -156,19 +156,37 @@ export class MemoryCache implements Cache {
     const size = byteSize(encodeValue(codec, value))
     if (this.#closed) throw closedError()
     const start = eventStart(this.#events)
-    const stored = this.#store(key, value, ttl, size)
+    const stored = this.#store(key, value, ttl * 1000, size)
     if (start >= 0 && stored) publishTimedEvent('set', key, this.namespace, start)
     return stored
   }
 
   /**
    * Holds a value that was already validated elsewhere (the two-tier cache backfilling from
-   * Redis), with an estimated size. Not counted as a request.
+   * Redis) for `ttlMs` milliseconds (`0`: no expiry), with an estimated size. Not counted as a
+   * request.
    * @internal
    */
-  backfill(key: string, value: unknown, ttlSeconds: number, size: number): boolean {
+  backfill(key: string, value: unknown, ttlMs: number, size: number): boolean {
     if (this.#closed) return false
-    return this.#store(key, value, ttlSeconds, size)
+    return this.#store(key, value, ttlMs, size)
+  }
+
+  /**
+   * Drops the copies of `keys`, silently (an invalidation, not a request); a no-op once closed.
+   * @internal
+   */
+  evict(keys: readonly string[]): void {
+    for (const key of keys) {
+      const entry = this.#map.get(key)
+      if (entry !== undefined) this.#remove(key, entry)
+    }
+  }
+
+  /** Drops every entry, silently; a no-op once closed. @internal */
+  evictAll(): void {
+    this.#map.clear()
+    this.#bytes = 0
   }
 
   async delete(key: string): Promise<boolean> {
@@ -238,7 +256,7 @@ export class MemoryCache implements Cache {
     for (let i = 0; i < list.length; i++) {
       const [key, value] = list[i]!
       const start = eventStart(this.#events)
-      const stored = this.#store(key, value, ttl, sizes[i]!)
+      const stored = this.#store(key, value, ttl * 1000, sizes[i]!)
       if (start >= 0 && stored) publishTimedEvent('set', key, this.namespace, start)
       all &&= stored
     }
@@ -270,11 +288,11 @@ export class MemoryCache implements Cache {
     await this.close()
   }
 
-  #store(key: string, value: unknown, ttl: number, size: number): boolean {
+  #store(key: string, value: unknown, ttlMs: number, size: number): boolean {
     const previous = this.#map.get(key)
     if (previous !== undefined) this.#remove(key, previous)
     if (this.#maxBytes > 0 && size > this.#maxBytes) return false
-    const expiresAt = ttl === 0 ? 0 : exactNow() + ttl * 1000
+    const expiresAt = ttlMs === 0 ? 0 : exactNow() + ttlMs
     this.#map.set(key, { value, expiresAt, size, used: false })
     this.#bytes += size
     this.#evict()

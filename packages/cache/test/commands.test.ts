@@ -70,11 +70,12 @@ describe('commands sent to Redis', () => {
     }
   })
 
-  it('TieredCache.getMany asks Redis only for what memory lacks, in one MGET', async () => {
+  it('TieredCache.getMany asks Redis only for what memory lacks, in one MGET (and PTTLs)', async () => {
     const tiered = new TieredCache({
       remote: new RedisCache({ url: server.url, namespace: testNamespace('monitor-tiered') }),
     })
     try {
+      await waitFor(() => tiered.coherent, 10_000, 'coherent')
       await tiered.setMany({ warm1: 1, warm2: 2 }, 60)
       await tiered.remote.setMany({ cold1: 'c' }, 60) // in Redis only
       let found = new Map<string, unknown>()
@@ -89,7 +90,12 @@ describe('commands sent to Redis', () => {
         ]),
       )
       const ns = tiered.namespace
-      expect(commands).toEqual([['mget', `${ns}:cold1`, `${ns}:none`]])
+      // The PTTLs bound the memory copies by what is left of the Redis TTL.
+      expect(commands).toEqual([
+        ['mget', `${ns}:cold1`, `${ns}:none`],
+        ['pttl', `${ns}:cold1`],
+        ['pttl', `${ns}:none`],
+      ])
     } finally {
       await tiered.clear()
       await tiered.close()

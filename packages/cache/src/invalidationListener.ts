@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto'
+import { Cluster, type Redis } from 'ioredis'
+import type { RedisClient } from './redisConnection.js'
+
+/** How a `TieredCache` hears about writes made by other processes. */
+export type InvalidationMode = 'auto' | 'tracking' | 'bus' | false
+
+/** What the listener tells the memory tier. */
+export interface InvalidationTarget {
+  /** These keys (without the namespace prefix) changed in Redis: drop their memory copies. */
+  evict(keys: readonly string[]): void
+  /** Anything may have changed (a connection dropped, a flush): drop every memory copy. */
+  evictAll(): void
+  /** A failure of the invalidation machinery, for the store's error count. */
+  error(error: unknown): void
+}
+
+const TRACKING_CHANNEL = '__redis__:invalidate'
+
+/**
+ * Keeps a memory tier coherent with Redis. In `tracking` mode the data connection is switched to
+ * Redis server-assisted client-side caching (`CLIENT TRACKING on REDIRECT <subscriber> BCAST
+ * PREFIX <namespace>`): Redis itself announces every change of a key of the namespace, by any
+ * client, on `__redis__:invalidate` to a subscriber connection. In `bus` mode (servers or proxies
+ * without tracking, and Clusters) our own writes are announced on a pub/sub channel of the
+ * namespace. Memory may be served only while `coherent` is true; every time it becomes false the
+ * whole memory tier is dropped. Writes made through the data connection itself are not announced
+ * back to it (`NOLOOP`): two `TieredCache`s sharing one `RedisCache` do not see each other's writes.
+ */
+export class InvalidationListener {
+  readonly #data: RedisClient
+  readonly #prefix: string
+  readonly #target: InvalidationTarget
+  readonly #busChannel: string
+  readonly #sender = randomBytes(8).toString('hex')
+  readonly #subscriber: RedisClient
+  readonly #onDataReady: () => void
+  readonly #onDataClose: () => void
+  #mode: 'tracking' | 'bus'
+  readonly #fixed: boolean
+  #subscriberId: number | undefined
+  #coherent = false
+  #closed = false
+  #starting: Promise<void> | undefined
+  #startAgain = false
+
+  constructor(
+    data: RedisClient,
+    prefix: string,
+    mode: 'auto' | 'tracking' | 'bus',
+    target: InvalidationTarget,
+  ) {
+    this.#data = data
+    this.#prefix = prefix
+    this.#target = target
+    this.#busChannel = `bookgen-cache:invalidate:${prefix}`
+    // A Cluster tracks per node; until that is wired, Clusters use the bus.
+    this.#mode = mode === 'bus' || data instanceof Cluster ? 'bus' : 'tracking'
+    this.#fixed = mode !== 'auto'
+    // The subscriber subscribes itself on every connection, after asking for its id.
+    this.#subscriber =
+      data instanceof Cluster
+        ? data.duplicate()
+        : data.duplicate({ autoResubscribe: false, lazyConnect: false })
+    this.#subscriber.on('error', (error: Error) => this.#target.error(error))
+    this.#subscriber.on('ready', () => this.#restart())
+    this.#subscriber.on('close', () => this.#incoherent())
+    this.#subscriber.on('messageBuffer', (channel: Buffer, message: unknown) =>
+      this.#onMessage(channel, message),
+    )
+    this.#onDataReady = () => {
+      // Tracking belongs to a connection: a reconnected data connection has none.
+      this.#incoherent()
+      this.#restart()
+    }
+    this.#onDataClose = () => this.#incoherent()
+    data.on('ready', this.#onDataReady)
+    data.on('close', this.#onDataClose)
+  }
+
+  /** True while every change made in Redis is known to reach this process. */
+  get coherent(): boolean {
+    return this.#coherent
+  }
+
+  /** `tracking` or `bus`: the mechanism in use. */
+  get mode(): 'tracking' | 'bus' {
+    return this.#mode
+  }
+
+  /** In bus mode, tells the other instances that these keys changed (a no-op with tracking). */
+  announce(keys: readonly string[] | '*'): void {
+    if (this.#mode !== 'bus' || this.#closed) return
+    const payload = JSON.stringify({ s: this.#sender, k: keys })
+    this.#data.publish(this.#busChannel, payload).catch((error: unknown) => {
+      this.#target.error(error)
+    })
+  }
+
+  /** Stops listening and closes the subscriber connection. */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#coherent = false
+    this.#data.off('ready', this.#onDataReady)
+    this.#data.off('close', this.#onDataClose)
+    this.#subscriber.disconnect()
+  }
+
+  /** Runs #start, one at a time: a second request while one runs makes it run once more. */
+  #restart(): void {
+    if (this.#starting !== undefined) {
+      this.#startAgain = true
+      return
+    }
+    this.#starting = this.#start().finally(() => {
+      this.#starting = undefined
+      if (this.#startAgain) {
+        this.#startAgain = false
+        this.#restart()
+      }
+    })
+  }
+
+  async #start(): Promise<void> {
+    if (this.#closed || this.#subscriber.status !== 'ready' || this.#data.status !== 'ready') return
+    try {
+      const subscriber = this.#subscriber as Redis
+      if (this.#mode === 'tracking') {
+        this.#subscriberId = Number(await subscriber.client('ID'))
+        await subscriber.subscribe(TRACKING_CHANNEL)
+        const data = this.#data as Redis
+        await data.call('CLIENT', 'TRACKING', 'OFF')
+        await data.call(
+          'CLIENT',
+          'TRACKING',
+          'ON',
+          'REDIRECT',
+          String(this.#subscriberId),
+          'BCAST',
+          'PREFIX',
+          this.#prefix,
+          // This connection's own writes are this process's: its memory tier already has them.
+          'NOLOOP',
+        )
+      } else {
+        await subscriber.subscribe(this.#busChannel)
+      }
+      if (this.#closed) return
+      // Whatever changed while nobody listened is unknown: start from an empty memory tier.
+      this.#target.evictAll()
+      this.#coherent = true
+    } catch (error) {
+      this.#target.error(error)
+      if (this.#mode === 'tracking' && !this.#fixed && !this.#closed) {
+        this.#mode = 'bus'
+        this.#startAgain = true
+      }
+    }
+  }
+
+  #incoherent(): void {
+    this.#coherent = false
+    this.#target.evictAll()
+  }
+
+  #onMessage(channelBytes: Buffer, message: unknown): void {
+    const channel = channelBytes.toString()
+    if (channel === TRACKING_CHANNEL) {
+      // A flush of the database arrives as a null message.
+      if (!Array.isArray(message)) {
+        this.#target.evictAll()
+        return
+      }
+      const keys: string[] = []
+      for (const raw of message as Buffer[]) {
+        const full = raw.toString()
+        if (full.startsWith(this.#prefix)) keys.push(full.slice(this.#prefix.length))
+      }
+      this.#target.evict(keys)
+    } else if (channel === this.#busChannel) {
+      let parsed: { s?: unknown; k?: unknown }
+      try {
+        parsed = JSON.parse(String(message))
+      } catch (error) {
+        this.#target.error(error)
+        return
+      }
+      if (parsed.s === this.#sender) return
+      if (Array.isArray(parsed.k)) this.#target.evict(parsed.k.map(String))
+      else this.#target.evictAll()
+    }
+  }
+}
