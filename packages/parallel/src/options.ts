@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { describe } from './defineWorkerTask.js'
 import { ParallelError } from './parallelError.js'
-import type { ExecutorOptions, RunOptions } from './types.js'
+import type { ChunkBackend, ExecutorOptions, RunOptions } from './types.js'
 
 /** The defaults of every option, in one place. */
 export const DEFAULT_OPTIONS = {
@@ -34,6 +34,7 @@ export interface ResolvedOptions {
   maxQueue: number
   workerSetup: string | URL | undefined
   resourceLimits: ExecutorOptions['resourceLimits']
+  backend: ChunkBackend | undefined
 }
 
 /** Per-call options after validation, the executor's values filled in. */
@@ -83,6 +84,12 @@ export function resolveOptions(options: ExecutorOptions): ResolvedOptions {
   const maxQueue = positiveInteger('options.maxQueue', o.maxQueue ?? DEFAULT_OPTIONS.maxQueue)
   const workerSetup = optionalModule('options.workerSetup', o.workerSetup)
   const resourceLimits = optionalObject('options.resourceLimits', o.resourceLimits)
+  const backend = o.backend
+  if (backend !== undefined && !isBackend(backend)) {
+    fail('options.backend', 'must be a ChunkBackend (prepare, run, close, concurrency)', backend)
+  }
+  if (backend !== undefined && mode === 'inline')
+    fail('options.backend', "cannot be used with mode 'inline'", backend)
   return {
     maxWorkers,
     threads,
@@ -98,6 +105,7 @@ export function resolveOptions(options: ExecutorOptions): ResolvedOptions {
     maxQueue,
     workerSetup,
     resourceLimits,
+    backend,
   }
 }
 
@@ -202,6 +210,19 @@ function chunkSizeOption(path: string, value: unknown): number | 'auto' {
 function optionalModule(path: string, value: unknown): string | URL | undefined {
   if (value === undefined || value instanceof URL || typeof value === 'string') return value
   fail(path, 'must be a file: URL or an absolute path', value)
+}
+
+function isBackend(value: unknown): value is ChunkBackend {
+  const b = value as ChunkBackend
+  return (
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.prepare === 'function' &&
+    typeof b.run === 'function' &&
+    typeof b.close === 'function' &&
+    Number.isInteger(b.concurrency) &&
+    b.concurrency > 0
+  )
 }
 
 function optionalObject<T>(path: string, value: T): T {

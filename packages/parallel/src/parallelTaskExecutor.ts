@@ -72,8 +72,9 @@ export class ParallelTaskExecutor implements AsyncDisposable {
   constructor(options: ExecutorOptions = {}) {
     const o = resolveOptions(options)
     this.#options = o
-    this.#metrics = new MetricsRecorder(o.maxWorkers, o.threads)
-    if (o.mode === 'threads') {
+    this.#metrics = new MetricsRecorder(o.maxWorkers, o.backend?.concurrency ?? o.threads)
+    if (o.backend !== undefined) this.#backend = o.backend
+    else if (o.mode === 'threads') {
       this.#backend = new ThreadBackend({
         threads: o.threads,
         minThreads: o.minThreads,

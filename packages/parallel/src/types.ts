@@ -105,6 +105,13 @@ export interface ExecutorOptions {
   /** Threads kept alive when idle (only with `idleTimeout`). @default 0 */
   minThreads?: number
   /**
+   * Where worker tasks run, instead of the local threads (`threads`, `minThreads`,
+   * `idleTimeout`, `resourceLimits` and `workerSetup` then belong to that backend). The executor
+   * closes it in `close()`.
+   * @default undefined (a `ThreadBackend` of `threads` local worker threads)
+   */
+  backend?: ChunkBackend
+  /**
    * Streams (and non-array inputs): most items taken from the input and not yet consumed
    * (running, waiting or buffered results). The input is read only as results are consumed.
    * @default 1024

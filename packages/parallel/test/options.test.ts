@@ -109,3 +109,11 @@ describe('per-call options', () => {
     )
   })
 })
+
+describe('options.backend', () => {
+  it('must be a ChunkBackend, and not with inline mode', () => {
+    rejects({ backend: {} }, 'options.backend must be a ChunkBackend')
+    const backend = { prepare() {}, run() {}, close() {}, concurrency: 2, loadTimeout: 1 }
+    rejects({ backend, mode: 'inline' }, "options.backend cannot be used with mode 'inline'")
+  })
+})
