@@ -52,9 +52,7 @@ export function buildChapters(figure: Figure, sources: readonly ChapterSource[])
     const lines = mine.map((g) => {
       const cites = g.refs.map((r) => `[${r}]`).join('')
       const note =
-        g.rejected.length > 0
-          ? ` (Some sources give ${g.rejected.map((r) => `${r.year} [${r.ref}]`).join(', ')}.)`
-          : ''
+        g.rejected.length > 0 ? ` (Some sources give ${dissentingYears(g.rejected)}.)` : ''
       return `${capitalize(g.sentence)} ${cites}${note}`
     })
     const paragraphs: string[] = []
@@ -131,6 +129,22 @@ function settle(members: Claim[]): {
     refs: [...new Set(agreeing.map((m) => m.ref))].sort((a, b) => a - b),
     rejected: members.filter((m) => m.year !== year).map((m) => ({ year: m.year, ref: m.ref })),
   }
+}
+
+/** `1882 [18][26], 1884 [3]`: each dissenting year once, with every source that gives it. */
+function dissentingYears(rejected: readonly { year: number; ref: number }[]): string {
+  const byYear = new Map<number, Set<number>>()
+  for (const r of rejected) byYear.set(r.year, (byYear.get(r.year) ?? new Set()).add(r.ref))
+  return [...byYear]
+    .sort((a, b) => a[0] - b[0])
+    .map(
+      ([year, refs]) =>
+        `${year} ${[...refs]
+          .sort((a, b) => a - b)
+          .map((r) => `[${r}]`)
+          .join('')}`,
+    )
+    .join(', ')
 }
 
 function capitalize(value: string): string {

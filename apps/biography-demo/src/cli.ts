@@ -4,9 +4,10 @@ import { rmSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type CliArgs, parseCliArgs, usage } from './cliArgs.js'
+import { type CliArgs, parseCliArgs, serviceUrls, usage } from './cliArgs.js'
 import { compareRuns, renderTable, verdictLine } from './comparison.js'
 import { CorpusServer } from './corpus/corpusServer.js'
+import { figures } from './corpus/figures.js'
 import { openDatabase, removeTemporaryData, resolveDatabaseTarget } from './db/database.js'
 import { DemoError, DemoErrorCode, exitCodeFor, maskUrl } from './demoError.js'
 import { renderReport } from './htmlReport.js'
@@ -38,8 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(args: CliArgs): Promise<number> {
-  const redisUrl = process.env.REDIS_URL || undefined
-  const databaseUrl = process.env.DATABASE_URL || undefined
+  const { redisUrl, databaseUrl } = serviceUrls(process.env)
   const log = (line: string) => {
     if (!args.quiet) process.stdout.write(`${line}\n`)
   }
@@ -146,12 +146,15 @@ async function run(args: CliArgs): Promise<number> {
           : [{ from: join(r.variant, f.file), name: f.file.replace(/\.md$/, `.${r.variant}.md`) }]
       }),
     )
-    const written = await output.commit([
-      ...reference.figures.map((f) => ({ from: join(reference.variant, f.file), name: f.file })),
-      ...differing,
-      { from: 'metrics.json', name: 'metrics.json' },
-      { from: 'report.html', name: 'report.html' },
-    ])
+    const written = await output.commit(
+      [
+        ...reference.figures.map((f) => ({ from: join(reference.variant, f.file), name: f.file })),
+        ...differing,
+        { from: 'metrics.json', name: 'metrics.json' },
+        { from: 'report.html', name: 'report.html' },
+      ],
+      isDemoOutput,
+    )
     committed = true
     process.stdout.write(`wrote ${written.join(', ')}\n`)
     const verdict = verdictLine(comparison)
@@ -168,6 +171,16 @@ async function run(args: CliArgs): Promise<number> {
 }
 
 const children = new Set<ChildProcess>()
+
+const variants: readonly Variant[] = ['naive', 'optimized-cold', 'optimized-warm']
+
+/** Whether a file name is one the demo writes (so an earlier run's copy may be replaced). */
+function isDemoOutput(name: string): boolean {
+  if (name === 'metrics.json' || name === 'report.html') return true
+  return figures.some(
+    (f) => name === `${f.slug}.md` || variants.some((v) => name === `${f.slug}.${v}.md`),
+  )
+}
 
 /** Runs variants in a child process (fresh memory), returns their results. */
 function runInChild(config: RunConfig, debug: boolean): Promise<RunResult[]> {

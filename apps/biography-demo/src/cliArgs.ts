@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { type Figure, figures } from './corpus/figures.js'
-import { DemoError, DemoErrorCode } from './demoError.js'
+import { DemoError, DemoErrorCode, maskUrl } from './demoError.js'
 
 /** Parsed command line of the demo. */
 export interface CliArgs {
@@ -85,7 +85,7 @@ export function parseCliArgs(
   try {
     parsed = parse(argv)
   } catch (error) {
-    throw new DemoError(DemoErrorCode.BAD_ARGUMENT, `${(error as Error).message}. See --help.`, {
+    throw new DemoError(DemoErrorCode.BAD_ARGUMENT, `${parseErrorMessage(error)}. See --help.`, {
       cause: error,
     })
   }
@@ -173,6 +173,54 @@ function numberOption(
     )
   }
   return value
+}
+
+/** parseArgs' message, without its advice on positionals (whose quotes it leaves unbalanced). */
+function parseErrorMessage(error: unknown): string {
+  const message = (error as Error).message
+  const unknown = /^Unknown option '([^']+)'/.exec(message)
+  if (unknown) {
+    return `Unknown option '${unknown[1]}' (a name that starts with '-' goes after '--', as in: -- '${unknown[1]}')`
+  }
+  return message
+}
+
+/**
+ * The service URLs of the environment, checked: each names its variable and the expected form
+ * when it is wrong. Empty values count as unset.
+ */
+export function serviceUrls(env: NodeJS.ProcessEnv): { redisUrl?: string; databaseUrl?: string } {
+  const redisUrl = checkedUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379')
+  const databaseUrl = checkedUrl(
+    env,
+    'DATABASE_URL',
+    ['postgres:', 'postgresql:'],
+    'postgres://postgres@127.0.0.1:5432/test',
+  )
+  return { ...(redisUrl ? { redisUrl } : {}), ...(databaseUrl ? { databaseUrl } : {}) }
+}
+
+function checkedUrl(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  protocols: readonly string[],
+  example: string,
+): string | undefined {
+  const raw = env[name]
+  if (!raw) return undefined
+  let url: URL | undefined
+  try {
+    url = new URL(raw)
+  } catch {
+    url = undefined
+  }
+  if (!url || !protocols.includes(url.protocol) || url.hostname === '') {
+    throw new DemoError(
+      DemoErrorCode.BAD_ARGUMENT,
+      `${name} must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL with a host, such as ${example}, got ${JSON.stringify(maskUrl(raw))}`,
+    )
+  }
+  return raw
 }
 
 function parse(argv: readonly string[]) {

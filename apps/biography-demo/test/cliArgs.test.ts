@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { cliDefaults, parseCliArgs } from '../src/cliArgs.js'
+import { cliDefaults, parseCliArgs, serviceUrls } from '../src/cliArgs.js'
 import { DemoError, maskUrl } from '../src/demoError.js'
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -94,5 +94,54 @@ describe('parseCliArgs numeric options', () => {
     expect((error as DemoError).message).toBe(
       `${flag} must be ${form}, got ${JSON.stringify(value)}`,
     )
+  })
+})
+
+describe('serviceUrls', () => {
+  it('returns the URLs when they are well formed, and nothing for empty values', () => {
+    expect(
+      serviceUrls({ REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgresql://u@h/db' }),
+    ).toEqual({ redisUrl: 'redis://127.0.0.1:6379', databaseUrl: 'postgresql://u@h/db' })
+    expect(serviceUrls({ REDIS_URL: '', DATABASE_URL: '' })).toEqual({})
+  })
+
+  it.each([
+    [
+      { REDIS_URL: 'notaurl' },
+      'REDIS_URL must be a redis:// or rediss:// URL with a host, such as redis://127.0.0.1:6379, got "notaurl"',
+    ],
+    [
+      { DATABASE_URL: 'mysql://x' },
+      'DATABASE_URL must be a postgres:// or postgresql:// URL with a host, such as postgres://postgres@127.0.0.1:5432/test, got "mysql://x"',
+    ],
+    [
+      { DATABASE_URL: 'mysql://root:secret@x' },
+      'DATABASE_URL must be a postgres:// or postgresql:// URL with a host, such as postgres://postgres@127.0.0.1:5432/test, got "mysql://root:***@x"',
+    ],
+  ])('names the variable and the expected form: %j', (env, message) => {
+    let error: unknown
+    try {
+      serviceUrls(env)
+    } catch (caught) {
+      error = caught
+    }
+    expect((error as DemoError).code).toBe('BAD_ARGUMENT')
+    expect((error as DemoError).message).toBe(message)
+  })
+})
+
+describe('parseCliArgs unknown options', () => {
+  it('names the option with balanced quotes', () => {
+    let message = ''
+    try {
+      parseCliArgs(['--fast'], {})
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toBe(
+      "Unknown option '--fast' (a name that starts with '-' goes after '--', as in: -- '--fast'). See --help.",
+    )
+    expect((message.match(/'/g) ?? []).length % 2).toBe(0)
+    expect(message).not.toContain('"')
   })
 })

@@ -58,6 +58,33 @@ describe('demo CLI bad input', () => {
     expect(asFile.stderr).toContain('it exists and is not a folder')
   })
 
+  it('exits 3 at once for an --out under /proc or /sys', async () => {
+    for (const out of ['/proc/bookgen-demo-out', '/sys/bookgen-demo-out']) {
+      const run = await runCli(['Ada Lovelace', '--out', out, '--quiet'], embeddedEnv)
+      expect(run.code, out).toBe(3)
+      expect(run.stderr, out).toMatch(/Cannot write to the output folder .*a virtual file system/)
+      expect(run.stdout, out).toBe('')
+    }
+  })
+
+  it('exits 2 naming the variable and the expected form for a malformed REDIS_URL or DATABASE_URL', async () => {
+    const out = join(dir(), 'bad-env')
+    const redis = await runCli(['Ada Lovelace', '--out', out], {
+      ...embeddedEnv,
+      REDIS_URL: 'notaurl',
+    })
+    expect(redis.code).toBe(2)
+    expect(redis.stderr).toContain('REDIS_URL must be a redis:// or rediss:// URL')
+    expect(redis.stderr).toContain('got "notaurl"')
+    const pg = await runCli(['Ada Lovelace', '--out', out], {
+      ...embeddedEnv,
+      DATABASE_URL: 'mysql://x',
+    })
+    expect(pg.code).toBe(2)
+    expect(pg.stderr).toContain('DATABASE_URL must be a postgres:// or postgresql:// URL')
+    expect(existsSync(out)).toBe(false)
+  })
+
   it('exits 4 naming the Redis URL with its password masked when Redis is unreachable', async () => {
     const port = await getFreePort()
     const out = join(dir(), 'redis-down')

@@ -78,3 +78,21 @@ describe('chapters', () => {
     expect(chapters.map((c) => c.position)).toEqual([1, 2])
   })
 })
+
+describe('dissenting years', () => {
+  const curie = findFigure('Marie Curie')!
+  const born = (year: number) =>
+    `Curie was born in Warsaw, then part of the Russian Empire in ${year}.`
+
+  it('names each dissenting year once, with every source that gives it', () => {
+    const [childhood] = buildChapters(curie, [
+      { ref: 1, score: 0.95, text: born(1867) },
+      { ref: 2, score: 0.9, text: born(1867) },
+      { ref: 3, score: 0.3, text: born(1866) },
+      { ref: 4, score: 0.2, text: born(1868) },
+      { ref: 5, score: 0.3, text: born(1866) },
+    ])
+    expect(childhood!.content).toContain('(Some sources give 1866 [3][5], 1868 [4].)')
+    expect(childhood!.conflicts).toEqual([{ retained: 1867, rejected: [1866, 1868] }])
+  })
+})
