@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { subscribe } from 'node:diagnostics_channel'
 
 /** The channels the profiler listens to, and the names they are published under. */
 export const CHANNELS = {
@@ -41,23 +41,27 @@ export interface ChannelSink {
   onTask(message: ParallelTaskChannelMessage): void
 }
 
-// Profiles started with startProfile() see every message; those of performanceProfile() only the
-// messages published from their own async context (and its descendants). Arrays, replaced on
-// change, keep the per-message path free of iterator allocations.
+// Profiles started with startProfile() see every message; isolated performanceProfile() calls
+// only the messages published from their own async context (and its descendants). The handlers
+// are subscribed once, on the first profile, and never unsubscribed: every subscribe or
+// unsubscribe deoptimizes the code that publishes, so toggling per profile cost more than a
+// handler that returns at once while no profile is active. Arrays, replaced on change, keep the
+// per-message path free of iterator allocations.
 let everywhere: readonly ChannelSink[] = []
 let storage: AsyncLocalStorage<readonly ChannelSink[]> | undefined
 let scoped = 0
+let active = 0
 let subscribed = false
 
 const onCache = (message: unknown) => {
-  if (message === null || typeof message !== 'object') return
+  if (active === 0 || message === null || typeof message !== 'object') return
   const own = scoped > 0 ? storage!.getStore() : undefined
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onCache(message as CacheChannelMessage)
   for (let i = 0; i < everywhere.length; i++) everywhere[i]!.onCache(message as CacheChannelMessage)
 }
 const onQuery = (message: unknown) => {
-  if (message === null || typeof message !== 'object') return
+  if (active === 0 || message === null || typeof message !== 'object') return
   const own = scoped > 0 ? storage!.getStore() : undefined
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onQuery(message as DbQueryChannelMessage)
@@ -65,7 +69,7 @@ const onQuery = (message: unknown) => {
     everywhere[i]!.onQuery(message as DbQueryChannelMessage)
 }
 const onTask = (message: unknown) => {
-  if (message === null || typeof message !== 'object') return
+  if (active === 0 || message === null || typeof message !== 'object') return
   const own = scoped > 0 ? storage!.getStore() : undefined
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onTask(message as ParallelTaskChannelMessage)
@@ -73,41 +77,44 @@ const onTask = (message: unknown) => {
     everywhere[i]!.onTask(message as ParallelTaskChannelMessage)
 }
 
-function update(): void {
-  const want = everywhere.length > 0 || scoped > 0
-  if (want === subscribed) return
-  const toggle = want ? subscribe : unsubscribe
-  toggle(CHANNELS.cache, onCache)
-  toggle(CHANNELS.dbQuery, onQuery)
-  toggle(CHANNELS.parallelTask, onTask)
-  subscribed = want
+function subscribeOnce(): void {
+  if (subscribed) return
+  subscribed = true
+  subscribe(CHANNELS.cache, onCache)
+  subscribe(CHANNELS.dbQuery, onQuery)
+  subscribe(CHANNELS.parallelTask, onTask)
 }
 
 /** Sends every channel message to `sink` until the returned function is called. @internal */
 export function listenEverywhere(sink: ChannelSink): () => void {
+  subscribeOnce()
   everywhere = [...everywhere, sink]
-  update()
+  active++
+  let listening = true
   return () => {
+    if (!listening) return
+    listening = false
     everywhere = everywhere.filter((s) => s !== sink)
-    update()
+    active--
   }
 }
 
 /**
  * Runs `fn` in an async context whose channel messages go to `sink` (and to the sinks of the
- * enclosing scoped profiles). Resolves or rejects like `fn`. @internal
+ * enclosing isolated profiles). Resolves or rejects like `fn`. @internal
  */
 export async function runScoped<T>(sink: ChannelSink, fn: () => Promise<T> | T): Promise<T> {
+  subscribeOnce()
   storage ??= new AsyncLocalStorage()
   const chain = [...(scoped > 0 ? (storage.getStore() ?? []) : []), sink]
   scoped++
-  update()
+  active++
   try {
     return await storage.run(chain, fn)
   } finally {
     scoped--
-    // Without any scoped profile left, AsyncLocalStorage's promise hooks would only cost time.
+    active--
+    // Without any isolated profile left, AsyncLocalStorage's promise hooks would only cost time.
     if (scoped === 0) storage.disable()
-    update()
   }
 }

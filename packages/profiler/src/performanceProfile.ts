@@ -12,9 +12,10 @@ export type ProfileResult<T> = Profile & {
 /**
  * Profiles `fn` (the original's `with performance_profile() as prof:`): starts a profile, runs
  * `fn(prof)`, stops the profile when `fn` settles and resolves with it. `bookgen:*` channel
- * messages published from `fn`'s async context are recorded in this profile only, so concurrent
- * calls keep their own counts (see `options.isolate`). What `fn` returns is kept as `result`. If
- * `fn` throws, the profile is stopped and the error rethrown.
+ * messages are recorded like `startProfile()` records them; with `options.isolate`, only those
+ * published from `fn`'s async context, so that concurrent calls keep their own counts. What
+ * `fn` returns is kept as `result`. If `fn` throws, the profile is stopped and the error
+ * rethrown.
  */
 export async function performanceProfile<T>(
   fn: (prof: Profile) => T,
@@ -26,7 +27,7 @@ export async function performanceProfile<T>(
       `fn must be a function, got ${fn === null ? 'null' : typeof fn}`,
     )
   }
-  const { isolate = true, ...profileOptions } = options ?? {}
+  const { isolate = false, ...profileOptions } = options ?? {}
   if (typeof isolate !== 'boolean') {
     throw new ProfilerError(
       ProfilerErrorCode.INVALID_OPTION,

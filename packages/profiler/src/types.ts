@@ -269,10 +269,12 @@ export interface ProfileOptions {
 export interface PerformanceProfileOptions extends ProfileOptions {
   /**
    * Record only the channel messages published from `fn`'s own async context, so that
-   * concurrent profiles keep their own counts. This uses AsyncLocalStorage, whose promise hooks
-   * cost about 0.1–0.2 µs per `await` on Node 20 while the profile runs; `false` records every
-   * message in the process instead, like `startProfile()`.
-   * @default true
+   * concurrent profiles keep their own counts; by default a profile records every message in
+   * the process, like `startProfile()`. Isolation uses AsyncLocalStorage, whose promise hooks
+   * make every `await` of the process slower (about 0.1–0.2 µs each on Node 20) — and on Node 20
+   * they stay slower after the profile ends, because V8 does not switch its promise-hook path
+   * back. Opt in where concurrent profiles must not mix.
+   * @default false
    */
   isolate?: boolean
 }

@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { startProfile } from '../src/index.js'
 import { MemoryPeakTracker } from '../src/memoryPeakTracker.js'
+import { gc, MiB, spike } from './memorySpike.js'
 
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-const MiB = 1024 ** 2
 const linux = process.platform === 'linux'
 const canResetHwm = (() => {
   try {
@@ -19,19 +15,11 @@ const canResetHwm = (() => {
   return true
 })()
 
-/** Touches ~size bytes of fresh memory, then lets it go and collects it. */
-function spike(size: number): void {
-  let block: Buffer | null = Buffer.allocUnsafeSlow(size)
-  block.fill(7)
-  block = null
-  gc()
-}
-
 describe('memory peak', () => {
-  it('catches a 200 MB spike between two samples', () => {
+  it('catches a 200 MB spike between two samples', async () => {
     const p = startProfile({ sampleIntervalMs: 0 })
     const before = p.updateMemoryPeak()
-    spike(200 * MiB)
+    await spike(200 * MiB)
     const rssAfter = process.memoryUsage().rss
     p.updateMemoryPeak()
     const m = p.stop()
@@ -43,8 +31,8 @@ describe('memory peak', () => {
     else expect(['maxrss', 'vmhwm']).toContain(m.memoryPeakSource)
   })
 
-  it('does not report a spike from before the profile started', () => {
-    spike(200 * MiB)
+  it('does not report a spike from before the profile started', async () => {
+    await spike(200 * MiB)
     const p = startProfile({ sampleIntervalMs: 0 })
     const m = p.stop()
     if (linux && canResetHwm) {
@@ -55,9 +43,9 @@ describe('memory peak', () => {
     }
   })
 
-  it('keeps an earlier profile s spike when a later profile resets the high-water mark', () => {
+  it('keeps an earlier profile s spike when a later profile resets the high-water mark', async () => {
     const a = startProfile({ sampleIntervalMs: 0 })
-    spike(200 * MiB)
+    await spike(200 * MiB)
     const b = startProfile({ sampleIntervalMs: 0 })
     const mb = b.stop()
     const ma = a.stop()
@@ -78,9 +66,9 @@ describe('memory peak', () => {
     expect(tracker.heapPeak).toBeGreaterThan(0)
   })
 
-  it('the sampler alone misses a spike between two samples, which is why the kernel mark is used', () => {
+  it('the sampler alone misses a spike between two samples, which is why the kernel mark is used', async () => {
     const tracker = new MemoryPeakTracker(0)
-    spike(200 * MiB)
+    await spike(200 * MiB)
     tracker.stop()
     expect(tracker.sampledPeak).toBeLessThan(tracker.start + 100 * MiB)
   })

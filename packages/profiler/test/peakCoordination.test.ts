@@ -1,15 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import * as source from '../src/index.js'
+import { gc, MiB, spike } from './memorySpike.js'
 
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-const MiB = 1024 ** 2
 const esmBuild = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 const cjsBuild = fileURLToPath(new URL('../dist/index.cjs', import.meta.url))
 const kernelMark = (() => {
@@ -22,16 +18,6 @@ const kernelMark = (() => {
   }
   return true
 })()
-
-/** Touches ~size bytes of fresh memory, lets it go, collects it; returns the RSS while it lived. */
-function spike(size: number): number {
-  let block: Buffer | null = Buffer.allocUnsafeSlow(size)
-  block.fill(7)
-  const rss = process.memoryUsage().rss
-  block = null
-  gc()
-  return rss
-}
 
 type Api = typeof source
 
@@ -67,7 +53,7 @@ describe('memory peaks that hold across threads and package copies', () => {
     'keeps the main thread s peak when a worker thread profile resets the kernel mark',
     async () => {
       const p = source.startProfile({ sampleIntervalMs: 0 })
-      const during = spike(200 * MiB)
+      const during = await spike(200 * MiB)
       const w = inWorker(`
       const q = api.startProfile({ sampleIntervalMs: 0 })
       signal(q.stop().memoryPeakSource)`)
@@ -90,7 +76,7 @@ describe('memory peaks that hold across threads and package copies', () => {
       const m = q.stop()
       signal({ peak: m.memoryPeak, source: m.memoryPeakSource, handovers: m.memoryPeakHandovers })`)
       expect(await w.next()).toBe('started')
-      const during = spike(200 * MiB)
+      const during = await spike(200 * MiB)
       source.startProfile({ sampleIntervalMs: 0 }).stop()
       w.worker.postMessage('stop')
       const m = (await w.next()) as { peak: number; source: string; handovers: number }
@@ -113,7 +99,7 @@ describe('memory peaks that hold across threads and package copies', () => {
         [source, cjs],
       ] as const) {
         const p = first.startProfile({ sampleIntervalMs: 0 })
-        const during = spike(150 * MiB)
+        const during = await spike(150 * MiB)
         const q = second.startProfile({ sampleIntervalMs: 0 })
         const mq = q.stop()
         const m = p.stop()
