@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { Queue } from 'bullmq'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { bullmqBackend } from '../src/bullmq/index.js'
-import { defineWorkerTask, type TaskResult } from '../src/index.js'
+import { defineWorkerTask, type TaskResult, type WorkerTask } from '../src/index.js'
+import type { ChunkEnd, ChunkHandle } from '../src/types.js'
 import {
   cleanUp,
   connection,
@@ -35,6 +36,44 @@ async function workersOn(count: number, args: string[] = []) {
   const started = await Promise.all(Array.from({ length: count }, () => startWorker(queue, args)))
   workers.push(...started)
   return started
+}
+
+interface ChunkOutcome {
+  items: { k: number; success: boolean; value: unknown }[]
+  end: ChunkEnd | undefined
+  /** item() calls after end(). */
+  late: number
+}
+
+/** Runs one chunk through the backend's executor seam and resolves at its end. */
+function runChunk<In, Out>(
+  b: ReturnType<typeof backend>,
+  task: WorkerTask<In, Out>,
+  inputs: In[],
+  onItem?: (handle: ChunkHandle, reported: number) => void,
+): Promise<ChunkOutcome> {
+  const outcome: ChunkOutcome = { items: [], end: undefined, late: 0 }
+  return new Promise((resolve) => {
+    const handle = b.run(
+      {
+        task: task as WorkerTask<unknown, unknown>,
+        inputs,
+        transferList: undefined,
+        timeout: undefined,
+      },
+      {
+        item: (k, success, value) => {
+          if (outcome.end !== undefined) outcome.late++
+          else outcome.items.push({ k, success, value })
+          onItem?.(handle, outcome.items.length)
+        },
+        end: (end) => {
+          outcome.end = end
+          resolve(outcome)
+        },
+      },
+    )
+  })
 }
 
 function tempLog(): string {
@@ -158,6 +197,42 @@ describe('BullMQ backend on two shared workers', () => {
     expect(attached.map((r) => r.result)).toEqual([1, 2, 3])
     expect(executions(log).sort()).toEqual([1, 2, 3])
     expect(await b.collect('never-ran')).toEqual([])
+  })
+
+  it('serves the executor seam: chunk items in item order, once each, then one end', async () => {
+    const b = backend()
+    await b.prepare(double as WorkerTask<unknown, unknown>)
+    const stray = defineWorkerTask(new URL('./fixtures/tasks.mjs', import.meta.url), 'double')
+    await expect(b.prepare(stray)).rejects.toMatchObject({ code: 'TASK_NOT_ALLOWED' })
+    const inputs = Array.from({ length: 100 }, (_, k) => k)
+    const chunk = await runChunk(b, double, inputs)
+    expect(chunk.items.map((item) => item.k)).toEqual(inputs)
+    expect(chunk.items.map((item) => item.value)).toEqual(inputs.map((k) => k * 2))
+    expect(chunk.end).toEqual({ completed: 100 })
+    const failing = await runChunk(b, fail, [1, 2])
+    expect(failing.items.map((item) => [item.k, item.success])).toEqual([
+      [0, false],
+      [1, false],
+    ])
+    expect(failing.items[1]?.value).toMatchObject({ code: 'E_FIXTURE', message: 'failed 2' })
+    const unsendable = await runChunk(b, echo, [1, () => 2, 3])
+    expect(unsendable.items).toEqual([])
+    expect(unsendable.end).toMatchObject({ completed: 0, notStarted: { kind: 'unsendable' } })
+  })
+
+  it('ends a drained chunk with the items reported so far, and reports nothing after', async () => {
+    const b = backend()
+    const items = Array.from({ length: 30 }, (_, i) => ({ i, ms: 30 }))
+    const chunk = await runChunk(b, sleepy, items, (handle, reported) => {
+      if (reported === 1) handle.drain()
+    })
+    expect(chunk.end?.completed).toBe(chunk.items.length)
+    expect(chunk.items.length).toBeLessThan(items.length)
+    expect(chunk.items.map((item) => item.value)).toEqual(
+      items.slice(0, chunk.items.length).map((item) => item.i),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(chunk.late).toBe(0)
   })
 })
 

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto'
 import type { ConnectionOptions, Queue, QueueEvents } from 'bullmq'
 import { describe, isWorkerTask, type WorkerTask } from '../defineWorkerTask.js'
 import { ParallelError } from '../parallelError.js'
-import type { TaskResult } from '../types.js'
+import type {
+  ChunkBackend,
+  ChunkEnd,
+  ChunkHandle,
+  ChunkListener,
+  ChunkRequest,
+  TaskResult,
+} from '../types.js'
 import { bullmqError } from './bullmqError.js'
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -46,6 +53,12 @@ export interface BullmqBackendOptions {
   maxPayloadBytes?: number
   /** How long a run's results stay in Redis for `collect(runId)` (seconds). @default 3600 */
   resultTtl?: number
+  /**
+   * Bound of a task module's load on a worker (ms), reported to the executor as the backend's
+   * `loadTimeout` (the workers apply their own `--load-timeout`).
+   * @default 30000
+   */
+  loadTimeout?: number
 }
 
 /** Per-call options of `BullmqBackend.map`. */
@@ -81,6 +94,7 @@ interface Resolved {
   chunkSize: number | 'auto'
   maxPayloadBytes: number
   resultTtl: number
+  loadTimeout: number
 }
 
 interface Host extends RunHost {
@@ -93,10 +107,13 @@ interface Host extends RunHost {
  * Every task settles exactly once, in input order; execution is at least once (a chunk whose
  * worker dies runs again elsewhere, without the tasks it had already reported).
  */
-export class BullmqBackend implements AsyncDisposable {
+export class BullmqBackend implements ChunkBackend, AsyncDisposable {
   readonly #o: Resolved
   #host: Promise<Host> | undefined
   readonly #runs = new Map<string, RemoteRun>()
+  /** The run the executor's chunks join (one per backend, created on the first chunk). */
+  #session: RemoteRun | undefined
+  readonly #chunks = new Set<SessionChunk>()
   #closed = false
 
   constructor(options: BullmqBackendOptions) {
@@ -111,6 +128,61 @@ export class BullmqBackend implements AsyncDisposable {
   /** The queue's name. */
   get queue(): string {
     return this.#o.queue
+  }
+
+  /** Bound of a task module's load on a worker (ms). */
+  get loadTimeout(): number {
+    return this.#o.loadTimeout
+  }
+
+  /** `ChunkBackend`: checks that the task is registered and that BullMQ and Redis are reachable. */
+  async prepare(task: WorkerTask<unknown, unknown>): Promise<void> {
+    this.identify(task)
+    await this.#connect()
+  }
+
+  /**
+   * `ChunkBackend`: runs one chunk as one job of this backend's session run. Items are reported
+   * in item order as their outcomes arrive; `drain()` and `abort()` cancel the job (its running
+   * tasks stop on the worker) and end the chunk with what was reported.
+   */
+  run(request: ChunkRequest, listener: ChunkListener): ChunkHandle {
+    const chunk = new SessionChunk(request.inputs.length, listener, () => {
+      this.#chunks.delete(chunk)
+    })
+    this.#chunks.add(chunk)
+    void this.#runChunk(request, chunk)
+    return chunk
+  }
+
+  async #runChunk(request: ChunkRequest, chunk: SessionChunk): Promise<void> {
+    let identity: TaskIdentity
+    const encoded: Buffer[] = []
+    try {
+      identity = this.identify(request.task)
+      for (let k = 0; k < request.inputs.length; k++) {
+        encoded.push(encodeValue(request.inputs[k], this.#o.maxPayloadBytes, `input ${k}`))
+      }
+    } catch (error) {
+      chunk.unsendable(error)
+      return
+    }
+    try {
+      const host = await this.#connect()
+      if (this.#session === undefined) {
+        this.#session = new RemoteRun(host, randomUUID())
+        this.#runs.set(this.#session.runId, this.#session)
+      }
+      const session = this.#session
+      chunk.cancelRemote = (reason) => session.cancel(chunk.no, reason)
+      chunk.no = await session.submit(
+        { task: identity, inputs: encoded, timeout: request.timeout },
+        { record: (k, record) => chunk.record(k, record) },
+      )
+      if (chunk.stopping) void session.cancel(chunk.no, chunk.stopping)
+    } catch (error) {
+      chunk.unsendable(error)
+    }
   }
 
   /** The name and version `task` travels under; `TASK_NOT_ALLOWED` when it is not registered. */
@@ -321,6 +393,8 @@ export class BullmqBackend implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    const closed = new ParallelError('CLOSED', 'the BullMQ backend is closed')
+    for (const chunk of [...this.#chunks]) chunk.lose(closed)
     for (const run of this.#runs.values()) run.close()
     this.#runs.clear()
     const host = await this.#host?.catch(() => undefined)
@@ -390,6 +464,91 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
   return new BullmqBackend(options)
 }
 
+/**
+ * One executor chunk on the session run: reorders the outcomes (they arrive as tasks finish on
+ * the workers' threads) into the item order the executor expects, and ends the chunk once.
+ */
+class SessionChunk implements ChunkHandle {
+  no = -1
+  /** Set when the chunk was stopped before its job was queued. */
+  stopping: ParallelError | undefined
+  cancelRemote: ((reason: unknown) => Promise<void>) | undefined
+  readonly #n: number
+  readonly #listener: ChunkListener
+  readonly #done: () => void
+  readonly #early = new Map<number, TaskRecord>()
+  #next = 0
+  #ended = false
+
+  constructor(n: number, listener: ChunkListener, done: () => void) {
+    this.#n = n
+    this.#listener = listener
+    this.#done = done
+  }
+
+  record(k: number, record: TaskRecord): void {
+    if (this.#ended) return
+    if (k !== this.#next) {
+      this.#early.set(k, record)
+      return
+    }
+    this.#emit(record)
+    // A listener may stop the chunk from inside item(): nothing is reported after that.
+    for (let r = this.#early.get(this.#next); r !== undefined && !this.#ended; ) {
+      this.#early.delete(this.#next)
+      this.#emit(r)
+      r = this.#early.get(this.#next)
+    }
+    if (!this.#ended && this.#next === this.#n) this.#end({ completed: this.#n })
+  }
+
+  drain(): void {
+    this.#stop()
+  }
+
+  abort(): void {
+    this.#stop()
+  }
+
+  unsendable(cause: unknown): void {
+    if (this.#ended) return
+    if (this.#n === 1 && (cause as { code?: unknown })?.code === 'PAYLOAD_TOO_LARGE') {
+      this.#listener.item(0, false, cause, 0)
+      this.#end({ completed: 1 })
+      return
+    }
+    this.#end({ completed: this.#next, notStarted: { kind: 'unsendable', cause } })
+  }
+
+  lose(cause: unknown): void {
+    if (this.#ended) return
+    if (this.#next === this.#n) this.#end({ completed: this.#n })
+    else this.#end({ completed: this.#next, lost: { kind: 'crash', cause, durationMs: 0 } })
+  }
+
+  // Tasks that finished remotely but are not reported yet (a gap before them) count as not
+  // started: the executor sends them again if it still wants them (execution is at least once).
+  #stop(): void {
+    if (this.#ended) return
+    const reason = new ParallelError('CANCELLED', 'the chunk was stopped by its run')
+    // Ended first: the remote cancel settles the rest as cancelled, which the executor must not see.
+    this.#end({ completed: this.#next })
+    if (this.cancelRemote !== undefined && this.no >= 0) void this.cancelRemote(reason)
+    else this.stopping = reason
+  }
+
+  #emit(record: TaskRecord): void {
+    const k = this.#next++
+    this.#listener.item(k, record.success, record.value, record.durationMs)
+  }
+
+  #end(end: ChunkEnd): void {
+    this.#ended = true
+    this.#done()
+    this.#listener.end(end)
+  }
+}
+
 function resolveOptions(options: BullmqBackendOptions): Resolved {
   if (options === null || typeof options !== 'object') {
     throw new ParallelError('INVALID_OPTION', `options must be an object, got ${describe(options)}`)
@@ -412,6 +571,7 @@ function resolveOptions(options: BullmqBackendOptions): Resolved {
       options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     ),
     resultTtl: positiveInteger('options.resultTtl', options.resultTtl ?? DEFAULT_RESULT_TTL),
+    loadTimeout: positiveInteger('options.loadTimeout', options.loadTimeout ?? 30_000),
   }
 }
 
