@@ -199,6 +199,15 @@ describe('BullMQ backend on two shared workers', () => {
     expect(await b.collect('never-ran')).toEqual([])
   })
 
+  it('enforces timeouts and retries on the worker, counting attempts', async () => {
+    const b = backend()
+    const timed = await b.map(sleepy, [{ i: 0, ms: 1 }, { i: 1, ms: 5000 }], { timeout: 300 })
+    expect(timed[0]?.result).toBe(0)
+    expect(timed[1]?.error).toMatchObject({ code: 'TASK_TIMEOUT' })
+    const retried = await b.map(fail, [3], { retries: 2, retryDelay: 1 })
+    expect(retried[0]).toMatchObject({ success: false, attempts: 3 })
+  })
+
   it('serves the executor seam: chunk items in item order, once each, then one end', async () => {
     const b = backend()
     await b.prepare(double as WorkerTask<unknown, unknown>)
