@@ -18,7 +18,9 @@ const RUNNING = 1
 export class ClosureLanes {
   readonly #run: TaskRun
   /** Indices of closures in order, or undefined when every task of the run is a closure. */
-  readonly #order: number[] | undefined
+  #order: number[] | undefined
+  /** Order position of `#order[0]`. */
+  #orderBase = 0
   #count: number
   #cursor = 0
   /** Retried closures, waiting for a lane (a queue: `#againHead` is its first live entry). */
@@ -45,7 +47,7 @@ export class ClosureLanes {
     if (i === undefined || this.#order === undefined) this.#count = n
     else {
       this.#order.push(i)
-      this.#count = this.#order.length
+      this.#count = this.#orderBase + this.#order.length
     }
     const max = this.#run.config.maxWorkers
     while (this.#lanes < max && this.#lanes < this.#count - this.#cursor) void this.#lane()
@@ -84,7 +86,14 @@ export class ClosureLanes {
     }
     if (this.#cursor >= this.#count) return -1
     const k = this.#cursor++
-    return this.#order === undefined ? k : (this.#order[k] as number)
+    if (this.#order === undefined) return k
+    const i = this.#order[k - this.#orderBase] as number
+    // A lazily read input keeps adding to the order: drop the part already taken.
+    if (k - this.#orderBase > 4096 && (k - this.#orderBase) * 2 > this.#order.length) {
+      this.#order = this.#order.slice(k + 1 - this.#orderBase)
+      this.#orderBase = k + 1
+    }
+    return i
   }
 
   async #lane(): Promise<void> {

@@ -355,7 +355,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       return { source: taskSourceOf(list, inline), feed: undefined }
     }
     resolveRunOptions(this.#options, options, undefined)
-    const list: Task<unknown>[] = []
+    const list = new LiveItems<Task<unknown>>()
     const inline = new Map<string, Inline>()
     const known = new Set<WorkerTask<unknown, unknown>>()
     const feed = this.#feed(tasks, 'tasks', list, async (task) => {
@@ -366,9 +366,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       }
     })
     const source = taskSourceOf(list, inline)
-    source.release = (i) => {
-      list[i] = undefined as never
-    }
+    source.release = (i) => list.delete(i)
     return { source, feed }
   }
 
@@ -387,7 +385,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
     }
     const eager = Array.isArray(items) && !lazy
     resolveRunOptions(this.#options, options, eager ? (items as In[]).length : undefined)
-    const list: In[] = eager ? (items as In[]) : []
+    const list: ItemList<In> = eager ? (items as In[]) : new LiveItems<In>()
     const feed = eager ? undefined : this.#feed(items, 'items', list, undefined)
     if (typeof fn !== 'function') {
       const task = fn as WorkerTask<unknown, unknown>
@@ -397,14 +395,11 @@ export class ParallelTaskExecutor implements AsyncDisposable {
           return list.length
         },
         hasWorkers: true,
-        call: (i) => (run as Inline)(unwrapTransfer(list[i])),
+        call: (i) => (run as Inline)(unwrapTransfer(itemAt(list, i))),
         worker: () => task,
-        input: (i) => list[i],
+        input: (i) => itemAt(list, i),
       }
-      if (!eager)
-        source.release = (i) => {
-          list[i] = undefined as In
-        }
+      if (list instanceof LiveItems) source.release = (i) => list.delete(i)
       return { source, feed }
     }
     const source: RunSource = {
@@ -412,14 +407,14 @@ export class ParallelTaskExecutor implements AsyncDisposable {
         return list.length
       },
       hasWorkers: false,
-      call: (i, lanes) => fn(list[i] as In, i, lanes.context(i)),
+      call:
+        list instanceof LiveItems
+          ? (i, lanes) => fn(list.get(i), i, lanes.context(i))
+          : (i, lanes) => fn(list[i] as In, i, lanes.context(i)),
       worker: () => undefined,
       input: () => undefined,
     }
-    if (!eager)
-      source.release = (i) => {
-        list[i] = undefined as In
-      }
+    if (list instanceof LiveItems) source.release = (i) => list.delete(i)
     return { source, feed }
   }
 
@@ -430,7 +425,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
   #feed<T>(
     input: Input<T>,
     name: string,
-    list: T[],
+    list: ItemList<T>,
     check: ((item: T) => Promise<void>) | undefined,
   ): RunFeed {
     let sync: Iterator<T> | undefined
@@ -522,25 +517,50 @@ export class ParallelTaskExecutor implements AsyncDisposable {
   }
 }
 
+/** Items by index: an array, or only those read and not yet settled (lazy inputs). */
+type ItemList<T> = T[] | LiveItems<T>
+
+/** The items of a lazy input that were read and have not settled: memory bounded by maxQueue. */
+class LiveItems<T> {
+  readonly #items = new Map<number, T>()
+  length = 0
+  push(item: T): void {
+    this.#items.set(this.length++, item)
+  }
+  get(i: number): T {
+    return this.#items.get(i) as T
+  }
+  delete(i: number): void {
+    this.#items.delete(i)
+  }
+}
+
+function itemAt<T>(list: ItemList<T>, i: number): T {
+  return list instanceof LiveItems ? list.get(i) : (list[i] as T)
+}
+
 /** A source over tasks (closures and bound worker tasks); `inline` runs worker tasks in-process. */
-function taskSourceOf(list: Task<unknown>[], inline: Map<string, Inline> | undefined): RunSource {
+function taskSourceOf(
+  list: ItemList<Task<unknown>>,
+  inline: Map<string, Inline> | undefined,
+): RunSource {
   return {
     get n() {
       return list.length
     },
     hasWorkers: true,
     call(i, lanes) {
-      const task = list[i]
+      const task = itemAt(list, i)
       if (typeof task === 'function') return task(lanes.context(i))
       if (!isBoundWorkerTask(task)) throw invalidTask(i, task)
       const run = inline?.get(workerTaskKey(task.task)) as Inline
       return run(unwrapTransfer(task.input))
     },
     worker(i) {
-      const task = list[i]
+      const task = itemAt(list, i)
       return isBoundWorkerTask(task) ? task.task : undefined
     },
-    input: (i) => (list[i] as BoundWorkerTask<unknown>).input,
+    input: (i) => (itemAt(list, i) as BoundWorkerTask<unknown>).input,
   }
 }
 

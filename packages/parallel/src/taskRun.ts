@@ -163,8 +163,11 @@ export class TaskRun {
   #fill(): void {
     const feed = this.config.feed
     if (feed === undefined || this.#pulling || feed.done || this.stopped) return
-    const room = this.config.maxQueue - (this.#n - this.#consumed)
-    if (room <= 0) return
+    const { maxQueue } = this.config
+    const room = maxQueue - (this.#n - this.#consumed)
+    // Read in batches (a quarter of maxQueue at least): one read per item would cost more than
+    // a tiny task, and leave lanes idle between reads.
+    if (room <= 0 || (room < maxQueue >> 2 && this.#n > this.#consumed)) return
     this.#pulling = true
     let pulled: number | Promise<number>
     try {

@@ -53,6 +53,22 @@ describe('streams read their input lazily, with backpressure', () => {
     expect(state.read).toBe(1_000)
   })
 
+  it('streams 20,000 items, each result exactly once, in bounded memory of the input', async () => {
+    const ex = executor({ maxWorkers: 8, maxQueue: 64 })
+    const { state, items } = counted(20_000)
+    const seen = new Uint8Array(20_000)
+    let consumed = 0
+    let most = 0
+    for await (const r of ex.streamMap(async (n: number) => n, items)) {
+      seen[r.taskId as number]++
+      consumed++
+      if (r.result !== r.taskId) throw new Error(`result ${r.result} for task ${r.taskId}`)
+      most = Math.max(most, state.read - consumed)
+    }
+    expect(most).toBeLessThanOrEqual(64)
+    expect(seen.every((count) => count === 1)).toBe(true)
+  })
+
   it('accepts async iterables in every entry point, results in input order', async () => {
     async function* numbers(n: number) {
       for (let i = 0; i < n; i++) {
