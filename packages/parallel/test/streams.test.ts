@@ -60,7 +60,8 @@ describe('streams read their input lazily, with backpressure', () => {
     let consumed = 0
     let most = 0
     for await (const r of ex.streamMap(async (n: number) => n, items)) {
-      seen[r.taskId as number]++
+      const id = r.taskId as number
+      seen[id] = (seen[id] ?? 0) + 1
       consumed++
       if (r.result !== r.taskId) throw new Error(`result ${r.result} for task ${r.taskId}`)
       most = Math.max(most, state.read - consumed)
