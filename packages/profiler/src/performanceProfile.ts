@@ -1,4 +1,5 @@
 import { runScoped } from './channels.js'
+import { CpuProfiler } from './cpuProfiler.js'
 import { Profile, SCOPED, SINK } from './profile.js'
 import { ProfilerError, ProfilerErrorCode } from './profilerError.js'
 import type { PerformanceProfileOptions } from './types.js'
@@ -27,14 +28,27 @@ export async function performanceProfile<T>(
       `fn must be a function, got ${fn === null ? 'null' : typeof fn}`,
     )
   }
-  const { isolate = false, ...profileOptions } = options ?? {}
+  const { isolate = false, cpuProfile = null, ...profileOptions } = options ?? {}
   if (typeof isolate !== 'boolean') {
     throw new ProfilerError(
       ProfilerErrorCode.INVALID_OPTION,
       `options.isolate must be a boolean, got ${String(isolate)}`,
     )
   }
-  const prof = new Profile(profileOptions, isolate ? SCOPED : undefined)
+  if (cpuProfile !== null && (typeof cpuProfile !== 'string' || cpuProfile === '')) {
+    throw new ProfilerError(
+      ProfilerErrorCode.INVALID_OPTION,
+      `options.cpuProfile must be a file path or null, got ${typeof cpuProfile === 'string' ? '""' : String(cpuProfile)}`,
+    )
+  }
+  const cpu = cpuProfile === null ? undefined : await CpuProfiler.start(cpuProfile)
+  let prof: Profile
+  try {
+    prof = new Profile(profileOptions, isolate ? SCOPED : undefined)
+  } catch (error) {
+    cpu?.cancel()
+    throw error
+  }
   const channels = profileOptions.channels ?? true
   let result: Awaited<T>
   try {
@@ -45,6 +59,7 @@ export async function performanceProfile<T>(
     // synchronous stretch reach the observer before stop() reads it.
     if ((profileOptions.gc ?? true) && prof.running) await new Promise(setImmediate)
     if (prof.running) prof.stop()
+    await cpu?.stop()
   }
   return Object.defineProperty(prof, 'result', {
     value: result,

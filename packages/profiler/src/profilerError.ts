@@ -14,6 +14,8 @@ export const ProfilerErrorCode = {
   ALREADY_STOPPED: 'ALREADY_STOPPED',
   /** `endDbQuery()` was called with no query started by `startDbQuery()` still open. */
   NO_PENDING_QUERY: 'NO_PENDING_QUERY',
+  /** `performanceProfile()` could not start the CPU profiler or write its `.cpuprofile`. */
+  CPU_PROFILE_FAILED: 'CPU_PROFILE_FAILED',
   /** `assert()` found one or more violated criteria (listed in `violations`). */
   CRITERIA_NOT_MET: 'CRITERIA_NOT_MET',
 } as const
