@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import type { Any } from './drivers/driver.js'
 import { detectDriver } from './drivers/index.js'
+import { redactError } from './redactError.js'
 import { statementShape } from './statementShape.js'
 import type {
   AnyPgDatabase,
@@ -184,7 +185,7 @@ export class Instrumentation {
       const name = spanName(span)
       if (name !== undefined) message.name = name
       if (rows !== undefined) message.rows = rows
-      if (error !== undefined) message.error = error
+      if (error !== undefined) message.error = redactError(error)
       if (this.target !== undefined) message.target = this.target
       if (scope === undefined) queryChannel.publish(message)
       else scope.runInAsyncScope(publish, undefined, message)

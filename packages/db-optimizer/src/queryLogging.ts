@@ -1,6 +1,7 @@
 import { checkNonNegative } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrument } from './instrumentation.js'
+import { redactError } from './redactError.js'
 import type { AnyPgDatabase, QueryEvent } from './types.js'
 
 /** A slow statement, as given to {@link QueryLoggingOptions.logger}. */
@@ -15,7 +16,7 @@ export interface SlowQueryRecord {
   name?: string
   /** Rows returned or affected, when known. */
   rows?: number
-  /** The error, when the statement failed. */
+  /** The error, when the statement failed, redacted: code, SQLSTATE and names, never values (see `redactError`). */
   error?: unknown
 }
 
@@ -70,7 +71,7 @@ export function enableQueryLogging(
     }
     if (event.name !== undefined) record.name = event.name
     if (event.rows !== undefined) record.rows = event.rows
-    if (event.error !== undefined) record.error = event.error
+    if (event.error !== undefined) record.error = redactError(event.error)
     const params =
       record.params.length === 0 ? '' : ` -- params: ${JSON.stringify(record.params, bigintSafe)}`
     const label = event.name === undefined ? '' : ` [${event.name}]`
