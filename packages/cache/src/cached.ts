@@ -2,6 +2,7 @@ import { cacheChannel, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { argumentKeyParts, cacheKey } from './cacheKey.js'
 import { getCache } from './getCache.js'
+import { kReportError, kSetMs, type SetMs } from './storeProtocol.js'
 import type { Cache, CodecOption } from './types.js'
 import { assertTtl, describe } from './validate.js'
 
@@ -36,8 +37,16 @@ export interface CachedOptions<A extends unknown[] = unknown[]> {
    */
   staleWhileRevalidate?: number
   /**
-   * Random extra TTL as a fraction of `ttl` (0.1 → up to +10 %), so entries written together do
-   * not all expire together.
+   * Seconds after `ttl` (and after `staleWhileRevalidate`) during which the last good result is
+   * returned when the function fails, instead of its error. While the function keeps failing it is
+   * retried with exponential backoff (1 s, 2 s, 4 s… at most `ttl`), the last good result served
+   * in between. `0` disables it. Needs a positive `ttl` and an object-capable codec.
+   * @default 0
+   */
+  gracePeriod?: number
+  /**
+   * Random extra TTL as a fraction of `ttl` (0.1 → up to +10 %), in milliseconds, so entries
+   * written together do not all expire together.
    * @default 0
    */
   jitter?: number
@@ -53,7 +62,10 @@ export interface CachedFunction<A extends unknown[], R> {
   (...args: A): Promise<R>
   /** The cache key used for these arguments. */
   key(...args: A): string
-  /** Removes the cached result for these arguments. */
+  /**
+   * Removes the cached result for these arguments. A computation for them that is running now
+   * does not store its result, and later callers do not join it.
+   */
   invalidate(...args: A): Promise<boolean>
 }
 
@@ -63,7 +75,24 @@ interface Envelope {
   v: unknown
   /** Fresh until (epoch ms). */
   f: number
+  /** Served stale (with a background refresh) until (epoch ms); after that only on failure. */
+  s?: number
 }
+
+/** One computation of a key: callers join it until its result is stored. */
+interface Flight<R> {
+  promise: Promise<R>
+  /** `invalidate()` ran meanwhile: the result must not be stored, nobody may join. */
+  cancelled: boolean
+}
+
+/** Consecutive failures of a key's refreshes, and when the next attempt may run (epoch ms). */
+interface Backoff {
+  failures: number
+  retryAt: number
+}
+
+const MAX_BACKOFF_KEYS = 10_000
 
 /**
  * Wraps a function so its results are cached under a key built from its arguments. Results that
@@ -88,7 +117,7 @@ export function cached<A extends unknown[], R>(
   const runner = createRunner<unknown, A, R>(fn, options, () => prefix)
   const wrapped = ((...args: A) => runner.call(undefined, args)) as CachedFunction<A, Awaited<R>>
   wrapped.key = (...args: A) => runner.key(undefined, args)
-  wrapped.invalidate = (...args: A) => runner.cache().delete(runner.key(undefined, args))
+  wrapped.invalidate = (...args: A) => runner.invalidate(undefined, args)
   return wrapped
 }
 
@@ -123,7 +152,7 @@ function ownerName(self: unknown): string {
 interface Runner<This, A extends unknown[], R> {
   call(self: This, args: A): Promise<Awaited<R>>
   key(self: This, args: A): string
-  cache(): Cache
+  invalidate(self: This, args: A): Promise<boolean>
 }
 
 function createRunner<This, A extends unknown[], R>(
@@ -131,7 +160,7 @@ function createRunner<This, A extends unknown[], R>(
   options: CachedOptions<A>,
   prefixOf: (self: This) => string,
 ): Runner<This, A, R> {
-  const { ttl, staleWhileRevalidate: swr = 0, jitter = 0, codec } = options
+  const { ttl, staleWhileRevalidate: swr = 0, gracePeriod: grace = 0, jitter = 0, codec } = options
   if (
     options.keyPrefix !== undefined &&
     (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')
@@ -149,64 +178,98 @@ function createRunner<This, A extends unknown[], R>(
   }
   if (ttl !== undefined) assertTtl(ttl, 'options.ttl')
   assertTtl(swr, 'options.staleWhileRevalidate')
+  assertTtl(grace, 'options.gracePeriod')
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
     throw new CacheError(
       CacheErrorCode.INVALID_OPTION,
       `options.jitter must be a number from 0 to 1, got ${String(jitter)}`,
     )
   }
-  if (swr > 0 && (ttl === undefined || ttl === 0)) {
+  const enveloped = swr > 0 || grace > 0
+  if (enveloped && (ttl === undefined || ttl === 0)) {
     throw new CacheError(
       CacheErrorCode.INVALID_OPTION,
-      `options.ttl must be a positive integer when staleWhileRevalidate is set, got ${String(ttl)}`,
+      `options.ttl must be a positive integer when staleWhileRevalidate or gracePeriod is set, got ${String(ttl)}`,
     )
   }
-  if (swr > 0 && codec === 'float32') {
+  if (enveloped && codec === 'float32') {
     throw new CacheError(
       CacheErrorCode.INVALID_OPTION,
-      'options.staleWhileRevalidate needs an object codec (json or msgpack), got float32',
+      'options.staleWhileRevalidate and options.gracePeriod need an object codec (json or msgpack), got float32',
     )
   }
   const io = codec === undefined ? undefined : { codec }
-  const inflight = new Map<string, Promise<Awaited<R>>>()
+  const flights = new Map<string, Flight<Awaited<R>>>()
   const refreshing = new Set<string>()
+  const backoffs = new Map<string, Backoff>()
   const cache = () => options.cache ?? getCache()
   const key = (self: This, args: A) =>
     options.key ? options.key(...args) : cacheKey(prefixOf(self), ...argumentKeyParts(args))
 
-  const freshTtl = (): number | undefined => {
-    if (ttl === undefined || ttl === 0 || jitter === 0) return ttl
-    return ttl + Math.floor(Math.random() * ttl * jitter)
+  /** Fresh lifetime of a result in ms, jittered in ms; undefined: the store's default. */
+  const freshMs = (): number | undefined => {
+    if (ttl === undefined || ttl === 0) return ttl
+    return Math.round(ttl * 1000 * (1 + Math.random() * jitter))
   }
 
-  const compute = async (self: This, args: A, k: string, store: Cache): Promise<Awaited<R>> => {
-    const value = (await fn.apply(self, args)) as Awaited<R>
-    if (value !== undefined) {
-      if (swr > 0) {
-        const fresh = freshTtl()!
-        const envelope: Envelope = { __bookgen_swr: 1, v: value, f: Date.now() + fresh * 1000 }
-        await store.set(k, envelope, fresh + swr, io)
+  /** Stores a result; never rejects (an unencodable result is a counted error, not a throw). */
+  const persist = async (k: string, store: Cache, value: unknown): Promise<void> => {
+    const fresh = freshMs()
+    try {
+      if (enveloped) {
+        const now = Date.now()
+        const envelope: Envelope = {
+          __bookgen_swr: 1,
+          v: value,
+          f: now + fresh!,
+          s: now + fresh! + swr * 1000,
+        }
+        await setWithMs(store, k, envelope, fresh! + Math.max(swr, grace) * 1000, io)
       } else {
-        await store.set(k, value, freshTtl(), io)
+        await setWithMs(store, k, value, fresh, io)
       }
+    } catch (error) {
+      report(store, k, error)
     }
-    return value
+  }
+
+  /** Runs the function; on success stores the result (unless cancelled) and forgets failures. */
+  const compute = async (
+    self: This,
+    args: A,
+    k: string,
+    store: Cache,
+    flight: Flight<unknown> | undefined,
+  ): Promise<{ value: Awaited<R>; stored: Promise<void> | undefined }> => {
+    const value = (await fn.apply(self, args)) as Awaited<R>
+    backoffs.delete(k)
+    const stored = value === undefined || flight?.cancelled ? undefined : persist(k, store, value)
+    return { value, stored }
+  }
+
+  const failed = (k: string): void => {
+    const previous = backoffs.get(k)
+    const failures = (previous?.failures ?? 0) + 1
+    const delay = Math.min(1000 * 2 ** (failures - 1), (ttl || 1) * 1000)
+    if (previous === undefined && backoffs.size >= MAX_BACKOFF_KEYS) {
+      backoffs.delete(backoffs.keys().next().value!)
+    }
+    backoffs.set(k, { failures, retryAt: Date.now() + delay })
+  }
+
+  const mayRetry = (k: string): boolean => {
+    const backoff = backoffs.get(k)
+    return backoff === undefined || Date.now() >= backoff.retryAt
   }
 
   const refresh = (self: This, args: A, k: string, store: Cache): void => {
-    if (refreshing.has(k)) return
+    if (refreshing.has(k) || !mayRetry(k)) return
     refreshing.add(k)
-    compute(self, args, k, store)
+    compute(self, args, k, store, undefined)
+      .then(({ stored }) => stored)
       .catch((error: unknown) => {
-        if (cacheChannel.hasSubscribers) {
-          publishCacheEvent({
-            op: 'error',
-            key: k,
-            namespace: store.namespace,
-            durationMs: 0,
-            error: error instanceof Error ? error : new Error(String(error)),
-          })
-        }
+        failed(k)
+        report(store, k, error)
       })
       .finally(() => refreshing.delete(k))
   }
@@ -216,31 +279,100 @@ function createRunner<This, A extends unknown[], R>(
     let store: Cache
     try {
       k = key(self, args)
-      const running = inflight.get(k)
-      if (running !== undefined) return running
+      const running = flights.get(k)
+      if (running !== undefined) return running.promise
       store = cache()
     } catch (error) {
       // A cached function is async: bad arguments reject, they never throw synchronously.
       return Promise.reject(error)
     }
-    const task = (async (): Promise<Awaited<R>> => {
+    let settled: Promise<unknown> | undefined
+    const flight: Flight<Awaited<R>> = { promise: undefined as never, cancelled: false }
+    flight.promise = (async (): Promise<Awaited<R>> => {
       const hit = await store.get<unknown>(k, io)
+      let stale: Envelope | undefined
       if (hit !== undefined) {
-        if (swr === 0 || !isEnvelope(hit)) return hit as Awaited<R>
-        if (Date.now() >= hit.f) refresh(self, args, k, store)
-        return hit.v as Awaited<R>
+        if (!enveloped || !isEnvelope(hit)) return hit as Awaited<R>
+        const now = Date.now()
+        if (now < hit.f) return hit.v as Awaited<R>
+        if (now < (hit.s ?? hit.f)) {
+          refresh(self, args, k, store)
+          return hit.v as Awaited<R>
+        }
+        // Past the stale window: compute now, and fall back on this value within the grace.
+        stale = hit
+        if (!mayRetry(k)) return hit.v as Awaited<R>
       }
-      return compute(self, args, k, store)
+      try {
+        const { value, stored } = await compute(self, args, k, store, flight)
+        settled = stored
+        return value
+      } catch (error) {
+        if (stale === undefined || grace === 0) throw error
+        failed(k)
+        report(store, k, error)
+        return stale.v as Awaited<R>
+      }
     })()
-    inflight.set(k, task)
-    const done = () => {
-      inflight.delete(k)
+    flights.set(k, flight)
+    // Later callers join until the result is stored, so none recomputes it meanwhile; the caller
+    // itself does not wait for the store.
+    const forget = () => {
+      if (flights.get(k) === flight) flights.delete(k)
     }
-    task.then(done, done)
-    return task
+    const done = () => {
+      if (settled === undefined) forget()
+      else void settled.then(forget)
+    }
+    flight.promise.then(done, done)
+    return flight.promise
   }
 
-  return { call, key, cache }
+  const invalidate = (self: This, args: A): Promise<boolean> => {
+    let k: string
+    try {
+      k = key(self, args)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const running = flights.get(k)
+    if (running !== undefined) {
+      running.cancelled = true
+      flights.delete(k)
+    }
+    backoffs.delete(k)
+    return cache().delete(k)
+  }
+
+  return { call, key, invalidate }
+}
+
+/** Counts (when the store can) and publishes an error that the caller does not see. */
+function report(store: Cache, key: string, error: unknown): void {
+  const err = error instanceof Error ? error : new Error(String(error))
+  const reporter = (store as Partial<Record<typeof kReportError, (k: string, e: unknown) => void>>)[
+    kReportError
+  ]
+  if (typeof reporter === 'function') {
+    reporter.call(store, key, err)
+  } else if (cacheChannel.hasSubscribers) {
+    publishCacheEvent({ op: 'error', key, namespace: store.namespace, durationMs: 0, error: err })
+  }
+}
+
+/** `store.set` with a TTL in milliseconds where the store takes one, else rounded up to seconds. */
+function setWithMs(
+  store: Cache,
+  key: string,
+  value: unknown,
+  ttlMs: number | undefined,
+  io: { codec: CodecOption } | undefined,
+): Promise<boolean> {
+  if (ttlMs === undefined || ttlMs === 0) return store.set(key, value, ttlMs, io)
+  if (typeof (store as Partial<Record<typeof kSetMs, unknown>>)[kSetMs] === 'function') {
+    return (store as unknown as Record<typeof kSetMs, SetMs>)[kSetMs](key, value, ttlMs, io)
+  }
+  return store.set(key, value, Math.ceil(ttlMs / 1000), io)
 }
 
 function isEnvelope(value: unknown): value is Envelope {

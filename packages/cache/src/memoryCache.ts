@@ -1,4 +1,10 @@
-import { eventStart, kMuteEvents, publishTimedEvent } from './cacheChannel.js'
+import {
+  cacheChannel,
+  eventStart,
+  kMuteEvents,
+  publishCacheEvent,
+  publishTimedEvent,
+} from './cacheChannel.js'
 import { closedError } from './cacheError.js'
 import { StatsCounter } from './cacheStats.js'
 import {
@@ -9,6 +15,7 @@ import {
   retainClock,
 } from './coarseClock.js'
 import { codecFor, resolveCodec } from './codecs.js'
+import { kReportError, kSetMs } from './storeProtocol.js'
 import type { Cache, CacheStats, Codec, CodecOption, GetOptions, SetOptions } from './types.js'
 import {
   assertKey,
@@ -150,13 +157,36 @@ export class MemoryCache implements Cache {
     options?: SetOptions,
   ): Promise<boolean> {
     const ttl = ttlSeconds ?? this.#defaultTtl
-    assertKey(key, this.#maxKeyLength)
     assertTtl(ttl)
+    return this.#set(key, value, ttl * 1000, options)
+  }
+
+  /** @internal */
+  async [kSetMs](
+    key: string,
+    value: unknown,
+    ttlMs: number,
+    options?: SetOptions,
+  ): Promise<boolean> {
+    assertTtl(ttlMs, 'ttlMs')
+    return this.#set(key, value, ttlMs, options)
+  }
+
+  /** @internal */
+  [kReportError](key: string, error: unknown): void {
+    if (cacheChannel.hasSubscribers) {
+      const err = error instanceof Error ? error : new Error(String(error))
+      publishCacheEvent({ op: 'error', key, namespace: this.namespace, durationMs: 0, error: err })
+    }
+  }
+
+  #set(key: string, value: unknown, ttlMs: number, options: SetOptions | undefined): boolean {
+    assertKey(key, this.#maxKeyLength)
     const codec = codecFor(options, this.#codec)
     const size = byteSize(encodeValue(codec, value))
     if (this.#closed) throw closedError()
     const start = eventStart(this.#events)
-    const stored = this.#store(key, value, ttl * 1000, size)
+    const stored = this.#store(key, value, ttlMs, size)
     if (start >= 0 && stored) publishTimedEvent('set', key, this.namespace, start)
     return stored
   }

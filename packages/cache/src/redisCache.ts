@@ -13,7 +13,7 @@ import { StatsCounter } from './cacheStats.js'
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
 import { codecFor, decodeTagged, resolveCodec, tagValue } from './codecs.js'
 import { openRedisClient, type RedisClient, RedisConnection } from './redisConnection.js'
-import { kReadTimed, kReportError, type TimedValue } from './storeProtocol.js'
+import { kReadTimed, kReportError, kSetMs, type TimedValue } from './storeProtocol.js'
 import type {
   Cache,
   CacheHealth,
@@ -236,15 +236,35 @@ export class RedisCache implements Cache {
     options?: SetOptions,
   ): Promise<boolean> {
     const ttl = ttlSeconds ?? this.defaultTtl
-    assertKey(key, this.#maxKeyLength)
     assertTtl(ttl)
+    return this.#set(key, value, ttl, 'EX', options)
+  }
+
+  /** @internal */
+  [kSetMs](key: string, value: unknown, ttlMs: number, options?: SetOptions): Promise<boolean> {
+    assertTtl(ttlMs, 'ttlMs')
+    return this.#set(key, value, ttlMs, 'PX', options)
+  }
+
+  async #set(
+    key: string,
+    value: unknown,
+    ttl: number,
+    unit: 'EX' | 'PX',
+    options: SetOptions | undefined,
+  ): Promise<boolean> {
+    assertKey(key, this.#maxKeyLength)
     const codec = codecFor(options, this.#codec)
     const stored = tagValue(codec, encodeValue(codec, value))
     if (this.#closed) throw closedError()
     const start = eventStart(this.#events)
     const full = this.keyPrefix + key
     const done = await this.#command(key, start, (c) =>
-      ttl === 0 ? c.set(full, stored) : c.set(full, stored, 'EX', ttl),
+      ttl === 0
+        ? c.set(full, stored)
+        : unit === 'EX'
+          ? c.set(full, stored, 'EX', ttl)
+          : c.set(full, stored, 'PX', ttl),
     )
     if (done === FAILED) return false
     if (start >= 0) publishTimedEvent('set', key, this.namespace, start)

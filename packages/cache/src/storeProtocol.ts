@@ -19,3 +19,14 @@ export const kReadTimed: unique symbol = Symbol('bookgen.cache.readTimed')
  * `cached()` result the codec could not encode).
  */
 export const kReportError: unique symbol = Symbol('bookgen.cache.reportError')
+
+/** `setMs(key, value, ttlMs, options)`: `set` with a TTL in milliseconds (jittered TTLs). */
+export const kSetMs: unique symbol = Symbol('bookgen.cache.setMs')
+
+/** The signature of `kSetMs`. */
+export type SetMs = (
+  key: string,
+  value: unknown,
+  ttlMs: number,
+  options?: import('./types.js').SetOptions,
+) => Promise<boolean>

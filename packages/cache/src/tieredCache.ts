@@ -4,7 +4,7 @@ import { StatsCounter } from './cacheStats.js'
 import { InvalidationListener, type InvalidationMode } from './invalidationListener.js'
 import { MemoryCache, type MemoryCacheOptions, memoryCacheDefaults } from './memoryCache.js'
 import { RedisCache, type RedisCacheOptions } from './redisCache.js'
-import { kReadTimed } from './storeProtocol.js'
+import { kReadTimed, kReportError, kSetMs, type SetMs } from './storeProtocol.js'
 import type { Cache, CacheHealth, CacheStats, GetOptions, SetOptions } from './types.js'
 import { assertKey, assertKeys, assertTtl, describe, entryList } from './validate.js'
 
@@ -184,21 +184,50 @@ export class TieredCache implements Cache {
     ttlSeconds?: number,
     options?: SetOptions,
   ): Promise<boolean> {
+    const ttlMs = ttlSeconds === undefined ? undefined : ttlSeconds * 1000
+    return this.#set(key, value, ttlMs, () => this.remote.set(key, value, ttlSeconds, options))
+  }
+
+  /** @internal */
+  [kSetMs](key: string, value: unknown, ttlMs: number, options?: SetOptions): Promise<boolean> {
+    const remote = this.remote as Partial<Record<typeof kSetMs, SetMs>>
+    const write = remote[kSetMs]
+    return this.#set(key, value, ttlMs, () =>
+      write !== undefined
+        ? write.call(this.remote, key, value, ttlMs, options)
+        : this.remote.set(key, value, Math.ceil(ttlMs / 1000), options),
+    )
+  }
+
+  /** @internal */
+  [kReportError](key: string, error: unknown): void {
+    const remote = this.remote as Partial<
+      Record<typeof kReportError, (k: string, e: unknown) => void>
+    >
+    remote[kReportError]?.call(this.remote, key, error)
+  }
+
+  async #set(
+    key: string,
+    value: unknown,
+    ttlMs: number | undefined,
+    write: () => Promise<boolean>,
+  ): Promise<boolean> {
     // Same key limit as get(), so nothing is written that could not be read back.
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = eventStart(true)
     this.#changed([key])
     // The remote validates (key, TTL, codec) before anything is written anywhere.
-    const written = await this.remote.set(key, value, ttlSeconds, options)
+    const written = await write()
     if (start >= 0 && written) publishTimedEvent('set', key, this.namespace, start)
     this.#changed([key])
     if (written) {
-      this.#hold(key, value, ttlSeconds)
+      this.#hold(key, value, ttlMs)
       this.#listener?.announce([key])
     } else if (this.#listener === undefined) {
       // Without invalidation there is no promise of coherence: keep serving what was written.
-      this.#hold(key, value, ttlSeconds)
+      this.#hold(key, value, ttlMs)
     }
     return written
   }
@@ -281,7 +310,8 @@ export class TieredCache implements Cache {
     const written = await this.remote.setMany(entries, ttlSeconds, options)
     this.#changed(keys)
     if (written || this.#listener === undefined) {
-      for (const [k, v] of list) this.#hold(k, v, ttlSeconds)
+      for (const [k, v] of list)
+        this.#hold(k, v, ttlSeconds === undefined ? undefined : ttlSeconds * 1000)
     }
     if (written) this.#listener?.announce(keys)
     if (start >= 0 && written) {
@@ -393,10 +423,10 @@ export class TieredCache implements Cache {
    * Copies a written value into memory for its TTL (the remote's `defaultTtl` when none is
    * given), at most `memoryTtl`.
    */
-  #hold(key: string, value: unknown, ttlSeconds: number | undefined): void {
+  #hold(key: string, value: unknown, ttlMs: number | undefined): void {
     if (!this.coherent) return
-    const ttl = ttlSeconds ?? (this.remote as Partial<RedisCache>).defaultTtl ?? 0
-    const hold = ttl === 0 ? this.#memoryTtlMs : Math.min(ttl * 1000, this.#memoryTtlMs)
+    const ttl = ttlMs ?? ((this.remote as Partial<RedisCache>).defaultTtl ?? 0) * 1000
+    const hold = ttl === 0 ? this.#memoryTtlMs : Math.min(ttl, this.#memoryTtlMs)
     this.memory.backfill(key, value, hold, estimateSize(value))
   }
 }
