@@ -264,7 +264,15 @@ export class QueryOptimizer {
     return [...this.#warnings]
   }
 
-  /** Forgets all statistics and N+1 findings. */
+  /**
+   * Forgets all statistics and N+1 findings: the original's `reset_stats()`, named like the
+   * cache's `resetStats()`. `reset()` does the same.
+   */
+  resetStats(): void {
+    this.reset()
+  }
+
+  /** Forgets all statistics and N+1 findings (same as {@link QueryOptimizer.resetStats}). */
   reset(): void {
     this.#all = new DurationStats(this.#sampleLimit)
     this.#byName = new Map()
@@ -274,7 +282,7 @@ export class QueryOptimizer {
 
   /**
    * Inserts rows in batches inside ONE transaction (all-or-nothing) and returns how many rows were
-   * written. Batches respect PostgreSQL's 65,535 bind-parameter limit; large uniform loads take the
+   * written. Batches respect the driver's bind-parameter limit; large uniform loads take the
    * `unnest` fast path (one array parameter per column). The input is never modified.
    */
   batchInsert<TTable extends PgTable>(

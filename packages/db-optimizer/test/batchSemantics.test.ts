@@ -159,4 +159,12 @@ describe.each(drivers)('batch write semantics on $name', (driver) => {
     expect(inserts.reduce((n, [, v]) => n + v.count, 0)).toBe(driver.name === 'postgres-js' ? 2 : 1)
     expect(await count(database, name)).toBe(21_845)
   })
+
+  it('QueryOptimizer.resetStats() forgets the statistics, like reset()', async () => {
+    await optimizer.batchInsert(items, [{ tag: 'stats' }])
+    expect(optimizer.getQueryStats().all.count).toBeGreaterThan(0)
+    optimizer.resetStats()
+    expect(optimizer.getQueryStats().all.count).toBe(0)
+    expect(optimizer.getAverageQueryTime()).toBe(0)
+  })
 })
