@@ -163,7 +163,7 @@ describe('BullMQ backend on two shared workers', () => {
     const b = backend()
     const stray = defineWorkerTask<number, number>(
       new URL('./fixtures/tasks.mjs', import.meta.url),
-      'double',
+      'hash',
     )
     await expect(b.map(stray, [1])).rejects.toMatchObject({ code: 'TASK_NOT_ALLOWED' })
   })
@@ -201,7 +201,14 @@ describe('BullMQ backend on two shared workers', () => {
 
   it('enforces timeouts and retries on the worker, counting attempts', async () => {
     const b = backend()
-    const timed = await b.map(sleepy, [{ i: 0, ms: 1 }, { i: 1, ms: 5000 }], { timeout: 300 })
+    const timed = await b.map(
+      sleepy,
+      [
+        { i: 0, ms: 1 },
+        { i: 1, ms: 5000 },
+      ],
+      { timeout: 300 },
+    )
     expect(timed[0]?.result).toBe(0)
     expect(timed[1]?.error).toMatchObject({ code: 'TASK_TIMEOUT' })
     const retried = await b.map(fail, [3], { retries: 2, retryDelay: 1 })
@@ -211,7 +218,7 @@ describe('BullMQ backend on two shared workers', () => {
   it('serves the executor seam: chunk items in item order, once each, then one end', async () => {
     const b = backend()
     await b.prepare(double as WorkerTask<unknown, unknown>)
-    const stray = defineWorkerTask(new URL('./fixtures/tasks.mjs', import.meta.url), 'double')
+    const stray = defineWorkerTask(new URL('./fixtures/tasks.mjs', import.meta.url), 'hash')
     await expect(b.prepare(stray)).rejects.toMatchObject({ code: 'TASK_NOT_ALLOWED' })
     const inputs = Array.from({ length: 100 }, (_, k) => k)
     const chunk = await runChunk(b, double, inputs)
