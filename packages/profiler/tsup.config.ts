@@ -1,3 +1,3 @@
 import { defineBookgenConfig } from '../../tools/build/tsup.mjs'
 
-export default defineBookgenConfig()
+export default defineBookgenConfig({ entry: ['src/index.ts', 'src/otel.ts'] })
