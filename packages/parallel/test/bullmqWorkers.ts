@@ -38,7 +38,11 @@ export interface WorkerProcess {
 }
 
 /** Starts a worker on `queue` and waits until it is ready. */
-export async function startWorker(queue: string, args: string[] = []): Promise<WorkerProcess> {
+export async function startWorker(
+  queue: string,
+  args: string[] = [],
+  url = redisUrl,
+): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -52,7 +56,7 @@ export async function startWorker(queue: string, args: string[] = []): Promise<W
       '--threads',
       '1',
       '--redis',
-      redisUrl,
+      url,
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -98,12 +102,16 @@ export async function startWorker(queue: string, args: string[] = []): Promise<W
 }
 
 /** Stops the workers (SIGKILL when still running) and removes the queue and its run keys. */
-export async function cleanUp(queue: string, workers: WorkerProcess[]): Promise<void> {
+export async function cleanUp(
+  queue: string,
+  workers: WorkerProcess[],
+  url = redisUrl,
+): Promise<void> {
   for (const w of workers) {
     if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL')
   }
   await Promise.all(workers.map((w) => w.exited))
-  const q = new Queue(queue, { connection: connection(), prefix: '{bookgen}' })
+  const q = new Queue(queue, { connection: connection(url), prefix: '{bookgen}' })
   try {
     await q.obliterate({ force: true })
     const client = await q.client

@@ -65,6 +65,7 @@ export interface RedisCommands {
   exists(...keys: string[]): Promise<number>
   xreadBuffer(...args: (string | number)[]): Promise<[Buffer, [Buffer, Buffer[]][]][] | null>
   duplicate(): RedisCommands
+  on(event: 'error', listener: (error: Error) => void): unknown
   disconnect(): void
   quit(): Promise<unknown>
 }

@@ -208,7 +208,11 @@ export class RemoteRun {
     let failures = 0
     try {
       while (this.#open > 0 && !this.#closed) {
-        this.#reader ??= this.#host.client.duplicate()
+        if (this.#reader === undefined) {
+          this.#reader = this.#host.client.duplicate()
+          // Connection errors surface as failed reads below, retried.
+          this.#reader.on('error', () => {})
+        }
         let reply: Awaited<ReturnType<RedisCommands['xreadBuffer']>>
         try {
           reply = await this.#reader.xreadBuffer(
