@@ -8,7 +8,7 @@ import { type CliArgs, parseCliArgs, serviceUrls, usage } from './cliArgs.js'
 import { compareRuns, renderTable, verdictLine } from './comparison.js'
 import { CorpusServer } from './corpus/corpusServer.js'
 import { figures } from './corpus/figures.js'
-import { openDatabase, removeTemporaryData, resolveDatabaseTarget } from './db/database.js'
+import { prepareDatabase, removeTemporaryData, resolveDatabaseTarget } from './db/database.js'
 import { DemoError, DemoErrorCode, exitCodeFor, maskUrl } from './demoError.js'
 import { renderReport } from './htmlReport.js'
 import { OutputFolder } from './outputFolder.js'
@@ -75,13 +75,12 @@ async function run(args: CliArgs): Promise<number> {
       })
     }
     const setupStarted = performance.now()
-    const database = await openDatabase(target)
+    const database = await prepareDatabase(target)
     const cacheLabel = redisUrl
       ? `Redis ${maskUrl(redisUrl)} (namespace ${args.cacheNamespace})`
       : 'in-process MemoryCache'
     process.stdout.write(`BookGen demo — cache: ${cacheLabel} · database: ${database.label}\n`)
-    await database.close()
-    log(`migrations applied in ${(performance.now() - setupStarted).toFixed(0)} ms`)
+    log(`database ready in ${(performance.now() - setupStarted).toFixed(0)} ms`)
 
     const baseUrl = await server.start()
     if (args.defaulted) log(`no character given: writing ${args.figures[0]!.name} (see --help)`)

@@ -10,6 +10,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { DemoError, DemoErrorCode, maskUrl } from '../demoError.js'
+import { restorePgliteSnapshot } from './pgliteSnapshot.js'
 import * as schema from './schema.js'
 
 /** The drizzle database the pipelines use, on either driver. */
@@ -49,20 +50,25 @@ export async function resolveDatabaseTarget(options: {
  */
 export const pgliteSettings = ['-c', 'shared_buffers=16MB'] as const
 
-/** Opens the database and applies the committed drizzle-kit migrations. */
+/**
+ * Opens the database and applies the committed drizzle-kit migrations. An empty PGlite folder
+ * starts as a copy of a migrated snapshot (see {@link restorePgliteSnapshot}), so the migrations
+ * find nothing left to do.
+ */
 export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
   const migrationsFolder = findMigrations()
   if (target.kind === 'pglite') {
     await mkdir(target.dataDir, { recursive: true })
-    const client = new PGlite(join(target.dataDir, 'pgdata'), {
-      startParams: [...PGlite.defaultStartParams, ...pgliteSettings],
-    })
+    const pgdata = join(target.dataDir, 'pgdata')
+    const startParams = pgliteStartParams()
+    await restorePgliteSnapshot(pgdata, migrationsFolder, startParams)
+    const client = new PGlite(pgdata, { startParams })
     const db = drizzlePglite(client, { schema })
     await migratePglite(db, { migrationsFolder })
     return {
       db,
       target,
-      label: `PGlite (embedded) in ${target.dataDir}`,
+      label: pgliteLabel(target),
       close: () => client.close(),
     }
   }
@@ -99,11 +105,39 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
   }
 }
 
+/**
+ * Gets the database ready before the runs open it: an empty PGlite folder gets the migrated
+ * snapshot (nothing is started: each run opens it itself), a PostgreSQL server is connected to
+ * and migrated, so that an unreachable server fails here. Returns the backend's label.
+ */
+export async function prepareDatabase(target: DatabaseTarget): Promise<{ label: string }> {
+  if (target.kind === 'pglite') {
+    await mkdir(target.dataDir, { recursive: true })
+    await restorePgliteSnapshot(
+      join(target.dataDir, 'pgdata'),
+      findMigrations(),
+      pgliteStartParams(),
+    )
+    return { label: pgliteLabel(target) }
+  }
+  const database = await openDatabase(target)
+  await database.close()
+  return { label: database.label }
+}
+
 /** Removes a temporary PGlite directory. */
 export async function removeTemporaryData(target: DatabaseTarget): Promise<void> {
   if (target.kind === 'pglite' && target.temporary) {
     await rm(target.dataDir, { recursive: true, force: true })
   }
+}
+
+function pgliteStartParams(): string[] {
+  return [...PGlite.defaultStartParams, ...pgliteSettings]
+}
+
+function pgliteLabel(target: { dataDir: string }): string {
+  return `PGlite (embedded) in ${target.dataDir}`
 }
 
 function findMigrations(): string {
