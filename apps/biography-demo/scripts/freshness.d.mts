@@ -1,0 +1,10 @@
+/** Projects the demo's dist depends on, in build order, relative to the workspace root. */
+export declare const demoProjects: readonly string[]
+/** The first project whose dist is missing or older than one of its inputs, if any. */
+export declare function staleProject(root: string, projects?: readonly string[]): string | undefined
+/** Runs a build command quietly (output only on failure); resolves with its exit code. */
+export declare function buildQuietly(
+  command: string,
+  args: readonly string[],
+  options?: { cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<number>
