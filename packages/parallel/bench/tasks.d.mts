@@ -6,3 +6,5 @@ export function hashDocument(text: string): string
 export function hashDocumentSha256(text: string): string
 /** A CPU-heavy task in plain JavaScript: a hashed character n-gram embedding of one document. */
 export function embedDocument(text: string): Float32Array
+/** A batch of tiny CPU tasks in one call (for tinypool and piscina, batched as their docs advise). */
+export function doubleBatch(batch: number[]): number[]

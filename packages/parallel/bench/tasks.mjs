@@ -56,3 +56,10 @@ export function embedDocument(text) {
   for (let i = 0; i < dims; i++) vector[i] /= norm
   return vector
 }
+
+/** A batch of tiny CPU tasks in one call: how tinypool and piscina are given tiny tasks. */
+export function doubleBatch(batch) {
+  const out = new Array(batch.length)
+  for (let i = 0; i < batch.length; i++) out[i] = batch[i] * 2
+  return out
+}

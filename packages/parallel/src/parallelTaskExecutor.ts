@@ -150,8 +150,10 @@ export class ParallelTaskExecutor implements AsyncDisposable {
   ): Promise<Out[]> {
     const { source, feed } = await this.#mapSource(fn, items, options)
     const values: Out[] = new Array(source.n)
-    const durations: number[] = []
-    const attemptsOf: number[] = []
+    // Typed arrays when the size is known (written in completion order: a plain array would
+    // turn sparse); plain arrays, filled as tasks are read, for a lazy input.
+    const durations: { [i: number]: number } = feed ? [] : new Float64Array(source.n)
+    const attemptsOf: { [i: number]: number } = feed ? [] : new Uint16Array(source.n)
     const errors = new Map<number, unknown>()
     let firstFailure: number | undefined
     const { onResult, taskIds } = options

@@ -54,13 +54,17 @@ export function claimItem(words: Int32Array, i: number): boolean {
   return Atomics.compareExchange(words, 1, i, i + 1) === i
 }
 
-/** The per-item views of a chunk's cell: durations (ms) and failed flags. */
+/**
+ * The views of a chunk's cell: its words (state, claimed), since (write it, then store the state
+ * in `words[0]` atomically), durations (ms) and failed flags.
+ */
 export function itemViews(
   buffer: SharedArrayBuffer,
   items: number,
-): { words: Int32Array; durations: Float64Array; failed: Uint8Array } {
+): { words: Int32Array; since: Float64Array; durations: Float64Array; failed: Uint8Array } {
   return {
     words: new Int32Array(buffer, 0, 2),
+    since: new Float64Array(buffer, 8, 1),
     durations: new Float64Array(buffer, HEADER, items),
     failed: new Uint8Array(buffer, HEADER + items * 8, items),
   }

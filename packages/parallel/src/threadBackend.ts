@@ -22,7 +22,7 @@ import {
 } from './progress.js'
 import { deserializeError } from './serializeError.js'
 import type { ChunkBackend, ChunkEnd, ChunkHandle, ChunkListener, ChunkRequest } from './types.js'
-import type { ChunkMessage, ProbeMessage, ProbeReply, WorkerConfig } from './worker.js'
+import type { ChunkMessage, ChunkReply, ProbeMessage, ProbeReply, WorkerConfig } from './worker.js'
 
 /** Options of the local worker-thread backend. */
 export interface ThreadBackendOptions {
@@ -210,6 +210,7 @@ class ThreadChunk implements ChunkHandle {
   #received = 0
   #ended = false
   #aborted = false
+  #replying = false
   #expired: { kind: 'load' | 'task'; since: number } | undefined
 
   constructor(backend: ThreadBackend, request: ChunkRequest, listener: ChunkListener) {
@@ -243,7 +244,7 @@ class ThreadChunk implements ChunkHandle {
     const transferList: Transferable[] = [port2]
     if (request.transferList) transferList.push(...request.transferList)
     backend.send(message, this.#ctrl.signal, transferList).then(
-      () => this.#end({ completed: 0 }),
+      (reply) => this.#replied(reply as ChunkReply),
       (error: unknown) => this.#failed(error),
     )
   }
@@ -253,10 +254,38 @@ class ThreadChunk implements ChunkHandle {
   }
 
   abort(): void {
-    if (this.#ended || this.#aborted) return
+    // Once the reply is in, every item ran: nothing to stop (and no thread to terminate).
+    if (this.#ended || this.#aborted || this.#replying) return
     this.#aborted = true
     stopItems(this.#cell, this.#stopped)
     this.#ctrl.abort()
+  }
+
+  /** The chunk ended normally: its values come in the reply (the journal is not needed). */
+  #replied(reply: ChunkReply): void {
+    if (this.#ended) return
+    this.#replying = true
+    const { values, ran } = reply
+    if (values === undefined || this.#received > 0) {
+      this.#end({ completed: 0 })
+      return
+    }
+    const { durations, failed } = this.#views
+    for (let k = 0; k < ran; k++) {
+      if (this.#ended) return
+      this.#received++
+      const ok = failed[k] !== 1
+      this.#listener.item(
+        k,
+        ok,
+        ok ? values[k] : this.#itemError(values[k]),
+        durations[k] as number,
+      )
+    }
+    this.#ended = true
+    this.#unwatch()
+    this.#port.close()
+    this.#listener.end({ completed: this.#received })
   }
 
   /** Reports every item outcome already posted by the worker. */

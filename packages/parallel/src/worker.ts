@@ -112,11 +112,21 @@ async function probe(message: ProbeMessage): Promise<ProbeReply> {
   return typeof mod[message.e] === 'function' ? { ok: true } : { ok: false, reason: 'export' }
 }
 
-/** Runs the chunk; resolves with how many items it ran (fewer when asked to stop). */
-async function runChunk(message: ChunkMessage): Promise<number> {
+/**
+ * What a chunk answers: how many items ran and, unless an item's value was moved (transfer list,
+ * port) into the journal only, every item's value or error record (its failed flag set), so
+ * that the main thread reads one message instead of the journal.
+ */
+export interface ChunkReply {
+  ran: number
+  values?: unknown[]
+}
+
+/** Runs the chunk; answers how many items it ran (fewer when asked to stop). */
+async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
   const { p: cell, port, inputs } = message
   const n = inputs.length
-  const { words, durations, failed } = itemViews(cell, n)
+  const { words, since, durations, failed } = itemViews(cell, n)
   markProgress(cell, LOADING)
   let fn: Handler
   try {
@@ -128,14 +138,18 @@ async function runChunk(message: ChunkMessage): Promise<number> {
       failed[i] = 1
       port.postMessage(record)
     }
-    return n
+    return { ran: n }
   }
   const origin = performance.timeOrigin
+  const values: unknown[] = new Array(n)
+  let journalOnly = false
   // One clock reading per item: each item's end is the next one's start.
   let start = performance.now()
-  for (let i = 0; i < n; i++) {
-    if (!claimItem(words, i)) return i
-    markProgress(cell, i, origin + start)
+  let i = 0
+  for (; i < n; i++) {
+    if (!claimItem(words, i)) break
+    since[0] = origin + start
+    Atomics.store(words, 0, i)
     let ok = true
     let value: unknown
     try {
@@ -150,35 +164,49 @@ async function runChunk(message: ChunkMessage): Promise<number> {
     const end = performance.now()
     durations[i] = end - start
     start = end
-    if (ok) postValue(port, failed, i, value)
-    else postError(port, failed, i, value)
+    // The journal: posted before the next item starts, so that no later crash can lose it.
+    const posted = ok ? postValue(port, failed, i, value) : postError(port, failed, i, value)
+    if (posted === MOVED) journalOnly = true
+    else values[i] = posted
   }
-  return n
+  return journalOnly ? { ran: i } : { ran: i, values }
 }
 
-function postValue(port: MessagePort, failed: Uint8Array, i: number, value: unknown): void {
+/** `postValue` result for a value that was moved, so only the journal holds it. */
+const MOVED = Symbol('moved')
+
+/** Posts an item's value to the journal; returns what the reply carries for it. */
+function postValue(port: MessagePort, failed: Uint8Array, i: number, value: unknown): unknown {
   try {
-    if (isTransfer(value)) port.postMessage(value.value, value.transferList as never)
-    else port.postMessage(value)
-    return
+    if (isTransfer(value)) {
+      port.postMessage(value.value, value.transferList as never)
+      return MOVED
+    }
+    port.postMessage(value)
+    return value
   } catch (error) {
     // A port is moved, not copied, even when the task did not say so.
     if (isPort(value)) {
       try {
         port.postMessage(value, [value])
-        return
+        return MOVED
       } catch {}
     }
-    postError(port, failed, i, notCloneable(error))
+    return postError(port, failed, i, notCloneable(error))
   }
 }
 
-function postError(port: MessagePort, failed: Uint8Array, i: number, error: unknown): void {
+/** Posts an item's error record to the journal; returns the record. */
+function postError(port: MessagePort, failed: Uint8Array, i: number, error: unknown): unknown {
   failed[i] = 1
+  const record = serializeError(error)
   try {
-    port.postMessage(serializeError(error))
+    port.postMessage(record)
+    return record
   } catch {
-    port.postMessage(cloneableError(error))
+    const fallback = cloneableError(error)
+    port.postMessage(fallback)
+    return fallback
   }
 }
 
