@@ -153,8 +153,14 @@ describe.each(drivers)('ConnectionPool on $name', (driver) => {
     ]) {
       expect(preset.notes.length).toBeGreaterThan(2)
       const url = driver.name === 'postgres-js' ? DATABASE_URL : undefined
+      // only application_name is a startup parameter (PgBouncer rejects the others); without a
+      // pooler the recommended settings may be sent at connect too
+      expect(Object.keys(preset.options.connection)).toEqual(['application_name'])
       const tuned = await createDatabase(url, {
-        postgres: preset.options,
+        postgres: {
+          ...preset.options,
+          connection: { ...preset.options.connection, ...preset.settings },
+        },
         ...(url === undefined ? { pglite: pgliteStart() } : {}),
       })
       try {
@@ -163,7 +169,7 @@ describe.each(drivers)('ConnectionPool on $name', (driver) => {
             sql`select (select setting from pg_settings where name = 'statement_timeout') as st, current_setting('application_name') as app`,
           ),
         )
-        expect(row?.st).toBe(String(preset.options.connection.statement_timeout))
+        expect(row?.st).toBe(String(preset.settings.statement_timeout))
         expect(row?.app).toBe(preset.options.connection.application_name)
         if (driver.name === 'postgres-js') {
           expect(ConnectionPool.getPoolStatus(tuned.db).max).toBe(preset.options.max)
