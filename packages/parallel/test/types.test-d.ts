@@ -1,11 +1,15 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   type BatchOutcome,
+  type ChunkBackend,
   defineWorkerTask,
   ParallelTaskExecutor,
   parallelBatchProcess,
   parallelMap,
+  type TaskContext,
   type TaskResult,
+  type ThreadBackend,
+  transfer,
   ValidationParallelizer,
 } from '../src/index.js'
 
@@ -50,5 +54,20 @@ describe('types', () => {
     expectTypeOf(v.validateSourcesParallel([{ url: 'x' }], (s) => s.url.length)).toEqualTypeOf<
       Promise<TaskResult<number>[]>
     >()
+  })
+
+  it('takes async iterables, keeps types through transfer(), and types the backend seam', () => {
+    async function* texts() {
+      yield 'a'
+    }
+    expectTypeOf(parallelMap(embed, texts())).toEqualTypeOf<Promise<Float32Array[]>>()
+    expectTypeOf(executor.streamMap(embed, texts())).toEqualTypeOf<
+      AsyncIterableIterator<TaskResult<Float32Array>>
+    >()
+    expectTypeOf(transfer({ id: 1 }, [])).toEqualTypeOf<{ id: number }>()
+    expectTypeOf<ThreadBackend>().toMatchTypeOf<ChunkBackend>()
+    expectTypeOf(
+      executor.executeParallel([(context: TaskContext) => context.signal]),
+    ).toEqualTypeOf<Promise<TaskResult<AbortSignal>[]>>()
   })
 })
