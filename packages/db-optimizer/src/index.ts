@@ -3,7 +3,15 @@ export type { BatchInsertOptions, OnConflictOptions } from './batchInsert.js'
 export type { BatchProgress } from './batchRunner.js'
 export { MAX_BIND_PARAMETERS } from './batchRunner.js'
 export type { BatchUpdateOptions } from './batchUpdate.js'
-export type { OptimizePoolSizeOptions, PoolRecommendation, PoolStatus } from './connectionPool.js'
+export type {
+  OptimizePoolSizeOptions,
+  PgBouncerPool,
+  PoolRecommendation,
+  PoolStatus,
+  ServerBackends,
+  ServerStatus,
+  ServerStatusOptions,
+} from './connectionPool.js'
 export { ConnectionPool } from './connectionPool.js'
 export type { CreateDatabaseOptions, Database, DatabaseTarget } from './createDatabase.js'
 export { createDatabase, parseDatabaseUrl } from './createDatabase.js'
@@ -35,4 +43,10 @@ export { QueryOptimizer } from './queryOptimizer.js'
 export type { RedactedError } from './redactError.js'
 export { redactError } from './redactError.js'
 export { statementShape } from './statementShape.js'
-export type { AnyPgDatabase, DriverName, QueryChannelMessage, QueryEvent } from './types.js'
+export type {
+  AnyPgDatabase,
+  DriverName,
+  QueryChannelMessage,
+  QueryEvent,
+  ReplicaTarget,
+} from './types.js'
