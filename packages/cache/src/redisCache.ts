@@ -11,6 +11,7 @@ import { CacheError, CacheErrorCode, closedError } from './cacheError.js'
 import { namespacePrefix } from './cacheKey.js'
 import { StatsCounter } from './cacheStats.js'
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
+import { clusterSlot } from './clusterSlot.js'
 import { codecFor, decodeTagged, resolveCodec, tagValue } from './codecs.js'
 import { openRedisClient, type RedisClient, RedisConnection } from './redisConnection.js'
 import { kReadTimed, kReportError, kSetMs, type TimedValue } from './storeProtocol.js'
@@ -160,7 +161,11 @@ export class RedisCache implements Cache {
   readonly keyPrefix: string
   readonly #connection: RedisConnection
   readonly #stats: StatsCounter
+  /** The breaker of a single server; undefined when disabled or on a Cluster. */
   readonly #breaker: CircuitBreaker | undefined
+  /** On a Cluster: one breaker per master address (`host:port`), made on first use. */
+  readonly #nodeBreakers = new Map<string, CircuitBreaker>()
+  readonly #breakerOptions: CircuitBreakerOptions | false | undefined
   readonly #codec: Codec
   readonly #maxKeyLength: number
   readonly #commandTimeout: number
@@ -191,28 +196,39 @@ export class RedisCache implements Cache {
     this.defaultTtl = o.defaultTtl
     this.#maxKeyLength = o.maxKeyLength
     this.#commandTimeout = o.commandTimeout
-    if (o.circuitBreaker !== false) {
-      this.#breaker = new CircuitBreaker(o.circuitBreaker, 'options.circuitBreaker')
-    }
+    this.#breakerOptions = o.circuitBreaker
+    // Built once here so invalid options throw in the constructor, also for a Cluster.
+    const breaker =
+      o.circuitBreaker === false
+        ? undefined
+        : new CircuitBreaker(o.circuitBreaker, 'options.circuitBreaker')
     const own = o.client === undefined
     this.client = o.client ?? openRedisClient(o)
+    if (!(this.client instanceof Cluster)) this.#breaker = breaker
     this.#connection = new RedisConnection(
       this.client,
       o.closeClient ?? own,
       o.commandTimeout,
       (error) => this.#recordError('', error, -1),
       // A fresh connection proves the server is back: stop answering locally at once.
-      () => this.#breaker?.reset(),
+      () => {
+        this.#breaker?.reset()
+        for (const b of this.#nodeBreakers.values()) b.reset()
+      },
     )
   }
 
-  /** Errors, circuit state and the last error. */
+  /**
+   * Errors, circuit state and the last error. On a Cluster, `circuit` is the worst state of the
+   * per-master breakers (`open` when any master's is open).
+   */
   getHealth(): CacheHealth {
-    return {
-      errors: this.#errors,
-      circuit: this.#breaker?.state ?? 'closed',
-      lastError: this.#lastError,
+    let circuit: CacheHealth['circuit'] = this.#breaker?.state ?? 'closed'
+    for (const b of this.#nodeBreakers.values()) {
+      if (b.state === 'open') circuit = 'open'
+      else if (b.state === 'half-open' && circuit === 'closed') circuit = 'half-open'
     }
+    return { errors: this.#errors, circuit, lastError: this.#lastError }
   }
 
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
@@ -319,16 +335,23 @@ export class RedisCache implements Cache {
         return []
       })
     } else {
-      nodes = [this.client as Redis]
+      const down =
+        this.#breaker !== undefined && !this.#breaker.allow()
+          ? 'the circuit is open'
+          : this.#connection.unavailable()
+      nodes = down === undefined ? [this.client as Redis] : []
+      if (down !== undefined) failures.push(`the server (${down})`)
     }
     let removed = 0
     for (const node of nodes) {
       try {
         removed += await this.#clearNode(node, pattern)
+        this.#breaker?.success()
       } catch (error) {
         firstError ??= error
         failures.push(`${node.options.host}:${node.options.port} (${errorMessage(error)})`)
-        if (error !== circuitOpen) this.#fail('', error, -1)
+        // A master that cannot be reached during clear() says nothing about the others' breakers.
+        if (error !== circuitOpen) this.#fail('', error, -1, this.#breaker)
       }
     }
     if (failures.length > 0) {
@@ -351,15 +374,49 @@ export class RedisCache implements Cache {
     const out = new Map<string, T>()
     if (keys.length === 0) return out
     const start = eventStart(this.#events)
-    const raws = await this.#command(keys[0]!, start, (c) => this.#mget(c, keys))
-    if (raws === FAILED) {
-      for (const key of keys) this.#stats.miss(key, start)
-      return out
-    }
+    const raws = await this.#readRaw(keys, start, false)
     for (let i = 0; i < keys.length; i++) {
-      const value = this.#decoded<T>(keys[i]!, raws[i] ?? null, codec, start)
+      const raw = raws[i]!
+      if (raw === FAILED) {
+        this.#stats.miss(keys[i]!, start)
+        continue
+      }
+      const value = this.#decoded<T>(keys[i]!, raw.value, codec, start)
       if (value !== undefined) out.set(keys[i]!, value)
     }
+    return out
+  }
+
+  /**
+   * The stored bytes of `keys` (and their PTTL when `withTtl`), in their order: one MGET on a
+   * single server; on a Cluster one guarded batch per master, so a dead master fails only its own
+   * keys. `FAILED` for the keys whose batch failed.
+   */
+  async #readRaw(
+    keys: readonly string[],
+    start: number,
+    withTtl: boolean,
+  ): Promise<({ value: Buffer | null; ttlMs: number } | Failed)[]> {
+    const out: ({ value: Buffer | null; ttlMs: number } | Failed)[] = new Array(keys.length)
+    await Promise.all(
+      this.#byNode(keys).map(async (group) => {
+        const groupKeys = group.map((i) => keys[i]!)
+        const replies = await this.#command(groupKeys[0]!, start, (c) =>
+          Promise.all([
+            this.#mget(c, groupKeys),
+            withTtl
+              ? Promise.all(groupKeys.map((k) => c.pttl(this.keyPrefix + k)))
+              : Promise.resolve(undefined),
+          ]),
+        )
+        group.forEach((index, n) => {
+          out[index] =
+            replies === FAILED
+              ? FAILED
+              : { value: replies[0][n] ?? null, ttlMs: replies[1]?.[n] ?? -1 }
+        })
+      }),
+    )
     return out
   }
 
@@ -376,28 +433,32 @@ export class RedisCache implements Cache {
     if (list.length === 0) return true
     const stored = encoded.map((e) => tagValue(codec, e))
     const start = eventStart(this.#events)
-    const done = await this.#command(list[0]![0], start, async (c) => {
-      if (c instanceof Cluster) {
-        // Keys of different slots cannot share a pipeline; auto-pipelining batches them per node.
-        return Promise.all(
-          list.map(([key], i) =>
-            ttl === 0
-              ? c.set(this.keyPrefix + key, stored[i]!)
-              : c.set(this.keyPrefix + key, stored[i]!, 'EX', ttl),
-          ),
-        )
-      }
-      const pipeline = c.pipeline()
-      for (let i = 0; i < list.length; i++) {
-        const full = this.keyPrefix + list[i]![0]
-        if (ttl === 0) pipeline.set(full, stored[i]!)
-        else pipeline.set(full, stored[i]!, 'EX', ttl)
-      }
-      const results = (await pipeline.exec()) ?? []
-      for (const [error] of results) if (error) throw error
-      return results
-    })
-    if (done === FAILED) return false
+    const results = await Promise.all(
+      this.#byNode(list.map(([key]) => key)).map((group) =>
+        this.#command(list[group[0]!]![0], start, async (c) => {
+          if (c instanceof Cluster) {
+            // Keys of different slots cannot share a pipeline: auto-pipelining batches them.
+            return Promise.all(
+              group.map((i) =>
+                ttl === 0
+                  ? c.set(this.keyPrefix + list[i]![0], stored[i]!)
+                  : c.set(this.keyPrefix + list[i]![0], stored[i]!, 'EX', ttl),
+              ),
+            )
+          }
+          const pipeline = c.pipeline()
+          for (const i of group) {
+            const full = this.keyPrefix + list[i]![0]
+            if (ttl === 0) pipeline.set(full, stored[i]!)
+            else pipeline.set(full, stored[i]!, 'EX', ttl)
+          }
+          const replies = (await pipeline.exec()) ?? []
+          for (const [error] of replies) if (error) throw error
+          return replies
+        }),
+      ),
+    )
+    if (results.includes(FAILED)) return false
     if (start >= 0) for (const [key] of list) publishTimedEvent('set', key, this.namespace, start)
     return true
   }
@@ -440,17 +501,15 @@ export class RedisCache implements Cache {
     const out: (TimedValue<T> | undefined)[] = new Array(keys.length).fill(undefined)
     if (keys.length === 0) return out
     const start = eventStart(this.#events)
-    const replies = await this.#command(keys[0]!, start, (c) =>
-      Promise.all([this.#mget(c, keys), Promise.all(keys.map((k) => c.pttl(this.keyPrefix + k)))]),
-    )
-    if (replies === FAILED) {
-      for (const key of keys) this.#stats.miss(key, start)
-      return out
-    }
-    const [raws, ttls] = replies
+    const raws = await this.#readRaw(keys, start, true)
     for (let i = 0; i < keys.length; i++) {
-      const value = this.#decoded<T>(keys[i]!, raws[i] ?? null, codec, start)
-      if (value !== undefined) out[i] = { value, ttlMs: ttls[i]! }
+      const raw = raws[i]!
+      if (raw === FAILED) {
+        this.#stats.miss(keys[i]!, start)
+        continue
+      }
+      const value = this.#decoded<T>(keys[i]!, raw.value, codec, start)
+      if (value !== undefined) out[i] = { value, ttlMs: raw.ttlMs }
     }
     return out
   }
@@ -475,17 +534,48 @@ export class RedisCache implements Cache {
     start: number,
     run: (client: RedisClient) => Promise<T>,
   ): Promise<T | Failed> {
+    const breaker = this.#breakerFor(key)
     try {
-      if (this.#breaker !== undefined && !this.#breaker.allow()) throw circuitOpen
+      if (breaker !== undefined && !breaker.allow()) throw circuitOpen
       const down = this.#connection.unavailable()
       if (down !== undefined) throw new Error(down)
       const value = await this.#bounded(run(this.client))
-      this.#breaker?.success()
+      breaker?.success()
       return value
     } catch (error) {
-      this.#fail(key, error, start)
+      this.#fail(key, error, start, breaker)
       return FAILED
     }
+  }
+
+  /**
+   * The breaker that guards `key`: the single one, or on a Cluster the one of the master serving
+   * the key's slot, so one dead master does not fail the calls of the healthy ones.
+   */
+  #breakerFor(key: string): CircuitBreaker | undefined {
+    if (!this.#connection.isCluster) return this.#breaker
+    if (this.#breakerOptions === false) return undefined
+    const node = (this.client as Cluster).slots[clusterSlot(this.keyPrefix + key)]?.[0] ?? '?'
+    let breaker = this.#nodeBreakers.get(node)
+    if (breaker === undefined) {
+      breaker = new CircuitBreaker(this.#breakerOptions, 'options.circuitBreaker')
+      this.#nodeBreakers.set(node, breaker)
+    }
+    return breaker
+  }
+
+  /** `keys` grouped by the master that serves them (one group when not on a Cluster). */
+  #byNode(keys: readonly string[]): number[][] {
+    if (!this.#connection.isCluster) return [keys.map((_, i) => i)]
+    const slots = (this.client as Cluster).slots
+    const groups = new Map<string, number[]>()
+    keys.forEach((key, i) => {
+      const node = slots[clusterSlot(this.keyPrefix + key)]?.[0] ?? '?'
+      const group = groups.get(node)
+      if (group === undefined) groups.set(node, [i])
+      else group.push(i)
+    })
+    return [...groups.values()]
   }
 
   /** The values of `keys` as Buffers: one MGET, or one GET per key (auto-pipelined) on a Cluster. */
@@ -554,12 +644,12 @@ export class RedisCache implements Cache {
     return value
   }
 
-  #fail(key: string, error: unknown, start: number): void {
+  #fail(key: string, error: unknown, start: number, breaker = this.#breakerFor(key)): void {
     if (error === circuitOpen) return
     // A reply error (WRONGTYPE on a key someone else wrote, OOM...) comes from a server that
     // answers: count it, but do not let it open the circuit for every other key.
-    if (error instanceof ReplyError) this.#breaker?.success()
-    else this.#breaker?.failure()
+    if (error instanceof ReplyError) breaker?.success()
+    else breaker?.failure()
     this.#recordError(key, error, start)
   }
 

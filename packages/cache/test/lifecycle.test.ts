@@ -45,7 +45,6 @@ describe('process lifecycle', () => {
   })
 
   it('an unclosed MemoryCache and a cached() with stale-while-revalidate let the process exit', async () => {
-    const start = Date.now()
     const out = await runScript(
       'memory',
       `const cache = new lib.MemoryCache()
@@ -56,7 +55,6 @@ console.log('done', await f(), await cache.get('k'))
 exitsSoon()`,
     )
     expect(out).toBe('done 1 1')
-    expect(Date.now() - start).toBeLessThan(8000)
   })
 
   it('a RedisCache whose server never answers: calls fail soft, close() ends the process', async () => {
