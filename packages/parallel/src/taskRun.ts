@@ -230,7 +230,7 @@ export class TaskRun {
     }
     this.#n = n
     const { source, config } = this
-    if (config.backend === undefined) this.#lanes?.grow(n, undefined)
+    if (config.backend === undefined || !source.hasWorkers) this.#lanes?.grow(n, undefined)
     else {
       for (let i = from; i < n; i++) {
         const task = source.worker(i)
@@ -267,7 +267,7 @@ export class TaskRun {
 
   #partition(): void {
     const { source, config } = this
-    if (config.backend === undefined || (!source.hasWorkers && config.feed === undefined)) {
+    if (config.backend === undefined || !source.hasWorkers) {
       this.#lanes = new ClosureLanes(this, undefined, this.#n)
       return
     }

@@ -67,6 +67,13 @@ describe('streams read their input lazily, with backpressure', () => {
       most = Math.max(most, state.read - consumed)
     }
     expect(most).toBeLessThanOrEqual(64)
+    // Tasks (closures that could be mixed with worker tasks) take the other path: the same holds.
+    function* tasks() {
+      for (let i = 0; i < 10_000; i++) yield () => i
+    }
+    const got = new Uint8Array(10_000)
+    for await (const r of ex.stream(tasks())) got[r.result as number] = 1
+    expect(got.every((v) => v === 1)).toBe(true)
     expect(seen.every((count) => count === 1)).toBe(true)
   })
 
