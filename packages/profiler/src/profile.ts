@@ -1,8 +1,8 @@
 import { type ChannelSink, listenEverywhere } from './channels.js'
 import { cpuPercent } from './cpuPercent.js'
 import { type CheckResult, type Criteria, checkMetrics, DEFAULT_CRITERIA } from './criteria.js'
-import { LogLinearHistogram } from './logLinearHistogram.js'
 import { type MemoryPeakSource, MemoryPeakTracker } from './memoryPeakTracker.js'
+import { ProfileCounters } from './profileCounters.js'
 import { ProfilerError, ProfilerErrorCode } from './profilerError.js'
 import { renderPrometheus } from './prometheus.js'
 import { currentResource } from './resource.js'
@@ -14,15 +14,7 @@ import type {
   ProfileResource,
   PrometheusOptions,
 } from './types.js'
-
-const DEFAULTS: Readonly<Required<ProfileOptions>> = Object.freeze({
-  name: null,
-  sampleIntervalMs: 100,
-  eventLoopResolutionMs: 10,
-  eventLoop: true,
-  gc: true,
-  channels: true,
-})
+import { assertDuration, resolveProfileOptions } from './validate.js'
 
 /** Internal key: the channel sink of a profile. @internal */
 export const SINK: unique symbol = Symbol('bookgen.profiler.sink')
@@ -49,23 +41,14 @@ export class Profile implements Disposable, AsyncDisposable {
   #cpuStart: NodeJS.CpuUsage
   #memory: MemoryPeakTracker
   #runtime: RuntimeMonitor
-  #queries = new LogLinearHistogram()
-  #queryErrors = 0
-  #hits = 0
-  #misses = 0
-  #sets = 0
-  #deletes = 0
-  #cacheErrors = 0
-  #tasks = 0
-  #tasksFailed = 0
-  #taskTime = 0
+  #counts = new ProfileCounters()
   #pending: number[] = []
   #final: Final | undefined
   #unlisten: (() => void) | undefined
 
   /** @internal Use {@link startProfile} or {@link performanceProfile}. */
   constructor(options: ProfileOptions = {}, scope?: typeof SCOPED) {
-    const o = resolveOptions(options)
+    const o = resolveProfileOptions(options)
     this.#name = o.name
     this.#memory = new MemoryPeakTracker(o.sampleIntervalMs)
     this.#runtime = new RuntimeMonitor(o)
@@ -76,38 +59,8 @@ export class Profile implements Disposable, AsyncDisposable {
   }
 
   /** @internal Receives `bookgen:*` channel messages. */
-  readonly [SINK]: ChannelSink = {
-    onCache: (m) => {
-      if (this.#final !== undefined) return
-      switch (m.op) {
-        case 'hit':
-          this.#hits++
-          break
-        case 'miss':
-          this.#misses++
-          break
-        case 'set':
-          this.#sets++
-          break
-        case 'delete':
-          this.#deletes++
-          break
-        case 'error':
-          this.#cacheErrors++
-          break
-      }
-    },
-    onQuery: (m) => {
-      if (this.#final !== undefined || !validDuration(m.durationMs)) return
-      this.#queries.record(m.durationMs / 1000)
-      if (m.error != null && m.error !== false) this.#queryErrors++
-    },
-    onTask: (m) => {
-      if (this.#final !== undefined) return
-      this.#tasks++
-      if (m.success === false) this.#tasksFailed++
-      if (validDuration(m.durationMs)) this.#taskTime += m.durationMs / 1000
-    },
+  get [SINK](): ChannelSink {
+    return this.#counts.sink
   }
 
   /** True until `stop()`. */
@@ -121,14 +74,9 @@ export class Profile implements Disposable, AsyncDisposable {
    *   ALREADY_STOPPED after `stop()`.
    */
   recordDbQuery(seconds: number): void {
-    if (!validDuration(seconds)) {
-      throw new ProfilerError(
-        ProfilerErrorCode.INVALID_DURATION,
-        `seconds must be a finite, non-negative number, got ${typeof seconds === 'string' ? JSON.stringify(seconds) : String(seconds)}`,
-      )
-    }
+    assertDuration(seconds)
     this.#assertRunning('recordDbQuery')
-    this.#queries.record(seconds)
+    this.#counts.queries.record(seconds)
   }
 
   /**
@@ -171,13 +119,13 @@ export class Profile implements Disposable, AsyncDisposable {
   /** Counts one cache hit. */
   recordCacheHit(): void {
     this.#assertRunning('recordCacheHit')
-    this.#hits++
+    this.#counts.hits++
   }
 
   /** Counts one cache miss. */
   recordCacheMiss(): void {
     this.#assertRunning('recordCacheMiss')
-    this.#misses++
+    this.#counts.misses++
   }
 
   /**
@@ -199,6 +147,7 @@ export class Profile implements Disposable, AsyncDisposable {
     const now = performance.now()
     const cpu = process.cpuUsage(this.#cpuStart)
     this.#unlisten?.()
+    this.#counts.close()
     this.#runtime.stop()
     const end = this.#memory.stop()
     this.#final = {
@@ -216,20 +165,17 @@ export class Profile implements Disposable, AsyncDisposable {
     const { peak, source, handovers } = this.#memory.peak()
     const memoryStart = this.#memory.start
     const memoryPeak = Math.max(peak, memoryStart, f.rss)
-    const q = this.#queries
-    const lookups = this.#hits + this.#misses
+    const c = this.#counts
     const duration = Math.max(0, (f.now - this.#start) / 1000)
-    const { mean: avg, ...distribution } = q.summary()
-    const queries = { ...distribution, errors: this.#queryErrors, avg }
     return {
       memoryStart,
       memoryEnd: f.rss,
       memoryPeak,
       memoryIncrease: f.rss - memoryStart,
-      cacheHits: this.#hits,
-      cacheMisses: this.#misses,
-      cacheHitRatio: lookups === 0 ? 0 : this.#hits / lookups,
-      dbQueryAvg: q.mean,
+      cacheHits: c.hits,
+      cacheMisses: c.misses,
+      cacheHitRatio: c.hitRatio,
+      dbQueryAvg: c.queries.mean,
       cpuPercent: cpuPercent(f.cpuSeconds, duration),
       cpuSeconds: f.cpuSeconds,
       duration,
@@ -243,12 +189,12 @@ export class Profile implements Disposable, AsyncDisposable {
       heapEnd: f.heapUsed,
       heapPeak: Math.max(this.#memory.heapPeak, f.heapUsed),
       heapPeakSource: this.#memory.heapPeakExact ? 'gc' : 'sampler',
-      dbQueryCount: q.count,
-      dbQueries: queries,
-      cacheSets: this.#sets,
-      cacheDeletes: this.#deletes,
-      cacheErrors: this.#cacheErrors,
-      tasks: { count: this.#tasks, failed: this.#tasksFailed, totalDuration: this.#taskTime },
+      dbQueryCount: c.queries.count,
+      dbQueries: c.queryMetrics(),
+      cacheSets: c.sets,
+      cacheDeletes: c.deletes,
+      cacheErrors: c.cacheErrors,
+      tasks: c.taskMetrics(),
       eventLoopDelay: this.#runtime.eventLoopDelay,
       eventLoopUtilization: this.#runtime.utilization,
       gc: this.#runtime.gc,
@@ -266,7 +212,7 @@ export class Profile implements Disposable, AsyncDisposable {
       version: 2,
       resource: { ...this.#resource },
       ...m,
-      dbQueries: { ...m.dbQueries, histogram: this.#queries.toBuckets() },
+      dbQueries: { ...m.dbQueries, histogram: this.#counts.queries.toBuckets() },
     }
   }
 
@@ -308,7 +254,7 @@ export class Profile implements Disposable, AsyncDisposable {
     if (this.running) this.stop()
   }
 
-  // The original's field names, read directly from the profile.
+  // ---- Compatibility block: the original PerformanceMonitor's field names, read directly. ----
   /** RSS at start, bytes. */
   get memoryStart(): number {
     return this.#memory.start
@@ -331,24 +277,23 @@ export class Profile implements Disposable, AsyncDisposable {
   }
   /** Cache hits. */
   get cacheHits(): number {
-    return this.#hits
+    return this.#counts.hits
   }
   /** Cache misses. */
   get cacheMisses(): number {
-    return this.#misses
+    return this.#counts.misses
   }
   /** hits / (hits + misses), 0 without lookups. */
   get cacheHitRatio(): number {
-    const lookups = this.#hits + this.#misses
-    return lookups === 0 ? 0 : this.#hits / lookups
+    return this.#counts.hitRatio
   }
   /** Mean DB query duration, seconds. */
   get dbQueryAvg(): number {
-    return this.#queries.mean
+    return this.#counts.queries.mean
   }
   /** Number of DB queries recorded. */
   get dbQueryCount(): number {
-    return this.#queries.count
+    return this.#counts.queries.count
   }
   /** Process CPU over wall time, percent. */
   get cpuPercent(): number {
@@ -370,7 +315,7 @@ export class Profile implements Disposable, AsyncDisposable {
   #endQuery(started: number): number {
     const seconds = Math.max(0, (performance.now() - started) / 1000)
     this.#assertRunning('endDbQuery')
-    this.#queries.record(seconds)
+    this.#counts.queries.record(seconds)
     return seconds
   }
 
@@ -406,45 +351,4 @@ export class Profile implements Disposable, AsyncDisposable {
  */
 export function startProfile(options?: ProfileOptions): Profile {
   return new Profile(options)
-}
-
-function resolveOptions(options: ProfileOptions): Required<ProfileOptions> {
-  if (options === null || typeof options !== 'object') {
-    throw new ProfilerError(
-      ProfilerErrorCode.INVALID_OPTION,
-      `options must be an object, got ${String(options)}`,
-    )
-  }
-  const o = { ...DEFAULTS }
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue
-    if (!Object.hasOwn(DEFAULTS, key)) {
-      throw new ProfilerError(ProfilerErrorCode.INVALID_OPTION, `options.${key} is not an option`)
-    }
-    ;(o as Record<string, unknown>)[key] = value
-  }
-  if (o.name !== null && typeof o.name !== 'string') {
-    throw invalid('name', 'a string or null', o.name)
-  }
-  if (!Number.isInteger(o.sampleIntervalMs) || o.sampleIntervalMs < 0) {
-    throw invalid('sampleIntervalMs', 'a non-negative integer', o.sampleIntervalMs)
-  }
-  if (!Number.isInteger(o.eventLoopResolutionMs) || o.eventLoopResolutionMs < 1) {
-    throw invalid('eventLoopResolutionMs', 'a positive integer', o.eventLoopResolutionMs)
-  }
-  for (const key of ['eventLoop', 'gc', 'channels'] as const) {
-    if (typeof o[key] !== 'boolean') throw invalid(key, 'a boolean', o[key])
-  }
-  return o
-}
-
-function invalid(key: string, what: string, value: unknown): ProfilerError {
-  return new ProfilerError(
-    ProfilerErrorCode.INVALID_OPTION,
-    `options.${key} must be ${what}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
-  )
-}
-
-function validDuration(value: unknown): value is number {
-  return typeof value === 'number' && value >= 0 && value < Number.POSITIVE_INFINITY
 }

@@ -1,0 +1,80 @@
+import type { ChannelSink } from './channels.js'
+import { LogLinearHistogram } from './logLinearHistogram.js'
+import type { QueryMetrics, TaskMetrics } from './types.js'
+import { validDuration } from './validate.js'
+
+/**
+ * What one profile counts, from the manual `record*` calls and from the channels: cache
+ * operations, the query histogram and the tasks. `sink` receives the channel messages until
+ * `close()`. @internal
+ */
+export class ProfileCounters {
+  readonly queries = new LogLinearHistogram()
+  queryErrors = 0
+  hits = 0
+  misses = 0
+  sets = 0
+  deletes = 0
+  cacheErrors = 0
+  tasks = 0
+  tasksFailed = 0
+  taskTime = 0
+  #open = true
+
+  /** Receives `bookgen:*` channel messages; ignores them after `close()`. */
+  readonly sink: ChannelSink = {
+    onCache: (m) => {
+      if (!this.#open) return
+      switch (m.op) {
+        case 'hit':
+          this.hits++
+          break
+        case 'miss':
+          this.misses++
+          break
+        case 'set':
+          this.sets++
+          break
+        case 'delete':
+          this.deletes++
+          break
+        case 'error':
+          this.cacheErrors++
+          break
+      }
+    },
+    onQuery: (m) => {
+      if (!this.#open || !validDuration(m.durationMs)) return
+      this.queries.record(m.durationMs / 1000)
+      if (m.error != null && m.error !== false) this.queryErrors++
+    },
+    onTask: (m) => {
+      if (!this.#open) return
+      this.tasks++
+      if (m.success === false) this.tasksFailed++
+      if (validDuration(m.durationMs)) this.taskTime += m.durationMs / 1000
+    },
+  }
+
+  /** hits / (hits + misses); 0 without lookups. */
+  get hitRatio(): number {
+    const lookups = this.hits + this.misses
+    return lookups === 0 ? 0 : this.hits / lookups
+  }
+
+  /** The query distribution, seconds. */
+  queryMetrics(): QueryMetrics {
+    const { mean: avg, ...distribution } = this.queries.summary()
+    return { ...distribution, errors: this.queryErrors, avg }
+  }
+
+  /** The tasks seen. */
+  taskMetrics(): TaskMetrics {
+    return { count: this.tasks, failed: this.tasksFailed, totalDuration: this.taskTime }
+  }
+
+  /** Stops counting channel messages. */
+  close(): void {
+    this.#open = false
+  }
+}
