@@ -252,7 +252,7 @@ async function unnestPlan(
   for (const c of sent) {
     const type = types.get(c.name)
     if (type === undefined) return undefined
-    casts.push(type)
+    casts.push(type.cast)
   }
   const arrays = textArrays(sent, casts, rows)
   return arrays === undefined ? undefined : { columns: sent, casts, arrays }

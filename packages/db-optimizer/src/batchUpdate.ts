@@ -18,6 +18,7 @@ import {
   checkRowObject,
 } from './validate.js'
 import {
+  type ColumnType,
   isSqlValue,
   loadCastTypes,
   NOT_PLAIN,
@@ -60,12 +61,14 @@ export interface BatchUpdateOptions<TKey extends string = string> {
 
 const DEFAULTS = { batchSize: 1000, requireAll: false } as const
 
-/** One key's update: the columns it sets (merged over every update of that key, the last value winning). */
+/** One update: its key, the columns it sets and which update of its key it is. */
 interface Entry {
-  /** Input index of the key's first update. */
+  /** Input index. */
   first: number
   key: unknown
   set: Record<string, unknown>
+  /** 0 for the first update of its key, 1 for the second, … */
+  round: number
 }
 
 interface Batch {
@@ -74,13 +77,16 @@ interface Batch {
   /** Text arrays (key first) for the unnest statement, or undefined: one drizzle UPDATE per entry. */
   arrays: (string | null)[][] | undefined
   casts: string[]
+  /** The unnest statement's select list, c0 (the key) first. */
+  select: string[]
 }
 
 /**
  * Updates rows the way `db.update(table).set(values).where(eq(key, value))` would, one update at
- * a time, but in one statement per batch: updates of the same key are merged first (the last
- * value of each column wins), `$onUpdate` columns get their function's value, keys are compared
- * by PostgreSQL and the counts come from what the statement returned. Updates holding SQL
+ * a time, but in one statement per batch: the n-th updates of all keys share statements (so
+ * updates of one key apply in input order), `$onUpdate` columns get their function's value, keys
+ * are compared by PostgreSQL and the counts come from what the statements returned (rows changed,
+ * each counted once). Updates holding SQL
  * expressions (or values drizzle sends with a type of their own) run as drizzle's own UPDATE.
  * @internal
  */
@@ -108,7 +114,7 @@ export async function batchUpdate(
   const columns = writeColumns(db, info)
   const keyColumn = columns.get(key.key) as WriteColumn
 
-  const byKey = new Map<string, Entry>()
+  const occurrences = new Map<string, number>()
   const entries: Entry[] = []
   for (let i = 0; i < updates.length; i++) {
     const update = updates[i]
@@ -137,23 +143,25 @@ export async function batchUpdate(
       )
     }
     const text = isSqlValue(keyValue) ? `\u0000${i}` : (toText(key.column, keyValue) as string)
-    let entry = byKey.get(text)
-    if (entry === undefined) {
-      entry = { first: i, key: keyValue, set: {} }
-      byKey.set(text, entry)
-      entries.push(entry)
-    }
+    const round = occurrences.get(text) ?? 0
+    occurrences.set(text, round + 1)
+    const set: Record<string, unknown> = {}
     for (const k in update) {
       const value = update[k]
-      if (k !== key.key && value !== undefined) entry.set[k] = value
+      if (k !== key.key && value !== undefined) set[k] = value
     }
+    entries.push({ first: i, key: keyValue, set, round })
   }
 
   const onUpdate = [...columns.values()].filter((c) => c.column.onUpdateFn !== undefined)
   const types = await loadCastTypes(db, info.table)
+  // Round r holds the r-th update of each key: rounds run in order, so updates of one key apply in
+  // input order (each checked by PostgreSQL, as one UPDATE each would be), and updates of
+  // different keys, which touch different rows, share statements.
+  entries.sort((a, b) => a.round - b.round || a.first - b.first)
   const groups = new Map<string, Entry[]>()
   for (const entry of entries) {
-    const signature = Object.keys(entry.set).sort().join('\u0000')
+    const signature = `${entry.round}\u0000${Object.keys(entry.set).sort().join('\u0000')}`
     let group = groups.get(signature)
     if (group === undefined) {
       group = []
@@ -200,6 +208,8 @@ export async function batchUpdate(
           { missing: result.missing.map((e) => e.key), batch: b, rowRange: range },
         )
       }
+      // later rounds touch rows the first round already counted (or found missing)
+      if (batch.entries[0]?.round !== 0) return 0
       missing.push(...result.missing)
       return result.changed
     },
@@ -237,15 +247,17 @@ function plan(
   key: WriteColumn,
   sent: WriteColumn[],
   extra: WriteColumn[],
-  types: ReadonlyMap<string, string> | undefined,
+  types: ReadonlyMap<string, ColumnType> | undefined,
 ): Batch {
-  const oneByOne: Batch = { entries, columns: sent, arrays: undefined, casts: [] }
+  const oneByOne: Batch = { entries, columns: sent, arrays: undefined, casts: [], select: [] }
   if (types === undefined) return oneByOne
   const casts: string[] = []
+  const assigns: ColumnType[] = []
   for (const c of [key, ...sent]) {
     const t = types.get(c.name)
     if (t === undefined) return oneByOne
-    casts.push(t)
+    casts.push(t.cast)
+    assigns.push(t)
   }
   // drizzle calls each $onUpdate function once per UPDATE statement it builds, i.e. once per update
   const values = entries.map((e) => {
@@ -275,7 +287,13 @@ function plan(
     }
     arrays.push(array)
   }
-  return { entries, columns: sent, arrays, casts }
+  // every value is converted as the UPDATE's assignment would convert it, matched row or not: a
+  // plain UPDATE checks its parameters even when no row matches
+  const select = [
+    `u.c0::${casts[0]} as c0`,
+    ...sent.map((_, i) => `${(assigns[i + 1] as ColumnType).assign(`u.c${i + 1}`)} as c${i + 1}`),
+  ]
+  return { entries, columns: sent, arrays, casts, select }
 }
 
 function withValues(entries: Entry[], values: Record<string, unknown>[]): Entry[] {
@@ -296,7 +314,7 @@ async function unnestUpdate(
   const arrays = batch.arrays as (string | null)[][]
   const n = batch.columns.length
   const aliases = Array.from({ length: n + 1 }, (_, i) => `c${i}`)
-  const select = sql.raw(aliases.map((a, i) => `u.${a}::${batch.casts[i]} as ${a}`).join(', '))
+  const select = sql.raw(batch.select.join(', '))
   const set = sql.raw(batch.columns.map((c, i) => `${c.quoted} = v.c${i + 1}`).join(', '))
   const params = sql.join(
     arrays.map((a) => sql`${sql.param(a)}::text[]`),

@@ -53,6 +53,21 @@ export function qualifiedName(table: PgTable): string {
     : `${quote(config.schema)}.${quote(config.name)}`
 }
 
+/** A column's type as PostgreSQL reports it. @internal */
+export interface ColumnType {
+  /** The type without its modifier, for casts (`character varying`, `bpchar`, `"bit"`, …). */
+  readonly cast: string
+  /**
+   * An expression (over `value`, a text expression) that converts to the column's type the way an
+   * assignment does, modifier included: over-long strings raise 22001 (never truncated), numerics
+   * and timestamps are rounded.
+   */
+  assign(value: string): string
+}
+
+/** Length coercions whose explicit form truncates: call them as an assignment would (isExplicit false). */
+const LENGTH_COERCIONS = new Set(['varchar', 'bpchar', 'bit', 'varbit'])
+
 /**
  * Asks PostgreSQL for the type of every column of `table`, written so that a cast to it applies no
  * type modifier: `character varying`, `bpchar`, `"bit"`, `numeric`, `timestamp with time zone`,
@@ -66,13 +81,25 @@ export function qualifiedName(table: PgTable): string {
 export async function loadCastTypes(
   db: AnyPgDatabase,
   table: PgTable,
-): Promise<ReadonlyMap<string, string> | undefined> {
+): Promise<ReadonlyMap<string, ColumnType> | undefined> {
   const result: Any = await db.execute(
-    sql`select a.attname as name, format_type(a.atttypid, -1) as type from pg_attribute a where a.attrelid = to_regclass(${qualifiedName(table)}) and a.attnum > 0 and not a.attisdropped`,
+    sql`select a.attname as name, format_type(a.atttypid, -1) as type, format_type(a.atttypid, a.atttypmod) as full, a.atttypmod as typmod, t.typname as base from pg_attribute a join pg_type t on t.oid = a.atttypid where a.attrelid = to_regclass(${qualifiedName(table)}) and a.attnum > 0 and not a.attisdropped`,
   )
-  const rows: { name: string; type: string }[] = Array.isArray(result) ? result : result.rows
+  const rows: { name: string; type: string; full: string; typmod: number; base: string }[] =
+    Array.isArray(result) ? result : result.rows
   if (rows.length === 0) return undefined
-  return new Map(rows.map((r) => [r.name, r.type]))
+  return new Map(
+    rows.map((r) => {
+      const typmod = Number(r.typmod)
+      const cast = r.type
+      let assign: (value: string) => string
+      if (typmod < 0) assign = (v) => `${v}::${cast}`
+      else if (LENGTH_COERCIONS.has(r.base))
+        assign = (v) => `pg_catalog.${quote(r.base)}(${v}::${cast}, ${typmod}, false)`
+      else assign = (v) => `${v}::${r.full}`
+      return [r.name, { cast, assign }]
+    }),
+  )
 }
 
 /** True when a value is a drizzle SQL expression (written inline, never as a parameter). @internal */

@@ -1,6 +1,7 @@
 // Generated tables over the column types drizzle pg-core offers, and rows for them: shared by the
 // property tests that compare batchInsert/batchUpdate with plain drizzle.
 import { type SQL, sql } from 'drizzle-orm'
+import type { PgDatabase } from 'drizzle-orm/pg-core'
 import {
   bigint,
   boolean,
@@ -445,4 +446,32 @@ export function rowsFor(t: TableSpec, maxLength = 30): fc.Arbitrary<Record<strin
         { minLength: 1, maxLength },
       ),
     )
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: drizzle databases of either driver
+type AnyDb = PgDatabase<any, any, any>
+
+function rowsOf(result: unknown): Record<string, unknown>[] {
+  return (
+    Array.isArray(result) ? result : (result as { rows: Record<string, unknown>[] }).rows
+  ) as Record<string, unknown>[]
+}
+
+/** Every row of a table as to_jsonb, in physical order. */
+export async function tableJson(db: AnyDb, qualified: string): Promise<unknown[]> {
+  return rowsOf(
+    await db.execute(sql.raw(`select to_jsonb(t) as j from ${qualified} t order by ctid`)),
+  ).map((r) => r.j)
+}
+
+/** What a write did: the error's SQLSTATE (or 'js' for an error without one), or undefined. */
+export function outcome(error: unknown): string | undefined {
+  if (error === undefined) return undefined
+  let e: unknown = error
+  for (let i = 0; i < 5 && e instanceof Error; i++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
+    e = e.cause
+  }
+  return 'js'
 }

@@ -7,37 +7,21 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
-import { buildTable, OTHER_SCHEMA, resetCounters, rowsFor, tableSpec } from './batchExactRows.js'
+import {
+  buildTable,
+  OTHER_SCHEMA,
+  outcome,
+  resetCounters,
+  rowsFor,
+  tableJson,
+  tableSpec,
+} from './batchExactRows.js'
 import { drivers, suffix } from './drivers.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: drizzle databases of either driver
 type AnyDb = PgDatabase<any, any, any>
 
 const RUNS = Number(process.env.DBO_RUNS ?? 30)
-
-function rowsOf(result: unknown): Record<string, unknown>[] {
-  return (
-    Array.isArray(result) ? result : (result as { rows: Record<string, unknown>[] }).rows
-  ) as Record<string, unknown>[]
-}
-
-export async function tableJson(db: AnyDb, qualified: string): Promise<unknown[]> {
-  return rowsOf(
-    await db.execute(sql.raw(`select to_jsonb(t) as j from ${qualified} t order by ctid`)),
-  ).map((r) => r.j)
-}
-
-/** What a write did: the error's SQLSTATE (or 'js' for an error without one), or undefined. */
-export function outcome(error: unknown): string | undefined {
-  if (error === undefined) return undefined
-  let e: unknown = error
-  for (let i = 0; i < 5 && e instanceof Error; i++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
-    e = e.cause
-  }
-  return 'js'
-}
 
 describe.each(drivers)('batchInsert writes what drizzle writes, on $name', (driver) => {
   let database: Database
