@@ -1,6 +1,6 @@
 import { checkNonNegative } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
-import { instrument } from './instrumentation.js'
+import { instrumentMembers } from './instrumentation.js'
 import { redactError } from './redactError.js'
 import type { AnyPgDatabase, QueryEvent } from './types.js'
 
@@ -61,7 +61,8 @@ export function enableQueryLogging(
     )
   }
   const showParams = options.showParams ?? DEFAULTS.showParams
-  const inst = instrument(db)
+  // a withReplicas database: every member's slow statements
+  const insts = instrumentMembers(db)
   const listener = (event: QueryEvent) => {
     if (event.durationMs <= thresholdMs) return
     const record: SlowQueryRecord = {
@@ -80,10 +81,12 @@ export function enableQueryLogging(
       record,
     )
   }
-  inst.listeners.add(listener)
-  inst.contextListeners++
+  for (const inst of insts) {
+    inst.listeners.add(listener)
+    inst.contextListeners++
+  }
   return () => {
-    if (inst.listeners.delete(listener)) inst.contextListeners--
+    for (const inst of insts) if (inst.listeners.delete(listener)) inst.contextListeners--
   }
 }
 

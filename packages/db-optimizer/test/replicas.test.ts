@@ -10,6 +10,7 @@ import {
   createDatabase,
   type Database,
   eagerLoad,
+  enableQueryLogging,
   loadChildren,
   QUERY_CHANNEL,
   type QueryChannelMessage,
@@ -158,11 +159,15 @@ describe('loaders and statistics on a withReplicas database (primary + streaming
 
   it('QueryOptimizer counts the statements of every member, and pool status covers each', async () => {
     const optimizer = new QueryOptimizer(db)
+    const logged: string[] = []
+    const stop = enableQueryLogging(db, { thresholdMs: 0, logger: { warn: (m) => logged.push(m) } })
     await db.select().from(tables.biographies)
     await db.insert(tables.biographies).values({ name: 'Person 7' })
     await db.execute(sql`select 1`)
+    stop()
     const stats = optimizer.getQueryStats()
     expect(stats.all.count).toBe(3)
+    expect(logged).toHaveLength(3)
     expect(Object.keys(stats.byShape).some((s) => s.startsWith('insert'))).toBe(true)
     optimizer.close()
     const status = ConnectionPool.getPoolStatus(db)
