@@ -19,7 +19,7 @@ import {
 } from './chunkJob.js'
 import { runKeys } from './keys.js'
 import { loadBullmq } from './loadBullmq.js'
-import { decodeRecord, encodeValue, type TaskRecord } from './payloadCodec.js'
+import { decodeBatch, type PackedChunk, packChunk, type TaskRecord } from './payloadCodec.js'
 import { connectionOptions, type RedisConnection } from './redisConnection.js'
 import { RemoteRun, type RunHost } from './remoteRun.js'
 import { isTaskRegistry, type TaskIdentity, type TaskRegistry } from './taskRegistry.js'
@@ -157,14 +157,17 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
 
   async #runChunk(request: ChunkRequest, chunk: SessionChunk): Promise<void> {
     let identity: TaskIdentity
-    const encoded: Buffer[] = []
+    let inputs: PackedChunk
     try {
       identity = this.identify(request.task)
-      for (let k = 0; k < request.inputs.length; k++) {
-        encoded.push(encodeValue(request.inputs[k], this.#o.maxPayloadBytes, `input ${k}`))
-      }
+      inputs = packChunk(request.inputs, this.#o.maxPayloadBytes, (k) => `input ${k}`)
     } catch (error) {
       chunk.unsendable(error)
+      return
+    }
+    const [first] = inputs.failed.values()
+    if (first !== undefined) {
+      chunk.unsendable(first)
       return
     }
     try {
@@ -176,7 +179,7 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
       const session = this.#session
       chunk.cancelRemote = (reason) => session.cancel(chunk.no, reason)
       chunk.no = await session.submit(
-        { task: identity, inputs: encoded, timeout: request.timeout },
+        { task: identity, n: request.inputs.length, inputs, timeout: request.timeout },
         { record: (k, record) => chunk.record(k, record) },
       )
       if (chunk.stopping) void session.cancel(chunk.no, chunk.stopping)
@@ -228,8 +231,8 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
     const retries = optionalNonNegative('options.retries', options.retries)
     const retryDelay = optionalNonNegative('options.retryDelay', options.retryDelay)
     const chunkSizeOption = chunkSize('options.chunkSize', options.chunkSize ?? this.#o.chunkSize)
-    const inputs = Array.from(items)
-    const n = inputs.length
+    const list = Array.from(items)
+    const n = list.length
     const results: TaskResult<Out>[] = new Array(n)
     if (n === 0) return results
     const host = await this.#connect()
@@ -252,21 +255,7 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
     })
     const settle = (i: number, record: TaskRecord) => {
       if (results[i] !== undefined) return
-      const result: TaskResult<Out> = record.success
-        ? {
-            success: true,
-            result: record.value as Out,
-            duration: record.durationMs / 1000,
-            taskId: taskIds?.[i] ?? i,
-            attempts: record.attempts,
-          }
-        : {
-            success: false,
-            error: record.value,
-            duration: record.durationMs / 1000,
-            taskId: taskIds?.[i] ?? i,
-            attempts: record.attempts,
-          }
+      const result = toTaskResult(record, taskIds?.[i] ?? i) as TaskResult<Out>
       results[i] = result
       settledCount++
       if (onResult !== undefined && callbackError === undefined) {
@@ -292,21 +281,23 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
           const start = cursor
           const end = Math.min(n, start + size)
           cursor = end
-          const encoded: (Buffer | undefined)[] = new Array(end - start)
-          for (let i = start; i < end; i++) {
-            try {
-              encoded[i - start] = encodeValue(
-                inputs[i],
-                this.#o.maxPayloadBytes,
-                `the input of task ${taskIds?.[i] ?? i}`,
-              )
-            } catch (error) {
-              settle(i, { index: i, success: false, value: error, durationMs: 0, attempts: 0 })
-            }
+          const inputs = packChunk(
+            list.slice(start, end),
+            this.#o.maxPayloadBytes,
+            (k) => `the input of task ${taskIds?.[start + k] ?? start + k}`,
+          )
+          for (const [k, error] of inputs.failed) {
+            settle(start + k, {
+              index: start + k,
+              success: false,
+              value: error,
+              durationMs: 0,
+              attempts: 0,
+            })
           }
           try {
             await run.submit(
-              { task: identity, inputs: encoded, timeout, retries, retryDelay },
+              { task: identity, n: end - start, inputs, timeout, retries, retryDelay },
               { record: (k, record) => settle(start + k, record) },
             )
           } catch (error) {
@@ -366,24 +357,8 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
       if (entries.length === 0) return results
       for (const [entryId, fields] of entries) {
         from = entryId.toString()
-        for (let j = 0; j + 1 < fields.length; j += 2) {
-          const record = decodeRecord(fields[j + 1] as Buffer)
-          if (results[record.index] !== undefined) continue
-          results[record.index] = record.success
-            ? {
-                success: true,
-                result: record.value,
-                duration: record.durationMs / 1000,
-                taskId: record.index,
-                attempts: record.attempts,
-              }
-            : {
-                success: false,
-                error: record.value,
-                duration: record.durationMs / 1000,
-                taskId: record.index,
-                attempts: record.attempts,
-              }
+        for (const record of decodeBatch(fields[1] as Buffer)) {
+          results[record.index] ??= toTaskResult(record, record.index)
         }
       }
     }
@@ -547,6 +522,13 @@ class SessionChunk implements ChunkHandle {
     this.#done()
     this.#listener.end(end)
   }
+}
+
+function toTaskResult(record: TaskRecord, taskId: string | number): TaskResult<unknown> {
+  const duration = record.durationMs / 1000
+  return record.success
+    ? { success: true, result: record.value, duration, taskId, attempts: record.attempts }
+    : { success: false, error: record.value, duration, taskId, attempts: record.attempts }
 }
 
 function resolveOptions(options: BullmqBackendOptions): Resolved {

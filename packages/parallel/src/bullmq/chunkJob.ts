@@ -10,7 +10,7 @@ export interface ChunkJobData {
   t: string
   /** Task version. */
   v: number
-  /** The inputs, from `packInputs`. */
+  /** The inputs, from `packChunk`. */
   p: string
   /** Per-task timeout on the worker (ms). */
   to?: number
@@ -33,19 +33,20 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 /** Default time results are kept for collection by run id (s). */
 export const DEFAULT_RESULT_TTL = 3600
 
-/** Records one batch of task outcomes: each index once (the first report wins). */
+/**
+ * Records one batch of task outcomes (ARGV: ttl, the batch, then its indices). The batch goes on
+ * the results stream when one of its tasks is new; a task reported before keeps its first
+ * outcome (readers take the first they see).
+ */
 export const REPORT_SCRIPT = `
-local fields = {}
-for i = 2, #ARGV, 2 do
-  if redis.call('SETBIT', KEYS[2], ARGV[i], 1) == 0 then
-    fields[#fields + 1] = ARGV[i]
-    fields[#fields + 1] = ARGV[i + 1]
-  end
+local new = 0
+for i = 3, #ARGV do
+  if redis.call('SETBIT', KEYS[2], ARGV[i], 1) == 0 then new = new + 1 end
 end
-if #fields > 0 then redis.call('XADD', KEYS[1], '*', unpack(fields)) end
+if new > 0 then redis.call('XADD', KEYS[1], '*', 'b', ARGV[2]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
-return #fields / 2
+return new
 `
 
 /** Which of the given indices already have a result. */

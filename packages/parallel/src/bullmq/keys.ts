@@ -4,7 +4,7 @@
  * several of them at once stay valid on a Redis Cluster.
  */
 export interface RunKeys {
-  /** Stream of results: entries of [index, record] pairs. */
+  /** Stream of results: one entry (field `b`) per batch of outcomes. */
   results: string
   /** Bitmap of the indices whose result is in the stream. */
   done: string

@@ -3,7 +3,7 @@ import { ParallelError } from '../parallelError.js'
 import { bullmqError } from './bullmqError.js'
 import type { ChunkJobData, RedisCommands } from './chunkJob.js'
 import { chunkJobId, type RunKeys, runKeys } from './keys.js'
-import { decodeRecord, packInputs, type TaskRecord } from './payloadCodec.js'
+import { decodeBatch, type PackedChunk, type TaskRecord } from './payloadCodec.js'
 import type { TaskIdentity } from './taskRegistry.js'
 
 /** Receives the outcomes of one chunk: each item once, in completion order. */
@@ -15,11 +15,10 @@ export interface ChunkSink {
 /** What a remote chunk runs. */
 export interface ChunkSpec {
   task: TaskIdentity
-  /**
-   * The serialized inputs (`encodeValue`), one per item; `undefined` for an item the caller
-   * settles itself (an input that could not be sent): it is not sent and never reported.
-   */
-  inputs: (Buffer | undefined)[]
+  /** How many items the chunk has. */
+  n: number
+  /** Its inputs (`packChunk`): items in `failed` are not sent, and the caller settles them. */
+  inputs: PackedChunk
   timeout?: number | undefined
   retries?: number | undefined
   retryDelay?: number | undefined
@@ -86,7 +85,7 @@ export class RemoteRun {
   /** Sends one chunk; its items get the next run indices. Resolves once the job is queued. */
   async submit(spec: ChunkSpec, sink: ChunkSink): Promise<number> {
     if (this.#closed) throw new ParallelError('CLOSED', 'the BullMQ backend is closed')
-    const n = spec.inputs.length
+    const n = spec.n
     const chunk: RemoteChunk = {
       no: this.#nextNo++,
       base: this.#nextIndex,
@@ -99,16 +98,12 @@ export class RemoteRun {
     chunk.jobId = chunkJobId(this.runId, chunk.no)
     this.#nextIndex += n
     const indices: number[] = []
-    const sent: Buffer[] = []
+    const failed = spec.inputs.failed
     for (let k = 0; k < n; k++) {
-      const bytes = spec.inputs[k]
-      if (bytes === undefined) {
+      if (failed.has(k)) {
         chunk.settled[k] = 1
         chunk.remaining--
-        continue
-      }
-      indices.push(chunk.base + k)
-      sent.push(bytes)
+      } else indices.push(chunk.base + k)
     }
     if (chunk.remaining === 0) return chunk.no
     this.#chunks.push(chunk)
@@ -121,7 +116,7 @@ export class RemoteRun {
       i: indices,
       t: spec.task.name,
       v: spec.task.version,
-      p: packInputs(sent),
+      p: spec.inputs.packed,
       ttl: this.#host.resultTtl,
       mb: this.#host.maxPayloadBytes,
     }
@@ -260,13 +255,12 @@ export class RemoteRun {
   #deliverEntries(entries: [Buffer, Buffer[]][], advance: boolean): void {
     for (const [id, fields] of entries) {
       if (advance) this.#lastId = id.toString()
-      for (let j = 0; j + 1 < fields.length; j += 2) {
-        const index = Number((fields[j] as Buffer).toString())
-        const chunk = this.#chunkOf(index)
+      for (const record of decodeBatch(fields[1] as Buffer)) {
+        const chunk = this.#chunkOf(record.index)
         if (chunk === undefined) continue
-        const k = index - chunk.base
+        const k = record.index - chunk.base
         if (chunk.settled[k] === 1) continue
-        this.#settle(chunk, k, decodeRecord(fields[j + 1] as Buffer))
+        this.#settle(chunk, k, record)
       }
     }
   }

@@ -13,7 +13,7 @@ import {
 } from './chunkJob.js'
 import { runKeys } from './keys.js'
 import { loadBullmq } from './loadBullmq.js'
-import { encodeRecord, unpackInputs } from './payloadCodec.js'
+import { encodeBatch, toWire, unpackInputs, type WireRecord } from './payloadCodec.js'
 import { connectionOptions, type RedisConnection } from './redisConnection.js'
 import { isTaskRegistry, resolveTask, type TaskRegistry } from './taskRegistry.js'
 import { positiveInteger, prefixOption, queueName } from './validate.js'
@@ -197,7 +197,8 @@ class Reporter {
   readonly #done: string
   readonly #ttl: number
   readonly #maxBytes: number
-  #pending: (string | Buffer)[] = []
+  #records: WireRecord[] = []
+  #indices: number[] = []
   #chain: Promise<number> = Promise.resolve(0)
   #scheduled = false
   #reported = 0
@@ -211,9 +212,9 @@ class Reporter {
   }
 
   add(index: number, success: boolean, value: unknown, durationMs: number, attempts: number): void {
-    const record = encodeRecord({ index, success, value, durationMs, attempts }, this.#maxBytes)
-    this.#pending.push(String(index), record)
-    if (this.#pending.length >= BATCH * 2) this.#send()
+    this.#records.push(toWire({ index, success, value, durationMs, attempts }))
+    this.#indices.push(index)
+    if (this.#records.length >= BATCH) this.#send()
     else if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => {
@@ -230,13 +231,15 @@ class Reporter {
   }
 
   #send(): void {
-    if (this.#pending.length === 0) return
-    const args = this.#pending
-    this.#pending = []
-    this.#chain = this.#chain.then(() => this.#write(args))
+    if (this.#records.length === 0) return
+    const batch = encodeBatch(this.#records, this.#maxBytes)
+    const indices = this.#indices
+    this.#records = []
+    this.#indices = []
+    this.#chain = this.#chain.then(() => this.#write(batch, indices))
   }
 
-  async #write(args: (string | Buffer)[]): Promise<number> {
+  async #write(batch: Buffer, indices: number[]): Promise<number> {
     // Redis may be restarting: retry for a while, then fail the job (it runs again elsewhere).
     for (let attempt = 0; ; attempt++) {
       try {
@@ -246,7 +249,8 @@ class Reporter {
           this.#results,
           this.#done,
           this.#ttl,
-          ...args,
+          batch,
+          ...indices,
         )) as number
         this.#reported += n
         return n
