@@ -1,0 +1,128 @@
+// The column/type resolution both batch writes use: names after drizzle's casing, catalog types
+// without modifiers (enums quoted and qualified), assignment expressions, plain text values.
+import { sql } from 'drizzle-orm'
+import {
+  boolean,
+  char,
+  customType,
+  integer,
+  pgEnum,
+  pgSchema,
+  pgTable,
+  text,
+  varchar,
+} from 'drizzle-orm/pg-core'
+import { drizzle } from 'drizzle-orm/pglite'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Database } from '../src/index.js'
+import { tableInfo } from '../src/tableInfo.js'
+import {
+  isSqlValue,
+  loadCastTypes,
+  NOT_PLAIN,
+  plainText,
+  qualifiedName,
+  writeColumns,
+} from '../src/writeColumns.js'
+import { drivers, suffix } from './drivers.js'
+
+describe('writeColumns', () => {
+  it("names columns after the database's casing option and marks generated columns", () => {
+    const t = pgTable('wc_casing', {
+      someValue: text(),
+      named: text('explicit_name'),
+      total: integer().generatedAlwaysAs(sql`1`),
+    })
+    const plain = drizzle.mock()
+    const snake = drizzle.mock({ casing: 'snake_case' })
+    expect([...writeColumns(plain, tableInfo(t)).values()].map((c) => c.name)).toEqual([
+      'someValue',
+      'explicit_name',
+      'total',
+    ])
+    const cased = writeColumns(snake, tableInfo(t))
+    expect(cased.get('someValue')).toMatchObject({ name: 'some_value', quoted: '"some_value"' })
+    expect(cased.get('named')?.name).toBe('explicit_name')
+    expect(cased.get('total')?.insertable).toBe(false)
+    expect(cased.get('someValue')?.insertable).toBe(true)
+  })
+
+  it('qualifies the table name only when drizzle does', () => {
+    expect(qualifiedName(pgTable('Plain"Name', { a: text() }))).toBe('"Plain""Name"')
+    expect(qualifiedName(pgSchema('other').table('t', { a: text() }))).toBe('"other"."t"')
+  })
+
+  it('turns values into the text the driver would send, or NOT_PLAIN', () => {
+    const flag = boolean('flag')
+    const t = pgTable('wc_values', {
+      flag,
+      n: integer('n'),
+      label: text('label'),
+      upper: customType<{ data: string; driverData: unknown }>({
+        dataType: () => 'text',
+        toDriver: (v) => sql`upper(${v})`,
+      })('upper'),
+    })
+    const c = tableInfo(t).columns
+    const col = (k: string) => c.get(k)?.column as never
+    expect(plainText(col('flag'), 'boolean', true)).toBe('true')
+    expect(plainText(col('flag'), 'text', true)).toBe(NOT_PLAIN)
+    expect(plainText(col('n'), 'integer', -0)).toBe('0')
+    expect(plainText(col('n'), 'integer', null)).toBeNull()
+    expect(plainText(col('label'), 'text', sql`'x'`)).toBe(NOT_PLAIN)
+    expect(plainText(col('upper'), 'text', 'abc')).toBe(NOT_PLAIN)
+    expect(plainText(col('label'), 'text', new Date(0))).toBe(NOT_PLAIN)
+    expect(isSqlValue(sql`1`)).toBe(true)
+    expect(isSqlValue({})).toBe(false)
+  })
+})
+
+describe.each(drivers)('loadCastTypes on $name', (driver) => {
+  let database: Database
+  const id = suffix()
+  const mood = pgEnum(`wcMood_${id}`, ['a', 'B'])
+  const other = pgSchema(`wc_s_${id}`)
+  const otherMood = other.enum(`Mood_${id}`, ['x'])
+  const t = other.table(`wc_t_${id}`, {
+    v: varchar('v', { length: 5 }),
+    c: char('c', { length: 3 }),
+    m: mood('m'),
+    o: otherMood('o'),
+  })
+
+  beforeAll(async () => {
+    database = await driver.open()
+    for (const ddl of [
+      `create schema "wc_s_${id}"`,
+      `create type "wcMood_${id}" as enum ('a', 'B')`,
+      `create type "wc_s_${id}"."Mood_${id}" as enum ('x')`,
+      `create table "wc_s_${id}"."wc_t_${id}" (v varchar(5), c char(3), m "wcMood_${id}", o "wc_s_${id}"."Mood_${id}", b bit(4), n numeric(6, 2))`,
+    ])
+      await database.db.execute(sql.raw(ddl))
+  })
+  afterAll(async () => {
+    await database.db.execute(sql.raw(`drop schema "wc_s_${id}" cascade`))
+    await database.db.execute(sql.raw(`drop type "wcMood_${id}"`))
+    await database.close()
+  })
+
+  it('reports types without modifiers, enums quoted and qualified, and assignment expressions', async () => {
+    const types = await loadCastTypes(database.db, t)
+    expect(types?.get('v')?.cast).toBe('character varying')
+    expect(types?.get('c')?.cast).toBe('bpchar')
+    expect(types?.get('b')?.cast).toBe('"bit"')
+    expect(types?.get('m')?.cast).toBe(`"wcMood_${id}"`)
+    expect(types?.get('o')?.cast).toBe(`wc_s_${id}."Mood_${id}"`)
+    const run = async (expr: string) =>
+      database.db.execute(sql.raw(`select ${expr} as x`)).then(
+        (r) => (Array.isArray(r) ? r : (r as unknown as { rows: unknown[] }).rows)[0],
+        (e: { code?: string; cause?: { code?: string } }) => e.cause?.code ?? e.code,
+      )
+    expect(await run(types?.get('v')?.assign("'ABCDEFGHIJ'::text") as string)).toBe('22001')
+    expect(await run(types?.get('b')?.assign("'101'::text") as string)).toBe('22026')
+    expect(await run(types?.get('n')?.assign("'1.005'::text") as string)).toEqual({ x: '1.01' })
+    expect(await loadCastTypes(database.db, pgTable(`wc_none_${id}`, { a: text() }))).toBe(
+      undefined,
+    )
+  })
+})
