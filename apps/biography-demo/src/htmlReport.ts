@@ -135,7 +135,8 @@ ${charts.join('\n')}
 <tbody>
 ${figureRows}
 </tbody></table>
-<p class="note">Markdown identical across variants: ${input.comparison.outputsIdentical ? 'yes' : 'no'}.</p>
+<p class="note">Same biography (sources, chapters, Markdown bytes) in every variant: ${input.comparison.outputsIdentical ? 'yes' : '<strong>no — the speed-ups and memory savings are not comparable</strong>'}.</p>
+${input.comparison.differences.length > 0 ? `<ul id="differences">${input.comparison.differences.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>` : ''}
 </body>
 </html>
 `

@@ -42,6 +42,12 @@ export class Progress {
     }
   }
 
+  /** Writes a line above the bars, or to stderr when there are none. */
+  log(line: string): void {
+    if (this.#multi) this.#multi.log(`${line}\n`)
+    else process.stderr.write(`${line}\n`)
+  }
+
   /** Stops drawing (bars stay on screen). */
   stop(): void {
     this.#multi?.stop()

@@ -8,11 +8,12 @@ import { performanceProfile } from '@bookgen/profiler'
 import { findFigure } from './corpus/figures.js'
 import { type DatabaseTarget, openDatabase } from './db/database.js'
 import { runNaive } from './naivePipeline.js'
-import { runOptimized, termVectorTask } from './optimizedPipeline.js'
+import { runOptimized, type Workers } from './optimizedPipeline.js'
 import type { FetchPolicy } from './pageFetcher.js'
 import { Progress } from './progress.js'
 import type { RunContext, RunCounters } from './runContext.js'
 import { emptyStages, type RunResult, type Variant } from './runTypes.js'
+import { termVectorTask } from './stages/embed.js'
 
 /** What a process running variants needs (sent by the CLI to its child processes). */
 export interface RunConfig {
@@ -62,50 +63,8 @@ export async function runVariants(config: RunConfig): Promise<RunResult[]> {
     for (const variant of config.variants) {
       const outDir = join(config.outDir, variant)
       await mkdir(outDir, { recursive: true })
-      const nPlusOne: string[] = []
-      const optimizer = new QueryOptimizer(database.db, {
-        onNPlusOne: (warning) => nPlusOne.push(warning.message),
-        ...(config.quiet ? { logger: { warn: () => {} } } : {}),
-      })
-      const ctx: RunContext = {
-        corpusBaseUrl: config.corpusBaseUrl,
-        db: database.db,
-        optimizer,
-        figures,
-        outDir,
-        progress,
-        cache,
-        fetchPolicy: config.fetchPolicy,
-      }
-      cache.resetStats()
-      const measured = await runVariant(ctx, variant, { executor, parallelizer })
-      optimizer.close()
-      // The profile's own query figures are the ones reported; the QueryOptimizer, which times
-      // the same statements at the driver, is the cross-check.
-      const all = optimizer.getQueryStats().all
-      const optimizerDbQueries = {
-        count: all.count,
-        avgMs: all.avgMs,
-        p50Ms: all.p50Ms,
-        p95Ms: all.p95Ms,
-        maxMs: all.maxMs,
-      }
-      const result: RunResult = {
-        ...measured,
-        optimizerDbQueries,
-        dbQueryCrossCheck: queriesAgree(measured, optimizerDbQueries),
-      }
-      const statements = Object.entries(optimizer.getQueryStats().byShape)
-        .sort((a, b) => b[1].totalMs - a[1].totalMs)
-        .slice(0, 8)
-        .map(([shape, s]) => ({
-          shape: shape.length > 160 ? `${shape.slice(0, 157)}...` : shape,
-          count: s.count,
-          avgMs: round(s.avgMs),
-          maxMs: round(s.maxMs),
-          totalMs: round(s.totalMs),
-        }))
-      results.push({ ...result, nPlusOneWarnings: nPlusOne, slowestStatements: statements })
+      const shared = { config, figures, db: database.db, cache, progress, outDir }
+      results.push(await runVariant(shared, variant, { executor, parallelizer }))
     }
   } finally {
     progress.stop()
@@ -117,11 +76,37 @@ export async function runVariants(config: RunConfig): Promise<RunResult[]> {
   return results
 }
 
+/** Runs one variant inside its own profile and returns everything measured about it. */
 async function runVariant(
-  ctx: RunContext,
+  shared: {
+    config: RunConfig
+    figures: RunContext['figures']
+    db: RunContext['db']
+    cache: Cache
+    progress: Progress
+    outDir: string
+  },
   variant: Variant,
-  workers: { executor: ParallelTaskExecutor; parallelizer: ValidationParallelizer },
+  workers: Workers,
 ): Promise<RunResult> {
+  const { config, progress } = shared
+  const nPlusOne: string[] = []
+  // Slow-statement warnings go above the progress bars, not through them.
+  const optimizer = new QueryOptimizer(shared.db, {
+    onNPlusOne: (warning) => nPlusOne.push(warning.message),
+    logger: { warn: config.quiet ? () => {} : (message: string) => progress.log(message) },
+  })
+  const ctx: RunContext = {
+    corpusBaseUrl: config.corpusBaseUrl,
+    db: shared.db,
+    optimizer,
+    figures: shared.figures,
+    outDir: shared.outDir,
+    progress,
+    cache: shared.cache,
+    fetchPolicy: config.fetchPolicy,
+  }
+  shared.cache.resetStats()
   const counters: RunCounters = {
     stages: emptyStages(),
     validationBusyMs: 0,
@@ -152,7 +137,20 @@ async function runVariant(
     },
     { name: variant, sampleIntervalMs: 20 },
   )
+  optimizer.close()
   const m = prof.getMetrics()
+  // The profile's own query figures are the ones reported; the QueryOptimizer, which times the
+  // same statements at the driver, is the cross-check.
+  const stats = optimizer.getQueryStats()
+  const optimizerDbQueries = {
+    count: stats.all.count,
+    avgMs: stats.all.avgMs,
+    p50Ms: stats.all.p50Ms,
+    p95Ms: stats.all.p95Ms,
+    maxMs: stats.all.maxMs,
+  }
+  const dbQueryCount = m.dbQueries.count
+  const dbQueryAvgMs = m.dbQueries.avg * 1000
   return {
     variant,
     durationMs: m.duration * 1000,
@@ -160,11 +158,13 @@ async function runVariant(
     memoryPeakSource: m.memoryPeakSource,
     memoryStart: m.memoryStart,
     heapPeak: m.heapPeak,
-    dbQueryCount: m.dbQueries.count,
-    dbQueryAvgMs: m.dbQueries.avg * 1000,
+    dbQueryCount,
+    dbQueryAvgMs,
     dbQueryP50Ms: m.dbQueries.p50 * 1000,
     dbQueryP95Ms: m.dbQueries.p95 * 1000,
     dbQueryMaxMs: m.dbQueries.max * 1000,
+    optimizerDbQueries,
+    dbQueryCrossCheck: queriesAgree({ dbQueryCount, dbQueryAvgMs }, optimizerDbQueries),
     cacheHits: m.cacheHits,
     cacheMisses: m.cacheMisses,
     cacheHitRatio: m.cacheHitRatio,
@@ -193,10 +193,17 @@ async function runVariant(
     },
     bytesFetched: counters.bytesFetched,
     figures,
-    optimizerDbQueries: { count: 0, avgMs: 0, p50Ms: 0, p95Ms: 0, maxMs: 0 },
-    dbQueryCrossCheck: false,
-    nPlusOneWarnings: [],
-    slowestStatements: [],
+    nPlusOneWarnings: nPlusOne,
+    slowestStatements: Object.entries(stats.byShape)
+      .sort((a, b) => b[1].totalMs - a[1].totalMs)
+      .slice(0, 8)
+      .map(([shape, s]) => ({
+        shape: shape.length > 160 ? `${shape.slice(0, 157)}...` : shape,
+        count: s.count,
+        avgMs: round(s.avgMs),
+        maxMs: round(s.maxMs),
+        totalMs: round(s.totalMs),
+      })),
     profile: prof.toJSON() as unknown as Record<string, unknown>,
   }
 }

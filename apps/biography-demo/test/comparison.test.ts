@@ -230,5 +230,23 @@ describe('renderReport', () => {
     expect(html).not.toMatch(/<script|<link |src="http|href="http/)
     expect(html).toContain('Ada &lt;Lovelace&gt;')
     expect(html).not.toContain('Ada <Lovelace>')
+    expect(html).not.toContain('id="differences"')
+  })
+
+  it('lists the differences when the variants wrote different biographies', () => {
+    const other = { ...cold, figures: [{ ...naive.figures[0]!, chapterTitles: ['Early life'] }] }
+    const { comparison, targets } = compareRuns([naive, other])
+    const html = renderReport({
+      generatedAt: '2026-01-01T00:00:00Z',
+      backends: { cache: 'memory', database: 'PGlite' },
+      runs: [naive, other],
+      comparison,
+      targets,
+      memoryMeasurement: 'child processes',
+    })
+    expect(html).toContain('not comparable')
+    expect(html).toContain(
+      '<ul id="differences"><li>Ada &lt;Lovelace&gt;, optimized-cold vs naive: chapters',
+    )
   })
 })
