@@ -77,6 +77,13 @@ export function defineTaskRegistry(entries: Record<string, TaskRegistryEntry>): 
         `entries.${name}.version must be a non-negative integer, got ${describe(version)}`,
       )
     }
+    const twin = byTask.get(taskKey(task))
+    if (twin !== undefined) {
+      throw new ParallelError(
+        'INVALID_OPTION',
+        `entries.${name}: the same worker task is registered as "${twin.name}" already (one name per task)`,
+      )
+    }
     byName.set(name, { task, version })
     byTask.set(taskKey(task), Object.freeze({ name, version }))
   }
