@@ -15,8 +15,9 @@ export class HeapPeakMonitor {
   #profiler: GCProfiler | undefined
   #timer: NodeJS.Timeout | undefined
 
-  constructor() {
-    this.#profiler = startGcProfiler()
+  /** `gcProfiler: false` leaves V8's GC profiler off: only samples and the ends count. */
+  constructor(gcProfiler = true) {
+    this.#profiler = gcProfiler ? startGcProfiler() : undefined
     this.exact = this.#profiler !== undefined
     this.start = getHeapStatistics().used_heap_size
     this.#peak = this.start

@@ -34,10 +34,10 @@ export class MemoryPeakTracker {
   #final: PeakReading | undefined
   #heapFinal: number | undefined
 
-  constructor(sampleIntervalMs: number) {
+  constructor(sampleIntervalMs: number, gcProfiler = true) {
     this.#hwm = new HwmHandover()
     this.#maxRssStart = process.resourceUsage().maxRSS * 1024
-    this.#heap = new HeapPeakMonitor()
+    this.#heap = new HeapPeakMonitor(gcProfiler)
     const usage = process.memoryUsage()
     this.start = usage.rss
     this.heapStart = this.#heap.start

@@ -50,7 +50,7 @@ export class Profile implements Disposable, AsyncDisposable {
   constructor(options: ProfileOptions = {}, scope?: typeof SCOPED) {
     const o = resolveProfileOptions(options)
     this.#name = o.name
-    this.#memory = new MemoryPeakTracker(o.sampleIntervalMs)
+    this.#memory = new MemoryPeakTracker(o.sampleIntervalMs, o.gc)
     this.#runtime = new RuntimeMonitor(o)
     this.#cpuStart = process.cpuUsage()
     this.#start = performance.now()

@@ -252,7 +252,8 @@ export interface ProfileOptions {
    */
   eventLoop?: boolean
   /**
-   * Observe GC pauses. Node delivers GC entries one event-loop turn late, so a `stop()` called
+   * Observe GC pauses, and read the heap before every collection for `heapPeak` (V8's GC
+   * profiler; `false` leaves `heapPeak` to samples, `heapPeakSource: 'sampler'`). Node delivers GC entries one event-loop turn late, so a `stop()` called
    * synchronously right after synchronous work misses that work's last pauses;
    * `performanceProfile()` waits that turn before it stops.
    * @default true

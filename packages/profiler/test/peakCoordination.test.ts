@@ -121,6 +121,12 @@ describe('memory peaks that hold across threads and package copies', () => {
 })
 
 describe('heap peak', () => {
+  it('leaves the heap peak to samples with gc: false', () => {
+    const m = source.startProfile({ gc: false }).stop()
+    expect(m.heapPeakSource).toBe('sampler')
+    expect(m.heapPeak).toBeGreaterThanOrEqual(Math.max(m.heapStart, m.heapEnd))
+  })
+
   it('sees a synchronous spike built and freed without an await', () => {
     const p = source.startProfile()
     let rows: { id: number; text: string }[] | null = []
