@@ -19,4 +19,17 @@ const mapped = await parallelMap((n) => n + 1, [1, 1])
 const batched = await parallelBatchProcess([1, 2, 3], (b) => b.map((n) => -n), { batchSize: 2 })
 const got = JSON.stringify([onThreads, closures.map((r) => r.result), mapped, batched])
 if (got !== '[[1,4,9,9],["a","b",25],[2,2],[-1,-2,-3]]') throw new Error(`unexpected ${got}`)
+
+// The BullMQ backend is a subpath; bullmq is an optional peer, not installed here.
+const { bullmqBackend, defineTaskRegistry } = await import('@bookgen/parallel/bullmq')
+const remote = bullmqBackend({
+  connection: 'redis://127.0.0.1:1',
+  queue: 'smoke',
+  tasks: defineTaskRegistry({ square }),
+})
+const missing = await remote.map(square, [1]).then(
+  () => 'resolved',
+  (error) => error.code,
+)
+if (missing !== 'DRIVER_MISSING') throw new Error(`expected DRIVER_MISSING, got ${missing}`)
 console.log('esm ok')
