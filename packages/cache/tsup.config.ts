@@ -1,3 +1,4 @@
 import { defineBookgenConfig } from '../../tools/build/tsup.mjs'
 
-export default defineBookgenConfig()
+// Entries: the library and the Keyv adapter (`@bookgen/cache/keyv`, Keyv an optional peer).
+export default defineBookgenConfig({ entry: ['src/index.ts', 'src/keyv.ts'] })

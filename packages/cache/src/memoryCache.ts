@@ -293,6 +293,17 @@ export class MemoryCache implements Cache {
     return all
   }
 
+  /** The keys of the live entries (a snapshot taken when iteration starts). */
+  async *keys(): AsyncIterableIterator<string> {
+    if (this.#closed) throw closedError()
+    const now = Date.now()
+    const live: string[] = []
+    for (const [key, entry] of this.#map) {
+      if (entry.expiresAt === 0 || entry.expiresAt > now) live.push(key)
+    }
+    yield* live
+  }
+
   getStats(): CacheStats {
     return this.#stats.snapshot()
   }

@@ -463,6 +463,26 @@ export class RedisCache implements Cache {
     return true
   }
 
+  /**
+   * The keys of this namespace, with SCAN (on every master of a Cluster). A server that cannot be
+   * reached rejects the iteration with the client's error.
+   */
+  async *keys(): AsyncIterableIterator<string> {
+    if (this.#closed) throw closedError()
+    const pattern = `${escapeGlob(this.keyPrefix)}*`
+    const nodes = this.#connection.isCluster ? await this.#clusterMasters() : [this.client as Redis]
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, found] = await this.#bounded(
+          node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000),
+        )
+        cursor = next
+        for (const full of found) yield full.slice(this.keyPrefix.length)
+      } while (cursor !== '0')
+    }
+  }
+
   getStats(): CacheStats {
     return this.#stats.snapshot()
   }

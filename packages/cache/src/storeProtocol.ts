@@ -1,5 +1,6 @@
-// Internal methods the stores offer each other (a TieredCache over a RedisCache, cached() over any
-// store). Symbols, so they stay out of the public surface and out of autocompletion.
+// Internal methods the stores offer each other (a TieredCache over a RedisCache, cached() and the
+// Keyv store over any store). Registered symbols, so they stay out of the public surface and are
+// the same symbols in every bundle of the package (the main entry and `@bookgen/cache/keyv`).
 
 /** One value read with what is left of its TTL. */
 export interface TimedValue<T = unknown> {
@@ -12,16 +13,16 @@ export interface TimedValue<T = unknown> {
  * `readTimed(keys, options)`: reads values together with their remaining TTL, counting hits and
  * misses like `getMany`. Offered by `RedisCache`.
  */
-export const kReadTimed: unique symbol = Symbol('bookgen.cache.readTimed')
+export const kReadTimed: unique symbol = Symbol.for('bookgen.cache.readTimed')
 
 /**
  * `reportError(key, error)`: counts and publishes an error that happened around the store (a
  * `cached()` result the codec could not encode).
  */
-export const kReportError: unique symbol = Symbol('bookgen.cache.reportError')
+export const kReportError: unique symbol = Symbol.for('bookgen.cache.reportError')
 
 /** `setMs(key, value, ttlMs, options)`: `set` with a TTL in milliseconds (jittered TTLs). */
-export const kSetMs: unique symbol = Symbol('bookgen.cache.setMs')
+export const kSetMs: unique symbol = Symbol.for('bookgen.cache.setMs')
 
 /** The signature of `kSetMs`. */
 export type SetMs = (

@@ -320,6 +320,13 @@ export class TieredCache implements Cache {
     return written
   }
 
+  /** The keys of the remote tier (memory holds a subset of them). */
+  async *keys(): AsyncIterableIterator<string> {
+    if (this.#closed) throw closedError()
+    if (typeof this.remote.keys !== 'function') return
+    yield* this.remote.keys()
+  }
+
   getStats(): CacheStats {
     return this.#stats.snapshot()
   }

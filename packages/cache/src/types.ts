@@ -112,6 +112,12 @@ export interface Cache {
     ttlSeconds?: number,
     options?: SetOptions,
   ): Promise<boolean>
+  /**
+   * Every key of this cache's namespace, once each, in no particular order (SCAN on Redis, so it
+   * never blocks the server). Keys written or removed meanwhile may or may not appear. Optional in
+   * the interface; every store of this package has it.
+   */
+  keys?(): AsyncIterableIterator<string>
   /** Hit/miss counters. */
   getStats(): CacheStats
   /** Sets the counters back to zero. */

@@ -12,7 +12,12 @@ async function main() {
       ['b', null],
     ],
   )
-  assert.equal(cacheKey('x', { b: 1, a: 2 }), 'bookgen:x:{"a":2,"b":1}')
+  assert.equal(cacheKey('x', { b: 1, a: 2 }), 'bookgen:x:{"a"=2,"b"=1}')
+  // The Keyv adapter works without keyv installed (it is an optional peer).
+  const { KeyvStore } = require('@bookgen/cache/keyv')
+  const store = new KeyvStore(cache)
+  assert.equal(await store.set('kv', 'v', 1000), true)
+  assert.equal(await store.get('kv'), 'v')
   assert.equal(typeof TieredCache, 'function')
   await assert.rejects(
     cache.set('k', 10n),

@@ -1,6 +1,7 @@
 // Runs in a fresh project with only the packed tarball installed (tools/pack-check.mjs).
 import assert from 'node:assert/strict'
 import { CacheError, cached, cacheKey, float32Codec, MemoryCache } from '@bookgen/cache'
+import { KeyvStore } from '@bookgen/cache/keyv'
 
 const cache = new MemoryCache({ maxEntries: 10 })
 await cache.set('a', { ok: true }, 60)
@@ -14,5 +15,6 @@ assert.equal(calls, 1)
 const v = float32Codec.decode(float32Codec.encode(new Float32Array([1.5])))
 assert.equal(v[0], 1.5)
 await assert.rejects(cache.set('', 1), (e) => e instanceof CacheError && e.code === 'INVALID_KEY')
+assert.deepEqual(await new KeyvStore(cache).getMany(['a', 'none']), [{ ok: true }, undefined])
 await cache.close()
 console.log('esm ok')
