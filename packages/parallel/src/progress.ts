@@ -11,13 +11,13 @@ export const LOADING = -1
 
 /**
  * Int32 words: state, claimed (items the worker started, or STOPPED). Then one float64: since.
- * Then per item: float64 durations, u8 failed.
+ * Then per item: float64 durations, float64 values, u8 failed, u8 kinds.
  */
 const HEADER = 16
 
 /** A fresh cell for a message of `items` items, in the QUEUED state. */
 export function createProgress(items = 0): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(HEADER + items * 9)
+  const buffer = new SharedArrayBuffer(HEADER + items * 18)
   Atomics.store(new Int32Array(buffer, 0, 2), 0, QUEUED)
   return buffer
 }
@@ -61,12 +61,48 @@ export function claimItem(words: Int32Array, i: number): boolean {
 export function itemViews(
   buffer: SharedArrayBuffer,
   items: number,
-): { words: Int32Array; since: Float64Array; durations: Float64Array; failed: Uint8Array } {
+): {
+  words: Int32Array
+  since: Float64Array
+  durations: Float64Array
+  values: Float64Array
+  failed: Uint8Array
+  kinds: Uint8Array
+} {
   return {
     words: new Int32Array(buffer, 0, 2),
     since: new Float64Array(buffer, 8, 1),
     durations: new Float64Array(buffer, HEADER, items),
-    failed: new Uint8Array(buffer, HEADER + items * 8, items),
+    values: new Float64Array(buffer, HEADER + items * 8, items),
+    failed: new Uint8Array(buffer, HEADER + items * 16, items),
+    kinds: new Uint8Array(buffer, HEADER + items * 17, items),
+  }
+}
+
+/**
+ * How a finished item's value is kept: in the journal (a message on the chunk's port), or in the
+ * cell itself for a primitive, which costs no message. Stored atomically, after the value.
+ */
+export const IN_JOURNAL = 0
+export const NUMBER = 1
+export const UNDEFINED = 2
+export const NULL = 3
+export const TRUE = 4
+export const FALSE = 5
+
+/** The value of an item kept in the cell (`kind` is not IN_JOURNAL). */
+export function cellValue(kind: number, values: Float64Array, k: number): unknown {
+  switch (kind) {
+    case NUMBER:
+      return values[k]
+    case NULL:
+      return null
+    case TRUE:
+      return true
+    case FALSE:
+      return false
+    default:
+      return undefined
   }
 }
 

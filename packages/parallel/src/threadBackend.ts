@@ -11,8 +11,10 @@ import type { TaskQueue, Tinypool } from 'tinypool'
 import type { WorkerTask } from './defineWorkerTask.js'
 import { loadTimeoutError, ParallelError } from './parallelError.js'
 import {
+  cellValue,
   clock,
   createProgress,
+  IN_JOURNAL,
   itemViews,
   LOADING,
   QUEUED,
@@ -290,11 +292,21 @@ class ThreadChunk implements ChunkHandle {
 
   /** Reports every item outcome already posted by the worker. */
   #drainPort(): void {
-    const { durations, failed } = this.#views
+    const { durations, failed, kinds, values } = this.#views
+    const n = kinds.length
     for (;;) {
+      const k = this.#received
+      if (k >= n) return
+      // An item is finished when its kind says the cell holds its value, or its message came.
+      const kind = Atomics.load(kinds, k)
+      if (kind !== IN_JOURNAL) {
+        this.#received++
+        this.#listener.item(k, true, cellValue(kind, values, k), durations[k] as number)
+        continue
+      }
       const packet = receiveMessageOnPort(this.#port)
       if (packet === undefined) return
-      const k = this.#received++
+      this.#received++
       const ok = failed[k] !== 1
       const value = ok ? packet.message : this.#itemError(packet.message)
       this.#listener.item(k, ok, value, durations[k] as number)

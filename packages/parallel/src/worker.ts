@@ -5,7 +5,17 @@
 // finished items with it: the main thread reads the port even after the thread died.
 import { performance } from 'node:perf_hooks'
 import { type MessagePort, workerData } from 'node:worker_threads'
-import { claimItem, itemViews, LOADING, markProgress } from './progress.js'
+import {
+  claimItem,
+  FALSE,
+  itemViews,
+  LOADING,
+  markProgress,
+  NULL,
+  NUMBER,
+  TRUE,
+  UNDEFINED,
+} from './progress.js'
 import { cloneableError, serializeError } from './serializeError.js'
 import { isTransfer } from './transfer.js'
 
@@ -126,7 +136,7 @@ export interface ChunkReply {
 async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
   const { p: cell, port, inputs } = message
   const n = inputs.length
-  const { words, since, durations, failed } = itemViews(cell, n)
+  const { words, since, durations, values: cellValues, failed, kinds } = itemViews(cell, n)
   markProgress(cell, LOADING)
   let fn: Handler
   try {
@@ -164,12 +174,38 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     const end = performance.now()
     durations[i] = end - start
     start = end
-    // The journal: posted before the next item starts, so that no later crash can lose it.
+    // The journal: written before the next item starts, so that no later crash can lose it. A
+    // primitive is kept in the cell (no message); anything else is posted on the port.
+    if (ok) {
+      const kind = primitiveKind(value)
+      if (kind !== 0) {
+        if (kind === NUMBER) cellValues[i] = value as number
+        Atomics.store(kinds, i, kind)
+        values[i] = value
+        continue
+      }
+    }
     const posted = ok ? postValue(port, failed, i, value) : postError(port, failed, i, value)
     if (posted === MOVED) journalOnly = true
     else values[i] = posted
   }
   return journalOnly ? { ran: i } : { ran: i, values }
+}
+
+/** The cell kind of a primitive value, or 0 (IN_JOURNAL) for anything else. */
+function primitiveKind(value: unknown): number {
+  switch (typeof value) {
+    case 'number':
+      return NUMBER
+    case 'undefined':
+      return UNDEFINED
+    case 'boolean':
+      return value ? TRUE : FALSE
+    case 'object':
+      return value === null ? NULL : 0
+    default:
+      return 0
+  }
 }
 
 /** `postValue` result for a value that was moved, so only the journal holds it. */

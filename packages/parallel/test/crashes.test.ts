@@ -13,8 +13,9 @@ interface LoggedInput {
   crashAt: number
   crash: 'exit' | 'uncaught' | 'memory' | 'throw'
   ms: number
+  mixed?: boolean
 }
-const logged = defineWorkerTask<LoggedInput, number>(fixtures, 'logged')
+const logged = defineWorkerTask<LoggedInput, number | number[]>(fixtures, 'logged')
 
 /**
  * Crash runs cost a thread restart each (tens of ms, far more on a loaded machine): CI runs a
@@ -39,15 +40,17 @@ async function crashRun(
   crash: LoggedInput['crash'],
   crashAt: number,
   ms: number,
+  mixed = false,
 ) {
   const log = new SharedArrayBuffer(4 * n)
-  const items = Array.from({ length: n }, (_, id) => ({ id, log, crashAt, crash, ms }))
+  const items = Array.from({ length: n }, (_, id) => ({ id, log, crashAt, crash, ms, mixed }))
   const results = await ex.mapParallel(logged, items)
   const runs = Array.from(new Int32Array(log))
   expect(results).toHaveLength(n)
   const healthyFailures = results.filter((r, id) => id !== crashAt && !r.success)
   const reruns = runs.filter((count, id) => id !== crashAt && count !== 1)
-  const wrong = results.filter((r, id) => id !== crashAt && r.result !== id * 2)
+  const plain = (r: { result?: unknown }) => (Array.isArray(r.result) ? r.result[0] : r.result)
+  const wrong = results.filter((r, id) => id !== crashAt && plain(r) !== id * 2)
   expect({ healthyFailures, reruns, wrong }).toEqual({ healthyFailures: [], reruns: [], wrong: [] })
   expect(results.map((r) => r.taskId)).toEqual(items.map((_, id) => id))
   const failed = results[crashAt]
@@ -73,7 +76,7 @@ describe('a crashing worker thread fails only the task it was running (default o
     for (let round = 0; round < RUNS; round++) {
       const n = 200 + Math.floor(Math.random() * 300)
       const crashAt = Math.floor(Math.random() * n)
-      await crashRun(ex, n, round % 2 === 0 ? 'exit' : 'uncaught', crashAt, 0)
+      await crashRun(ex, n, round % 2 === 0 ? 'exit' : 'uncaught', crashAt, 0, round % 4 < 2)
     }
   })
 
