@@ -173,7 +173,7 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
     try {
       const host = await this.#connect()
       if (this.#session === undefined) {
-        this.#session = new RemoteRun(host, randomUUID())
+        this.#session = new RemoteRun(host, randomUUID(), { trim: true })
         this.#runs.set(this.#session.runId, this.#session)
       }
       const session = this.#session

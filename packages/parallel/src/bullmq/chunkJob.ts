@@ -64,6 +64,7 @@ export interface RedisCommands {
   expire(key: string, seconds: number): Promise<number>
   del(...keys: string[]): Promise<number>
   exists(...keys: string[]): Promise<number>
+  xtrim(key: string, strategy: 'MINID', threshold: string): Promise<number>
   xreadBuffer(...args: (string | number)[]): Promise<[Buffer, [Buffer, Buffer[]][]][] | null>
   duplicate(): RedisCommands
   on(event: 'error', listener: (error: Error) => void): unknown

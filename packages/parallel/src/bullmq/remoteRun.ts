@@ -61,7 +61,10 @@ export class RemoteRun {
   readonly runId: string
   readonly keys: RunKeys
   readonly #host: RunHost
-  readonly #chunks: RemoteChunk[] = []
+  /** Chunks in index order, from the oldest one not settled yet. */
+  #chunks: RemoteChunk[] = []
+  /** Drop what was read from the results stream (a backend's session run: nobody collects it). */
+  readonly #trim: boolean
   readonly #byNo = new Map<number, RemoteChunk>()
   #nextNo = 0
   #nextIndex = 0
@@ -71,7 +74,8 @@ export class RemoteRun {
   #reading = false
   #closed = false
 
-  constructor(host: RunHost, runId: string) {
+  constructor(host: RunHost, runId: string, options: { trim?: boolean } = {}) {
+    this.#trim = options.trim ?? false
     this.#host = host
     this.runId = runId
     this.keys = runKeys(host.prefix, host.queueName, runId)
@@ -226,7 +230,10 @@ export class RemoteRun {
           await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** failures++)))
           continue
         }
-        if (reply !== null) this.#deliverEntries(reply[0]?.[1] ?? [], true)
+        if (reply !== null) {
+          this.#deliverEntries(reply[0]?.[1] ?? [], true)
+          this.#prune()
+        }
       }
     } finally {
       this.#reading = false
@@ -262,6 +269,16 @@ export class RemoteRun {
         if (chunk.settled[k] === 1) continue
         this.#settle(chunk, k, record)
       }
+    }
+  }
+
+  /** Forgets settled chunks at the front, and (when trimming) the stream entries already read. */
+  #prune(): void {
+    let head = 0
+    while (head < this.#chunks.length && (this.#chunks[head] as RemoteChunk).remaining === 0) head++
+    if (head > 0) this.#chunks = this.#chunks.slice(head)
+    if (this.#trim) {
+      this.#host.client.xtrim(this.keys.results, 'MINID', this.#lastId).catch(() => {})
     }
   }
 
