@@ -8,7 +8,6 @@ import { type CliArgs, parseCliArgs, serviceUrls, usage } from './cliArgs.js'
 import { compareRuns, renderTable, verdictLine } from './comparison.js'
 import { CorpusServer } from './corpus/corpusServer.js'
 import { figures } from './corpus/figures.js'
-import { prepareDatabase, removeTemporaryData, resolveDatabaseTarget } from './db/database.js'
 import { DemoError, DemoErrorCode, exitCodeFor, maskUrl } from './demoError.js'
 import { renderReport } from './htmlReport.js'
 import { OutputFolder } from './outputFolder.js'
@@ -16,7 +15,7 @@ import { defaultFetchPolicy } from './pageFetcher.js'
 import { progressEnabled } from './progress.js'
 import { redisPing } from './redisPing.js'
 import type { RunResult, Variant } from './runTypes.js'
-import { defaultParallelism, type RunConfig, runVariants } from './variantRunner.js'
+import type { RunConfig } from './variantRunner.js'
 
 const memoryNoteCompare =
   'Peak memory: each comparison runs in fresh child processes (naive in one; optimized cold then warm in another, so the warm run finds the cold run’s cache). The profiler resets the kernel RSS high-water mark (VmHWM) when each profile starts, so each peak covers that run only; the warm peak also holds what the cold run left behind.'
@@ -39,6 +38,12 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(args: CliArgs): Promise<number> {
+  // The database drivers, PGlite and the four packages load only for a run (`--help` and bad
+  // arguments answer without them).
+  const { prepareDatabase, removeTemporaryData, resolveDatabaseTarget } = await import(
+    './db/database.js'
+  )
+  const { defaultParallelism, runVariants } = await import('./variantRunner.js')
   const { redisUrl, databaseUrl } = serviceUrls(process.env)
   const log = (line: string) => {
     if (!args.quiet) process.stdout.write(`${line}\n`)
@@ -232,6 +237,7 @@ async function child(): Promise<number> {
     process.once('message', (message) => resolve(message as RunConfig)),
   )
   try {
+    const { runVariants } = await import('./variantRunner.js')
     const results = await runVariants(config)
     await new Promise<void>((resolve) => process.send!({ results }, () => resolve()))
     return 0

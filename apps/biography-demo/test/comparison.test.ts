@@ -212,6 +212,12 @@ describe('compareRuns', () => {
     expect(table).toMatch(/^\s+naive\s+optimized-cold\s+optimized-warm$/m)
     expect(table).toMatch(/^duration\s+5\.00 s\s+800 ms \(6\.3×\)\s+400 ms \(12\.5×\)$/m)
     expect(table).toMatch(/^peak memory \(RSS\)\s+300\.0 MB\s+180\.0 MB \(−40 %\)/m)
+    // The memory every process holds before its run, in its own row after the peak.
+    expect(table).toMatch(/^memory at start\s+80\.0 MB\s+80\.0 MB\s+80\.0 MB$/m)
+    expect(table).toMatch(/^memory added by run\s+220\.0 MB\s+100\.0 MB \(−55 %\)/m)
+    expect(targets.find((t) => t.id === 'memory-reduction')!.measured).toBe(
+      '40.0 % (80.0 MB held before the run)',
+    )
   })
 })
 
