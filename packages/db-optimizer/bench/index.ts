@@ -164,18 +164,24 @@ async function benchDriver(name: 'postgres-js' | 'pglite'): Promise<Summary> {
 
     await truncate()
     const sample = makeRows(ROW_BY_ROW_SAMPLE, ROWS)
-    const rowByRowMs = await time(async () => {
-      for (const row of sample) await database.db.insert(sources).values(row)
-    })
+    // every baseline runs in one transaction, as batchInsert does (autocommit per row would
+    // charge the baseline a commit per row and inflate our ratio)
+    const rowByRowMs = await time(() =>
+      database.db.transaction(async (tx) => {
+        for (const row of sample) await tx.insert(sources).values(row)
+      }),
+    )
 
     const chunkTimes: number[] = []
     for (let r = 0; r < rounds; r++) {
       await truncate()
       chunkTimes.push(
-        await time(async () => {
-          for (let i = 0; i < rows.length; i += 1000)
-            await database.db.insert(sources).values(rows.slice(i, i + 1000))
-        }),
+        await time(() =>
+          database.db.transaction(async (tx) => {
+            for (let i = 0; i < rows.length; i += 1000)
+              await tx.insert(sources).values(rows.slice(i, i + 1000))
+          }),
+        ),
       )
     }
 
@@ -213,10 +219,10 @@ async function benchDriver(name: 'postgres-js' | 'pglite'): Promise<Summary> {
     out('| --- | ---: | ---: |')
     out(`| batchInsert (auto → unnest), median of ${rounds} | ${fmt(ours)} | — |`)
     out(
-      `| row-by-row insert (${fmt(ROW_BY_ROW_SAMPLE)}-row sample, extrapolated) | ${fmt(rowByRow)} | ${ratio(ours, rowByRow)} |`,
+      `| row-by-row insert, one transaction (${fmt(ROW_BY_ROW_SAMPLE)}-row sample, extrapolated) | ${fmt(rowByRow)} | ${ratio(ours, rowByRow)} |`,
     )
     out(
-      `| drizzle insert().values() in chunks of 1,000, median of ${rounds} | ${fmt(chunks)} | ${ratio(ours, chunks)} |`,
+      `| drizzle insert().values() in chunks of 1,000, one transaction, median of ${rounds} | ${fmt(chunks)} | ${ratio(ours, chunks)} |`,
     )
     out(
       `| COPY (${name === 'postgres-js' ? 'postgres.js sql`copy … from stdin`.writable()' : "PGlite COPY FROM '/dev/blob'"}), median of ${rounds} | ${fmt(copy)} | ${ratio(ours, copy)} |`,
@@ -235,14 +241,16 @@ async function benchDriver(name: 'postgres-js' | 'pglite'): Promise<Summary> {
     for (let r = 0; r < rounds; r++) {
       updateTimes.push(await time(() => optimizer.batchUpdate(sources, updates)))
     }
-    const oneByOneMs = await time(async () => {
-      for (const u of updates.slice(0, UPDATE_ONE_BY_ONE_SAMPLE)) {
-        await database.db
-          .update(sources)
-          .set({ title: u.title, score: u.score })
-          .where(eq(sources.id, u.id))
-      }
-    })
+    const oneByOneMs = await time(() =>
+      database.db.transaction(async (tx) => {
+        for (const u of updates.slice(0, UPDATE_ONE_BY_ONE_SAMPLE)) {
+          await tx
+            .update(sources)
+            .set({ title: u.title, score: u.score })
+            .where(eq(sources.id, u.id))
+        }
+      }),
+    )
     const update = UPDATE_ROWS / (median(updateTimes) / 1000)
     const updateOne = UPDATE_ONE_BY_ONE_SAMPLE / (oneByOneMs / 1000)
     out('| method | rows/s | ours vs it |')
@@ -251,7 +259,7 @@ async function benchDriver(name: 'postgres-js' | 'pglite'): Promise<Summary> {
       `| batchUpdate (UPDATE … FROM unnest, batches of 1,000), median of ${rounds} | ${fmt(update)} | — |`,
     )
     out(
-      `| one UPDATE per row (${fmt(UPDATE_ONE_BY_ONE_SAMPLE)}-row sample, extrapolated) | ${fmt(updateOne)} | ${ratio(update, updateOne)} |`,
+      `| one UPDATE per row, one transaction (${fmt(UPDATE_ONE_BY_ONE_SAMPLE)}-row sample, extrapolated) | ${fmt(updateOne)} | ${ratio(update, updateOne)} |`,
     )
 
     // 100 parents × 20 children
@@ -461,8 +469,8 @@ if (only !== 'overhead') {
     (s) => `${ratio(s.ours, s.rowByRow)} — ${verdict(s.ours / s.rowByRow >= 50)}`,
   )
   row(
-    'batchInsert ≥ 1.5× drizzle chunks of 1,000',
-    (s) => `${ratio(s.ours, s.chunks)} — ${verdict(s.ours / s.chunks >= 1.5)}`,
+    'batchInsert ≥ 5× drizzle chunks of 1,000 (transactional)',
+    (s) => `${ratio(s.ours, s.chunks)} — ${verdict(s.ours / s.chunks >= 5)}`,
   )
   row(
     'batchInsert within 1.5× of COPY',
