@@ -2,7 +2,14 @@ import { cacheChannel, publishCacheEvent } from './cacheChannel.js'
 import { CacheError, CacheErrorCode } from './cacheError.js'
 import { argumentKeyParts, cacheKey } from './cacheKey.js'
 import { getCache } from './getCache.js'
-import { kReportError, kSetMs, type SetMs } from './storeProtocol.js'
+import {
+  isStaleEnvelope,
+  kRawRead,
+  kReportError,
+  kSetMs,
+  type SetMs,
+  type StaleEnvelope,
+} from './storeProtocol.js'
 import type { Cache, CodecOption } from './types.js'
 import { assertTtl, describe } from './validate.js'
 
@@ -67,16 +74,6 @@ export interface CachedFunction<A extends unknown[], R> {
    * does not store its result, and later callers do not join it.
    */
   invalidate(...args: A): Promise<boolean>
-}
-
-interface Envelope {
-  __bookgen_swr: 1
-  /** The value. */
-  v: unknown
-  /** Fresh until (epoch ms). */
-  f: number
-  /** Served stale (with a background refresh) until (epoch ms); after that only on failure. */
-  s?: number
 }
 
 /** One computation of a key: callers join it until its result is stored. */
@@ -199,6 +196,8 @@ function createRunner<This, A extends unknown[], R>(
     )
   }
   const io = codec === undefined ? undefined : { codec }
+  // Reads see the envelope; what the function returns is always its value.
+  const rawRead = { ...io, [kRawRead]: true }
   const flights = new Map<string, Flight<Awaited<R>>>()
   const refreshing = new Set<string>()
   const backoffs = new Map<string, Backoff>()
@@ -218,7 +217,7 @@ function createRunner<This, A extends unknown[], R>(
     try {
       if (enveloped) {
         const now = Date.now()
-        const envelope: Envelope = {
+        const envelope: StaleEnvelope = {
           __bookgen_swr: 1,
           v: value,
           f: now + fresh!,
@@ -289,10 +288,10 @@ function createRunner<This, A extends unknown[], R>(
     let settled: Promise<unknown> | undefined
     const flight: Flight<Awaited<R>> = { promise: undefined as never, cancelled: false }
     flight.promise = (async (): Promise<Awaited<R>> => {
-      const hit = await store.get<unknown>(k, io)
-      let stale: Envelope | undefined
+      const hit = await store.get<unknown>(k, enveloped ? rawRead : io)
+      let stale: StaleEnvelope | undefined
       if (hit !== undefined) {
-        if (!enveloped || !isEnvelope(hit)) return hit as Awaited<R>
+        if (!enveloped || !isStaleEnvelope(hit)) return hit as Awaited<R>
         const now = Date.now()
         if (now < hit.f) return hit.v as Awaited<R>
         if (now < (hit.s ?? hit.f)) {
@@ -373,13 +372,4 @@ function setWithMs(
     return (store as unknown as Record<typeof kSetMs, SetMs>)[kSetMs](key, value, ttlMs, io)
   }
   return store.set(key, value, Math.ceil(ttlMs / 1000), io)
-}
-
-function isEnvelope(value: unknown): value is Envelope {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as Envelope).__bookgen_swr === 1 &&
-    typeof (value as Envelope).f === 'number'
-  )
 }

@@ -15,7 +15,7 @@ import {
   retainClock,
 } from './coarseClock.js'
 import { codecFor, resolveCodec } from './codecs.js'
-import { kReportError, kSetMs } from './storeProtocol.js'
+import { kReportError, kSetMs, readValue } from './storeProtocol.js'
 import type { Cache, CacheStats, Codec, CodecOption, GetOptions, SetOptions } from './types.js'
 import {
   assertKey,
@@ -129,13 +129,13 @@ export class MemoryCache implements Cache {
 
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     if (options?.codec !== undefined) resolveCodec(options.codec)
-    return this.getSync<T>(key)
+    return this.getSync<T>(key, options)
   }
 
   /**
    * Synchronous `get`: the value, or `undefined` on a miss (counted and published like `get`).
    */
-  getSync<T = unknown>(key: string): T | undefined {
+  getSync<T = unknown>(key: string, options?: GetOptions): T | undefined {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = eventStart(this.#events)
@@ -147,7 +147,7 @@ export class MemoryCache implements Cache {
     }
     entry.used = true
     this.#stats.hit(key, start)
-    return entry.value as T
+    return readValue(entry.value as T, options)
   }
 
   async set(
@@ -262,7 +262,7 @@ export class MemoryCache implements Cache {
     if (options?.codec !== undefined) resolveCodec(options.codec)
     const out = new Map<string, T>()
     for (const key of keys) {
-      const value = this.getSync<T>(key)
+      const value = this.getSync<T>(key, options)
       if (value !== undefined) out.set(key, value)
     }
     return out

@@ -14,7 +14,7 @@ import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
 import { clusterSlot } from './clusterSlot.js'
 import { codecFor, decodeTagged, resolveCodec, tagValue } from './codecs.js'
 import { openRedisClient, type RedisClient, RedisConnection } from './redisConnection.js'
-import { kReadTimed, kReportError, kSetMs, type TimedValue } from './storeProtocol.js'
+import { kReadTimed, kReportError, kSetMs, readValue, type TimedValue } from './storeProtocol.js'
 import type {
   Cache,
   CacheHealth,
@@ -242,7 +242,7 @@ export class RedisCache implements Cache {
       this.#stats.miss(key, start)
       return undefined
     }
-    return this.#decoded<T>(key, raw, codec, start)
+    return readValue(this.#decoded<T>(key, raw, codec, start), options)
   }
 
   async set(
@@ -381,7 +381,7 @@ export class RedisCache implements Cache {
         this.#stats.miss(keys[i]!, start)
         continue
       }
-      const value = this.#decoded<T>(keys[i]!, raw.value, codec, start)
+      const value = readValue(this.#decoded<T>(keys[i]!, raw.value, codec, start), options)
       if (value !== undefined) out.set(keys[i]!, value)
     }
     return out
@@ -528,7 +528,7 @@ export class RedisCache implements Cache {
         this.#stats.miss(keys[i]!, start)
         continue
       }
-      const value = this.#decoded<T>(keys[i]!, raw.value, codec, start)
+      const value = readValue(this.#decoded<T>(keys[i]!, raw.value, codec, start), options)
       if (value !== undefined) out[i] = { value, ttlMs: raw.ttlMs }
     }
     return out

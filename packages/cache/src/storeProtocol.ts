@@ -31,3 +31,38 @@ export type SetMs = (
   ttlMs: number,
   options?: import('./types.js').SetOptions,
 ) => Promise<boolean>
+
+/**
+ * A `GetOptions` flag (`{ [kRawRead]: true }`): return a `cached()` stale-while-revalidate or grace
+ * envelope as it is stored. Without it, every store's reads return the value inside the envelope,
+ * so a plain `get` of such a key gives the value, never the wrapper.
+ */
+export const kRawRead: unique symbol = Symbol.for('bookgen.cache.rawRead')
+
+/** What `cached()` stores for a key with stale-while-revalidate or a grace period. */
+export interface StaleEnvelope {
+  __bookgen_swr: 1
+  /** The value. */
+  v: unknown
+  /** Fresh until (epoch ms). */
+  f: number
+  /** Served stale (with a background refresh) until (epoch ms); after that only on failure. */
+  s?: number
+}
+
+/** True for a value `cached()` stored in a `StaleEnvelope`. */
+export function isStaleEnvelope(value: unknown): value is StaleEnvelope {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as StaleEnvelope).__bookgen_swr === 1 &&
+    typeof (value as StaleEnvelope).f === 'number'
+  )
+}
+
+/** `value` as a read returns it: unwrapped from its envelope unless `options` ask for it raw. */
+export function readValue<T>(value: T, options: object | undefined): T {
+  if (typeof value !== 'object' || value === null) return value
+  if (options !== undefined && (options as Record<symbol, unknown>)[kRawRead] === true) return value
+  return isStaleEnvelope(value) ? (value.v as T) : value
+}

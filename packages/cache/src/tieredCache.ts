@@ -4,7 +4,14 @@ import { StatsCounter } from './cacheStats.js'
 import { InvalidationListener, type InvalidationMode } from './invalidationListener.js'
 import { MemoryCache, type MemoryCacheOptions, memoryCacheDefaults } from './memoryCache.js'
 import { RedisCache, type RedisCacheOptions } from './redisCache.js'
-import { kReadTimed, kReportError, kSetMs, type SetMs } from './storeProtocol.js'
+import {
+  kRawRead,
+  kReadTimed,
+  kReportError,
+  kSetMs,
+  readValue,
+  type SetMs,
+} from './storeProtocol.js'
 import type { Cache, CacheHealth, CacheStats, GetOptions, SetOptions } from './types.js'
 import { assertKey, assertKeys, assertTtl, describe, entryList } from './validate.js'
 
@@ -163,7 +170,7 @@ export class TieredCache implements Cache {
     if (this.#closed) throw closedError()
     const start = eventStart(true)
     if (this.coherent) {
-      const local = this.memory.getSync<T>(key)
+      const local = this.memory.getSync<T>(key, options)
       if (local !== undefined) {
         this.#stats.hit(key, start)
         return local
@@ -175,7 +182,7 @@ export class TieredCache implements Cache {
       return undefined
     }
     this.#stats.hit(key, start)
-    return found
+    return readValue(found, options)
   }
 
   async set(
@@ -275,12 +282,12 @@ export class TieredCache implements Cache {
     assertKeys(keys, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const start = eventStart(true)
-    const found = this.coherent ? await this.memory.getMany<T>(keys) : new Map<string, T>()
+    const found = this.coherent ? await this.memory.getMany<T>(keys, options) : new Map<string, T>()
     const missing = keys.filter((k) => !found.has(k))
     if (missing.length > 0) {
       const fetched = await this.#readRemote<T>(missing, options)
       for (let i = 0; i < missing.length; i++) {
-        if (fetched[i] !== undefined) found.set(missing[i]!, fetched[i]!)
+        if (fetched[i] !== undefined) found.set(missing[i]!, readValue(fetched[i]!, options))
       }
     }
     const out = new Map<string, T>()
@@ -360,7 +367,9 @@ export class TieredCache implements Cache {
    * Reads `keys` from the remote and copies the hits into memory, unless the key changed (or
    * memory was emptied) while the read was in flight: the reply may predate that change.
    */
-  async #readRemote<T>(keys: readonly string[], options?: GetOptions): Promise<(T | undefined)[]> {
+  async #readRemote<T>(keys: readonly string[], given?: GetOptions): Promise<(T | undefined)[]> {
+    // Memory keeps what is stored (a cached() envelope as it is); callers get it unwrapped.
+    const options = { ...given, [kRawRead]: true }
     const epoch = this.#epoch
     for (const key of keys) {
       const pending = this.#pending.get(key)

@@ -7,6 +7,7 @@ import {
   cached,
   MemoryCache,
   RedisCache,
+  TieredCache,
 } from '../src/index.js'
 import { REDIS_URL, sleep, testNamespace } from './helpers.js'
 
@@ -179,6 +180,38 @@ describe('cached() computations', () => {
       await expect(fn()).rejects.toThrow('source down')
     } finally {
       await cache.close()
+    }
+  })
+
+  it('a plain read of a stale-while-revalidate key gives the value, never the wrapper', async () => {
+    const namespace = testNamespace('swr-plain')
+    const stores: Cache[] = [
+      new MemoryCache(),
+      new RedisCache({ url: REDIS_URL, namespace }),
+      new TieredCache({ remote: { url: REDIS_URL, namespace: `${namespace}-t` } }),
+    ]
+    try {
+      for (const cache of stores) {
+        const fn = cached(async (n: number) => ({ n }), {
+          cache,
+          keyPrefix: 'swrplain',
+          ttl: 60,
+          staleWhileRevalidate: 60,
+          gracePeriod: 60,
+        })
+        expect(await fn(1)).toEqual({ n: 1 })
+        await sleep(20)
+        expect(await cache.get(fn.key(1)), cache.constructor.name).toEqual({ n: 1 })
+        expect(await cache.getMany([fn.key(1)])).toEqual(new Map([[fn.key(1), { n: 1 }]]))
+        // Twice through a TieredCache: once from Redis, once from its memory copy.
+        expect(await cache.get(fn.key(1))).toEqual({ n: 1 })
+        expect(await fn(1)).toEqual({ n: 1 })
+      }
+    } finally {
+      for (const cache of stores) {
+        await cache.clear()
+        await cache.close()
+      }
     }
   })
 })
