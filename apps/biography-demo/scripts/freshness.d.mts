@@ -8,3 +8,17 @@ export declare function buildQuietly(
   args: readonly string[],
   options?: { cwd?: string; env?: NodeJS.ProcessEnv },
 ): Promise<number>
+/** SHA-256 of every input file of the projects. */
+export declare function inputsHash(root: string, projects?: readonly string[]): string
+/** The first project that needs a build (mtimes, then the recorded inputs' hash), if any. */
+export declare function needsBuild(
+  root: string,
+  stampFile: string,
+  projects?: readonly string[],
+): string | undefined
+/** Records the inputs' hash after a successful build. */
+export declare function recordBuild(
+  root: string,
+  stampFile: string,
+  projects?: readonly string[],
+): void

@@ -1,8 +1,9 @@
 // Whether the demo's build outputs are newer than every file they are built from, and a quiet
 // build for when they are not. Used by scripts/demo.mjs (`npm run demo`).
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
 
 /** Projects the demo's dist depends on, in build order, relative to the workspace root. */
 export const demoProjects = [
@@ -34,6 +35,56 @@ export function staleProject(root, projects = demoProjects) {
     if (inputs > built) return project
   }
   return undefined
+}
+
+/**
+ * SHA-256 of every input file of the projects (paths and contents), to tell a build that is up
+ * to date from one whose sources were only touched (a checkout, an editor) when their mtimes say
+ * otherwise.
+ * @param {string} root workspace root
+ * @param {readonly string[]} [projects]
+ * @returns {string}
+ */
+export function inputsHash(root, projects = demoProjects) {
+  const hash = createHash('sha256')
+  const paths = [
+    ...sharedInputs.map((p) => join(root, p)),
+    ...projects.flatMap((project) => projectInputs.map((p) => join(root, project, p))),
+  ]
+  for (const path of paths) {
+    walkFiles(path, (file) => {
+      hash.update(`${relative(root, file)}\n`)
+      hash.update(readFileSync(file))
+    })
+  }
+  return hash.digest('hex')
+}
+
+/**
+ * Whether the demo needs a build: a project's dist is missing, or older than its inputs and
+ * the inputs differ from those recorded by the last build `npm run demo` ran.
+ * @param {string} root workspace root
+ * @param {string} stampFile where {@link recordBuild} wrote the inputs' hash
+ * @param {readonly string[]} [projects]
+ * @returns {string | undefined} the first stale project, or undefined
+ */
+export function needsBuild(root, stampFile, projects = demoProjects) {
+  const stale = staleProject(root, projects)
+  if (stale === undefined) return undefined
+  const missing = projects.find((p) => oldest(join(root, p, 'dist')) === undefined)
+  if (missing !== undefined) return missing
+  const recorded = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : ''
+  return recorded === inputsHash(root, projects) ? undefined : stale
+}
+
+/**
+ * Records the inputs' hash after a successful build.
+ * @param {string} root
+ * @param {string} stampFile
+ * @param {readonly string[]} [projects]
+ */
+export function recordBuild(root, stampFile, projects = demoProjects) {
+  writeFileSync(stampFile, `${inputsHash(root, projects)}\n`)
 }
 
 /**
@@ -83,6 +134,15 @@ function oldest(path) {
     if (min === undefined || mtime < min) min = mtime
   })
   return min
+}
+
+function walkFiles(path, visit) {
+  if (!existsSync(path)) return
+  if (!statSync(path).isDirectory()) {
+    visit(path)
+    return
+  }
+  for (const entry of readdirSync(path).sort()) walkFiles(join(path, entry), visit)
 }
 
 function walk(path, visit) {
