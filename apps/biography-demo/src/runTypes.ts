@@ -73,7 +73,8 @@ export interface RunResult {
   cacheHits: number
   cacheMisses: number
   cacheHitRatio: number
-  cpuPercent: number
+  /** Process CPU over wall time, percent; null for a run under 100 ms (the profiler's figure). */
+  cpuPercent: number | null
   stages: StageTimes
   validation: {
     total: number

@@ -24,7 +24,7 @@ export interface Criteria {
   minCacheHitRatio?: number
   /** duration must not exceed this, seconds. */
   maxDuration?: number
-  /** cpuPercent must not exceed this. */
+  /** cpuPercent must not exceed this (skipped when the profile was too short to tell). */
   maxCpuPercent?: number
   /** eventLoopDelay.p99 must not exceed this, seconds. */
   maxEventLoopDelayP99?: number
@@ -95,7 +95,13 @@ const RULES: Record<keyof Criteria, Rule> = {
     applies: (m) => m.cacheHits + m.cacheMisses > 0,
   },
   maxDuration: { metric: 'duration', unit: 'seconds', kind: 'max', read: (m) => m.duration },
-  maxCpuPercent: { metric: 'cpuPercent', unit: 'percent', kind: 'max', read: (m) => m.cpuPercent },
+  maxCpuPercent: {
+    metric: 'cpuPercent',
+    unit: 'percent',
+    kind: 'max',
+    read: (m) => m.cpuPercent ?? 0,
+    applies: (m) => m.cpuPercent !== null,
+  },
   maxEventLoopDelayP99: {
     metric: 'eventLoopDelay.p99',
     unit: 'seconds',

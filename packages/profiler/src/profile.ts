@@ -1,5 +1,5 @@
 import { type ChannelSink, listenEverywhere } from './channels.js'
-import { cpuPercent } from './cpuPercent.js'
+import { windowCpuPercent } from './cpuPercent.js'
 import { type CheckResult, type Criteria, checkMetrics, DEFAULT_CRITERIA } from './criteria.js'
 import { type MemoryPeakSource, MemoryPeakTracker } from './memoryPeakTracker.js'
 import { ProfileCounters } from './profileCounters.js'
@@ -176,7 +176,7 @@ export class Profile implements Disposable, AsyncDisposable {
       cacheMisses: c.misses,
       cacheHitRatio: c.hitRatio,
       dbQueryAvg: c.queries.mean,
-      cpuPercent: cpuPercent(f.cpuSeconds, duration),
+      cpuPercent: windowCpuPercent(f.cpuSeconds, duration),
       cpuSeconds: f.cpuSeconds,
       duration,
       startTime: this.#startEpoch,
@@ -296,7 +296,7 @@ export class Profile implements Disposable, AsyncDisposable {
     return this.#counts.queries.count
   }
   /** Process CPU over wall time, percent. */
-  get cpuPercent(): number {
+  get cpuPercent(): number | null {
     return this.getMetrics().cpuPercent
   }
   /** Wall time, seconds. */

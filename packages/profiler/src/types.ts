@@ -94,10 +94,11 @@ export interface PerformanceMetrics {
   dbQueryAvg: number
   /**
    * Process CPU time (user + system) over wall time, percent: within 0..100 × the cores Node may
-   * use (it exceeds 100 with busy threads). The kernel counts CPU time in scheduler ticks, so
-   * over windows of a few ms the figure is coarse; `cpuSeconds` is the raw total.
+   * use (it exceeds 100 with busy threads); null for a profile shorter than 100 ms, where the
+   * kernel's tick-based CPU accounting makes the ratio mostly rounding (`cpuSeconds` is the raw
+   * total either way).
    */
-  cpuPercent: number
+  cpuPercent: number | null
   /** Wall time, seconds. */
   duration: number
   /** Unix epoch seconds when the profile started. */

@@ -67,7 +67,7 @@ describe('startProfile', () => {
     expect(m.endTime - m.startTime).toBeCloseTo(m.duration, 6)
     // the same figure as process.cpuUsage() measured around the profile (the machine may be busy)
     expect(m.cpuPercent).toBeGreaterThan(0)
-    expect(Math.abs(m.cpuPercent - outer)).toBeLessThan(15)
+    expect(Math.abs((m.cpuPercent ?? 0) - outer)).toBeLessThan(15)
     expect(m.memoryStart).toBeGreaterThan(0)
     expect(m.memoryIncrease).toBe(m.memoryEnd - m.memoryStart)
     expect(m.heapPeak).toBeGreaterThanOrEqual(m.heapStart)
@@ -75,19 +75,31 @@ describe('startProfile', () => {
     expect(p.duration).toBe(m.duration)
   })
 
-  it('keeps cpuPercent within 0..100 x cores, even over a window of microseconds', () => {
-    const cores = availableParallelism()
+  it('reports no cpuPercent for a window too short to measure, and skips maxCpuPercent', () => {
     for (let i = 0; i < 200; i++) {
-      const m = startProfile({
-        channels: false,
-        gc: false,
-        eventLoop: false,
-        sampleIntervalMs: 0,
-      }).stop()
-      expect(m.cpuPercent).toBeGreaterThanOrEqual(0)
-      expect(m.cpuPercent).toBeLessThanOrEqual(100 * cores)
+      const p = startProfile({ channels: false, gc: false, eventLoop: false, sampleIntervalMs: 0 })
+      const m = p.stop()
       expect(m.cpuSeconds).toBeGreaterThanOrEqual(0)
+      // a descheduled start/stop on a busy machine can last 100 ms: then the figure is reported
+      if (m.duration >= 0.1) {
+        expect(m.cpuPercent).toBeLessThanOrEqual(100 * availableParallelism())
+        continue
+      }
+      expect(m.cpuPercent).toBeNull()
+      const result = p.check({ maxCpuPercent: 1 })
+      expect(result.ok).toBe(true)
+      expect(result.skipped).toEqual(['maxCpuPercent'])
     }
+  })
+
+  it('keeps cpuPercent within 0..100 x cores once the window is long enough', async () => {
+    const p = startProfile({ channels: false, gc: false, eventLoop: false, sampleIntervalMs: 0 })
+    const until = performance.now() + 120
+    while (performance.now() < until) {}
+    const m = p.stop()
+    expect(m.cpuPercent).not.toBeNull()
+    expect(m.cpuPercent).toBeGreaterThanOrEqual(0)
+    expect(m.cpuPercent).toBeLessThanOrEqual(100 * availableParallelism())
   })
 
   it('records -0 as a zero duration', () => {
