@@ -125,7 +125,7 @@ describe('RedisCache on a Redis Cluster', () => {
     for (let round = 0; round < 10; round++) {
       for (const key of onVictim.slice(0, 3)) await cache.get(key)
     }
-    expect(cache.getHealth().circuit).toBe('open')
+    expect(cache.getHealth().circuit).not.toBe('closed')
     // (Keys the load does not touch, served by the other masters.)
     const healthy = Array.from({ length: 200 }, (_, i) => `h${i}`)
       .filter((k) => slotOwner(k) !== victimAddress)
