@@ -7,8 +7,8 @@ const run = promisify(execFile)
 
 it('a process exits by itself after close(): no thread or timer keeps it alive', async () => {
   const script = fileURLToPath(new URL('./fixtures/closeChild.mjs', import.meta.url))
-  const started = performance.now()
-  const { stdout } = await run(process.execPath, [script], { timeout: 15_000 })
+  // A thread or timer left behind keeps the child alive for ever: the timeout only bounds that
+  // hang (long, because a loaded machine takes seconds to start Node and the threads).
+  const { stdout } = await run(process.execPath, [script], { timeout: 90_000 })
   expect(JSON.parse(stdout)).toEqual({ sum: 999_000, closures: [2, 3, 4] })
-  expect(performance.now() - started).toBeLessThan(10_000)
 })
