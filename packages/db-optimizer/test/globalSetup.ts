@@ -31,7 +31,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const file = join(dir, 'datadir.tar')
   await promisify(execFile)(process.execPath, ['--input-type=module', '-e', DUMP, file], {
     cwd: join(import.meta.dirname, '..'),
-    timeout: 60_000,
+    timeout: 300_000, // a hang bound: initdb takes a few seconds, minutes on a loaded machine
   })
   project.provide('pgliteDump', file)
   return () => rmSync(dir, { recursive: true, force: true })
