@@ -3,11 +3,16 @@
 //
 //   node tools/services.mjs --check          report and exit
 //   node tools/services.mjs -- <command...>  run <command> with REDIS_URL / DATABASE_URL set
+//   node tools/services.mjs --replica --pgbouncer -- <command...>
+//       also a throwaway primary + streaming replica (PRIMARY_URL, REPLICA_URL) and PgBouncer in
+//       transaction mode in front of DATABASE_URL (PGBOUNCER_URL, PGBOUNCER_ADMIN_URL)
 //
 // The URLs come from REDIS_URL and DATABASE_URL (defaults below). When a server is installed but not
 // running, a throwaway instance is started on a free port in a temporary folder and stopped when the
 // command ends. When one is not installed, the script stops with a message that says how to install it.
 import { spawn } from 'node:child_process'
+import { startPgBouncer } from './testing/pgbouncer.mjs'
+import { startPostgresReplica } from './testing/postgresReplica.mjs'
 import {
   canConnect,
   findPostgresBin,
@@ -24,6 +29,7 @@ const args = process.argv.slice(2)
 const dash = args.indexOf('--')
 const command = dash === -1 ? [] : args.slice(dash + 1)
 const checkOnly = args.includes('--check') || command.length === 0
+const flags = dash === -1 ? args : args.slice(0, dash)
 
 const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL
 const databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL
@@ -94,6 +100,24 @@ function fail(message) {
 
 const env = { ...process.env, REDIS_URL: await ensureRedis(), DATABASE_URL: await ensurePostgres() }
 if (checkOnly) process.exit(0)
+if (flags.includes('--replica')) {
+  const pair = await startPostgresReplica()
+  started.push(pair)
+  env.PRIMARY_URL = pair.primary.url
+  env.REPLICA_URL = pair.replica.url
+  console.log(`[services] replica    started ${pair.primary.url} -> ${pair.replica.url}`)
+}
+if (flags.includes('--pgbouncer')) {
+  const target = new URL(env.DATABASE_URL)
+  const bouncer = await startPgBouncer({
+    host: target.hostname || '127.0.0.1',
+    port: Number(target.port || 5432),
+  })
+  started.push(bouncer)
+  env.PGBOUNCER_URL = bouncer.url(target.pathname.slice(1) || 'postgres')
+  env.PGBOUNCER_ADMIN_URL = bouncer.adminUrl
+  console.log(`[services] pgbouncer  started ${env.PGBOUNCER_URL} (transaction mode)`)
+}
 
 const child = spawn(command[0], command.slice(1), { stdio: 'inherit', env, shell: false })
 for (const signal of ['SIGINT', 'SIGTERM']) {
