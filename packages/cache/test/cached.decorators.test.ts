@@ -1,9 +1,13 @@
 // Standard (TypeScript 5) decorators: this file is compiled by esbuild (see vitest.config.ts).
 import { afterAll, describe, expect, it } from 'vitest'
 import { Cached, RedisCache } from '../src/index.js'
-import { REDIS_URL, sleep, testNamespace } from './helpers.js'
+import { REDIS_URL, STEADY, sleep, testNamespace } from './helpers.js'
 
-const cache = new RedisCache({ url: REDIS_URL, namespace: testNamespace('decorator') })
+const cache = new RedisCache({
+  url: REDIS_URL,
+  namespace: testNamespace('decorator'),
+  ...STEADY,
+})
 
 class SourceValidator {
   calls = 0

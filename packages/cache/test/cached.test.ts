@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { waitFor } from '../../../tools/testing/servers.mjs'
 import { cached, cacheKey, MemoryCache, RedisCache, setCache } from '../src/index.js'
-import { REDIS_URL, rawClient, sleep, testNamespace } from './helpers.js'
+import { REDIS_URL, rawClient, STEADY, sleep, testNamespace } from './helpers.js'
 
 describe('cached()', () => {
   let cache: RedisCache
 
   beforeEach(() => {
-    cache = new RedisCache({ url: REDIS_URL, namespace: testNamespace('cached') })
+    cache = new RedisCache({ url: REDIS_URL, namespace: testNamespace('cached'), ...STEADY })
   })
 
   afterEach(async () => {

@@ -9,7 +9,7 @@ import {
   RedisCache,
   TieredCache,
 } from '../src/index.js'
-import { REDIS_URL, sleep, testNamespace } from './helpers.js'
+import { REDIS_URL, STEADY, sleep, testNamespace } from './helpers.js'
 
 /** A promise with its resolve function, to hold a computation or a write at a chosen point. */
 function gate<T = void>() {
@@ -78,7 +78,11 @@ describe('cached() computations', () => {
   })
 
   it('returns a result the codec cannot encode, and counts the error', async () => {
-    const cache = new RedisCache({ url: REDIS_URL, namespace: testNamespace('unencodable') })
+    const cache = new RedisCache({
+      url: REDIS_URL,
+      namespace: testNamespace('unencodable'),
+      ...STEADY,
+    })
     const events: CacheEvent[] = []
     const listener = (m: unknown) => {
       if ((m as CacheEvent).namespace === cache.namespace) events.push(m as CacheEvent)
@@ -187,8 +191,8 @@ describe('cached() computations', () => {
     const namespace = testNamespace('swr-plain')
     const stores: Cache[] = [
       new MemoryCache(),
-      new RedisCache({ url: REDIS_URL, namespace }),
-      new TieredCache({ remote: { url: REDIS_URL, namespace: `${namespace}-t` } }),
+      new RedisCache({ url: REDIS_URL, namespace, ...STEADY }),
+      new TieredCache({ remote: { url: REDIS_URL, namespace: `${namespace}-t`, ...STEADY } }),
     ]
     try {
       for (const cache of stores) {

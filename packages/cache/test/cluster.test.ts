@@ -11,7 +11,7 @@ import { waitFor } from '../../../tools/testing/servers.mjs'
 import { clusterSlot } from '../src/clusterSlot.js'
 import { CacheError, RedisCache } from '../src/index.js'
 import { describeCacheSuite } from './cacheSuite.js'
-import { sleep, testNamespace } from './helpers.js'
+import { STEADY, sleep, testNamespace } from './helpers.js'
 
 let cluster: ThrowawayRedisCluster
 let client: Cluster
@@ -42,7 +42,7 @@ afterAll(async () => {
 
 describeCacheSuite(
   'RedisCache on a Redis Cluster',
-  () => new RedisCache({ client, namespace: testNamespace('cluster-suite') }),
+  () => new RedisCache({ client, namespace: testNamespace('cluster-suite'), ...STEADY }),
 )
 
 describe('RedisCache on a Redis Cluster', () => {

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../../../tools/testing/servers.mjs'
 import { RedisCache, TieredCache } from '../src/index.js'
-import { REDIS_URL, rawClient, sleep, testNamespace } from './helpers.js'
+import { REDIS_URL, rawClient, STEADY, sleep, testNamespace } from './helpers.js'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const tsx = join(packageDir, '..', '..', 'node_modules', '.bin', 'tsx')
@@ -155,8 +155,8 @@ describe('TieredCache coherence across processes', () => {
 describe('TieredCache coherence in one process', () => {
   it('with tracking: a RedisCache write elsewhere evicts the memory copy', async () => {
     const namespace = testNamespace('coherent-local')
-    const writer = new RedisCache({ url: REDIS_URL, namespace })
-    const tiered = new TieredCache({ remote: { url: REDIS_URL, namespace } })
+    const writer = new RedisCache({ url: REDIS_URL, namespace, ...STEADY })
+    const tiered = new TieredCache({ remote: { url: REDIS_URL, namespace, ...STEADY } })
     try {
       await waitFor(() => tiered.coherent, 10_000, 'coherent')
       await writer.set('k', 1, 60)
@@ -176,8 +176,14 @@ describe('TieredCache coherence in one process', () => {
 
   it('with the bus: one TieredCache’s writes evict another’s memory copy', async () => {
     const namespace = testNamespace('coherent-bus')
-    const a = new TieredCache({ remote: { url: REDIS_URL, namespace }, invalidation: 'bus' })
-    const b = new TieredCache({ remote: { url: REDIS_URL, namespace }, invalidation: 'bus' })
+    const a = new TieredCache({
+      remote: { url: REDIS_URL, namespace, ...STEADY },
+      invalidation: 'bus',
+    })
+    const b = new TieredCache({
+      remote: { url: REDIS_URL, namespace, ...STEADY },
+      invalidation: 'bus',
+    })
     try {
       await waitFor(() => a.coherent && b.coherent, 10_000, 'coherent')
       await a.set('k', 1, 60)

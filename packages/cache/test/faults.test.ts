@@ -10,13 +10,28 @@ import {
 import { CACHE_CHANNEL, type CacheEvent, cached, RedisCache } from '../src/index.js'
 import { sleep, testNamespace } from './helpers.js'
 
-// Generous bound for a 250 ms command timeout on a loaded 2-core machine.
+// Bound for a 250 ms command timeout. A call is checked against a timer of this length started
+// with it, not against the wall clock: on a loaded machine both fire late together, and Node runs
+// the cache's own (earlier) timeout and the promise reactions after it before the later timer.
 const BOUND_MS = 1000
+// How long a call answered without any I/O may take: less than any timer.
+const NO_WAIT_MS = 1
 
-async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
+async function timed<T>(
+  run: () => Promise<T>,
+  boundMs = BOUND_MS,
+): Promise<{ value: T; ms: number; inBound: boolean }> {
   const start = performance.now()
-  const value = await run()
-  return { value, ms: performance.now() - start }
+  let timerFired = false
+  const timer = setTimeout(() => {
+    timerFired = true
+  }, boundMs)
+  try {
+    const value = await run()
+    return { value, ms: performance.now() - start, inBound: !timerFired }
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 describe('RedisCache when Redis fails', () => {
@@ -42,7 +57,7 @@ describe('RedisCache when Redis fails', () => {
       expect(await cache.get('k')).toBe('before')
 
       let stop = false
-      let slowest = 0
+      let late = 0
       let thrown = 0
       const results: unknown[] = []
       const worker = async (id: number) => {
@@ -50,8 +65,8 @@ describe('RedisCache when Redis fails', () => {
         while (!stop) {
           const op = i++ % 2 === 0 ? () => cache.get('k') : () => cache.set(`w${id}`, i, 60)
           try {
-            const { value, ms } = await timed(op)
-            slowest = Math.max(slowest, ms)
+            const { value, inBound } = await timed(op)
+            if (!inBound) late++
             results.push(value)
           } catch {
             thrown++
@@ -67,7 +82,7 @@ describe('RedisCache when Redis fails', () => {
       // During the outage: reads are misses, writes are false, nothing throws or hangs.
       const down = await timed(async () => [await cache.get('k'), await cache.set('x', 1, 60)])
       expect(down.value).toEqual([undefined, false])
-      expect(down.ms).toBeLessThan(BOUND_MS)
+      expect(down.inBound).toBe(true)
       expect(await cache.exists('k')).toBe(false)
       expect(await cache.delete('k')).toBe(false)
       expect(await cache.getMany(['k', 'x'])).toEqual(new Map())
@@ -85,14 +100,14 @@ describe('RedisCache when Redis fails', () => {
 
       // The breaker is open: calls do not touch the dead server and return at once.
       expect(cache.getHealth().circuit).not.toBe('closed')
-      const fast = await timed(() => cache.get('k'))
+      const fast = await timed(() => cache.get('k'), NO_WAIT_MS)
       expect(fast.value).toBeUndefined()
-      expect(fast.ms).toBeLessThan(150)
+      expect(fast.inBound).toBe(true)
 
       stop = true
       await Promise.all(workers)
       expect(thrown).toBe(0)
-      expect(slowest).toBeLessThan(BOUND_MS)
+      expect(late).toBe(0)
       expect(results).toContain(undefined)
       expect(results).toContain(false)
       const health = cache.getHealth()
@@ -143,21 +158,21 @@ describe('RedisCache when Redis fails', () => {
         const first = await timed(() => cache.get('p'))
         expect(first.value).toBeUndefined()
         expect(first.ms).toBeGreaterThanOrEqual(150)
-        expect(first.ms).toBeLessThan(BOUND_MS)
+        expect(first.inBound).toBe(true)
         const write = await timed(() => cache.set('q', 'w', 60))
         expect(write.value).toBe(false)
-        expect(write.ms).toBeLessThan(BOUND_MS)
+        expect(write.inBound).toBe(true)
         // 100 concurrent reads against the hung server all come back as misses within the bound.
         const burst = await timed(() =>
           Promise.all(Array.from({ length: 100 }, (_, i) => cache.get(`b${i}`))),
         )
         expect(burst.value.every((v) => v === undefined)).toBe(true)
-        expect(burst.ms).toBeLessThan(BOUND_MS)
+        expect(burst.inBound).toBe(true)
         // Five failures opened the circuit: the next calls are answered without waiting.
         expect(cache.getHealth().circuit).toBe('open')
-        const skipped = await timed(() => cache.get('p'))
+        const skipped = await timed(() => cache.get('p'), NO_WAIT_MS)
         expect(skipped.value).toBeUndefined()
-        expect(skipped.ms).toBeLessThan(150)
+        expect(skipped.inBound).toBe(true)
       } finally {
         server.resume()
       }
@@ -175,7 +190,7 @@ describe('RedisCache when Redis fails', () => {
     const cache = new RedisCache({ url: `redis://127.0.0.1:${port}`, namespace: testNamespace() })
     const first = await timed(() => cache.get('k'))
     expect(first.value).toBeUndefined()
-    expect(first.ms).toBeLessThan(BOUND_MS)
+    expect(first.inBound).toBe(true)
     expect(await cache.set('k', 1, 60)).toBe(false)
     let calls = 0
     const fn = cached(async () => ++calls, { cache, keyPrefix: 'offline' })
@@ -183,6 +198,6 @@ describe('RedisCache when Redis fails', () => {
     // Nothing can be stored: once the failed write is over, the next call computes again.
     await waitFor(async () => (await fn()) === 2, 5000, 'a second computation')
     const closing = await timed(() => cache.close())
-    expect(closing.ms).toBeLessThan(BOUND_MS)
+    expect(closing.inBound).toBe(true)
   })
 })

@@ -15,3 +15,10 @@ export function rawClient(url = REDIS_URL): Redis {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Options for stores in tests that are not about the call bound: on a loaded machine a round trip
+ * can take longer than the 250 ms default, which (by design) turns a write into a soft `false`
+ * and a read into a miss. The fault tests keep the default bound.
+ */
+export const STEADY = { commandTimeout: 10_000 } as const

@@ -3,14 +3,20 @@ import Keyv from 'keyv'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Cache, MemoryCache, RedisCache, TieredCache } from '../src/index.js'
 import { KeyvStore } from '../src/keyv.js'
-import { REDIS_URL, sleep, testNamespace } from './helpers.js'
+import { REDIS_URL, STEADY, sleep, testNamespace } from './helpers.js'
 
 const stores: [string, () => Cache][] = [
   ['MemoryCache', () => new MemoryCache({ namespace: testNamespace('keyv-memory') })],
-  ['RedisCache', () => new RedisCache({ url: REDIS_URL, namespace: testNamespace('keyv-redis') })],
+  [
+    'RedisCache',
+    () => new RedisCache({ url: REDIS_URL, namespace: testNamespace('keyv-redis'), ...STEADY }),
+  ],
   [
     'TieredCache',
-    () => new TieredCache({ remote: { url: REDIS_URL, namespace: testNamespace('keyv-tiered') } }),
+    () =>
+      new TieredCache({
+        remote: { url: REDIS_URL, namespace: testNamespace('keyv-tiered'), ...STEADY },
+      }),
   ],
 ]
 

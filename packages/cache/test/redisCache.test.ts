@@ -1,13 +1,18 @@
 import { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { RedisCache } from '../src/index.js'
-import { REDIS_URL, rawClient, testNamespace } from './helpers.js'
+import { REDIS_URL, rawClient, STEADY, testNamespace } from './helpers.js'
 
 describe('RedisCache', () => {
   let raw: Redis
   const opened: RedisCache[] = []
   const open = (options: ConstructorParameters<typeof RedisCache>[0] = {}) => {
-    const cache = new RedisCache({ url: REDIS_URL, namespace: testNamespace('redis'), ...options })
+    const cache = new RedisCache({
+      url: REDIS_URL,
+      namespace: testNamespace('redis'),
+      ...STEADY,
+      ...options,
+    })
     opened.push(cache)
     return cache
   }
