@@ -3,8 +3,6 @@ import { instrument } from './instrumentation.js'
 import { describeCause } from './redactError.js'
 import type { AnyPgDatabase, DriverName } from './types.js'
 
-export { checkNonNegative, checkPositiveInteger } from './validate.js'
-
 /** PostgreSQL's limit of bind parameters in one statement (a 16-bit count in the protocol). */
 export const MAX_BIND_PARAMETERS = 65_535
 

@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm'
-import { checkPositiveInteger } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { driverNamed } from './drivers/index.js'
 import { instrument, instrumentMembers } from './instrumentation.js'
 import type { AnyPgDatabase, DriverName } from './types.js'
+import { checkPositiveInteger } from './validate.js'
 
 /** A snapshot of a database's connections, as instrumented by this package. */
 export interface PoolStatus {

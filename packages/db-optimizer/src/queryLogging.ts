@@ -1,8 +1,8 @@
-import { checkNonNegative } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrumentMembers } from './instrumentation.js'
 import { redactError } from './redactError.js'
 import type { AnyPgDatabase, QueryEvent } from './types.js'
+import { checkNonNegative } from './validate.js'
 
 /** A slow statement, as given to {@link QueryLoggingOptions.logger}. */
 export interface SlowQueryRecord {

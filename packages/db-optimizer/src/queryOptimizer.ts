@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks'
 import type { SQLWrapper } from 'drizzle-orm'
 import type { PgTable } from 'drizzle-orm/pg-core'
 import { type BatchInsertOptions, batchInsert } from './batchInsert.js'
-import { checkNonNegative, checkPositiveInteger } from './batchRunner.js'
 import { type BatchUpdateOptions, batchUpdate } from './batchUpdate.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { DurationStats, type DurationSummary } from './durationStats.js'
@@ -15,6 +14,7 @@ import {
   spanStorage,
 } from './instrumentation.js'
 import type { AnyPgDatabase, DriverName, QueryEvent } from './types.js'
+import { checkNonNegative, checkPositiveInteger } from './validate.js'
 
 /** Where warnings go. `console` fits. */
 export interface WarningLogger {

@@ -1,4 +1,4 @@
-import { getTableColumns, is, SQL } from 'drizzle-orm'
+import { getTableColumns, is } from 'drizzle-orm'
 import { type PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
 
@@ -60,11 +60,6 @@ export function tableInfo(table: unknown, argument = 'table'): TableInfo {
   info = { table, columns, primaryKey: primaries === 1 ? primaryKey : undefined }
   infos.set(table, info)
   return info
-}
-
-/** True when a value is a drizzle SQL expression (written inline, never as a parameter). @internal */
-export function isSql(value: unknown): boolean {
-  return is(value, SQL)
 }
 
 /** The driver value of a column value, as the text PostgreSQL would parse. @internal */
