@@ -1,15 +1,32 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import { describe, expect, it } from 'vitest'
 import { pgliteSettings } from '../src/db/database.js'
-import { restorePgliteSnapshot, snapshotKey } from '../src/db/pgliteSnapshot.js'
+import { pgliteSnapshot, restorePgliteSnapshot, snapshotKey } from '../src/db/pgliteSnapshot.js'
 import { useTempDir } from './helpers.js'
 
 const migrations = fileURLToPath(new URL('../drizzle', import.meta.url))
 const startParams = [...PGlite.defaultStartParams, ...pgliteSettings]
+
+/** Every entry of a folder tree: its kind and, for a file, its size and the SHA-256 of its bytes. */
+async function treeDigest(folder: string): Promise<Record<string, string>> {
+  const digest: Record<string, string> = {}
+  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name)
+    const key = path.slice(folder.length + 1)
+    if (entry.isDirectory()) digest[key] = 'dir'
+    else {
+      const bytes = await readFile(path)
+      const { size } = await stat(path)
+      digest[key] = `file ${size} ${createHash('sha256').update(bytes).digest('hex')}`
+    }
+  }
+  return digest
+}
 
 describe('PGlite snapshot', () => {
   const dir = useTempDir('bookgen-demo-snapshot-')
@@ -33,6 +50,11 @@ describe('PGlite snapshot', () => {
   it('fills an empty data folder with the migrated database and leaves an existing one alone', async () => {
     const pgdata = join(dir(), 'pgdata')
     expect(await restorePgliteSnapshot(pgdata, migrations, startParams)).toBe(true)
+    // The parallel copy holds every folder and file of the snapshot, byte for byte.
+    const snapshot = join(await pgliteSnapshot(migrations, startParams), 'pgdata')
+    const copied = await treeDigest(pgdata)
+    expect(Object.keys(copied).length).toBeGreaterThan(100)
+    expect(copied).toEqual(await treeDigest(snapshot))
     const client = new PGlite(pgdata, { startParams })
     try {
       const tables = await client.query<{ name: string }>(
