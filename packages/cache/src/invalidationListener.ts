@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Cluster, type Redis } from 'ioredis'
+import { ClusterTracking, TRACKING_CHANNEL } from './clusterTracking.js'
 import type { RedisClient } from './redisConnection.js'
 
 /** How a `TieredCache` hears about writes made by other processes. */
@@ -15,16 +16,15 @@ export interface InvalidationTarget {
   error(error: unknown): void
 }
 
-const TRACKING_CHANNEL = '__redis__:invalidate'
-
 /**
  * Keeps a memory tier coherent with Redis. In `tracking` mode the data connection is switched to
  * Redis server-assisted client-side caching (`CLIENT TRACKING on REDIRECT <subscriber> BCAST
  * PREFIX <namespace>`): Redis itself announces every change of a key of the namespace, by any
  * client, on `__redis__:invalidate` to a subscriber connection. In `bus` mode (servers or proxies
- * without tracking, and Clusters) our own writes are announced on a pub/sub channel of the
- * namespace. Memory may be served only while `coherent` is true; every time it becomes false the
- * whole memory tier is dropped. Writes made through the data connection itself are not announced
+ * without tracking) our own writes are announced on a pub/sub channel of the
+ * namespace. On a Cluster, tracking runs per master (see `ClusterTracking`), re-established on
+ * every topology change. Memory may be served only while `coherent` is true; every time it becomes
+ * false the whole memory tier is dropped. Writes made through the data connection itself are not announced
  * back to it (`NOLOOP`): two `TieredCache`s sharing one `RedisCache` do not see each other's writes.
  */
 export class InvalidationListener {
@@ -34,6 +34,7 @@ export class InvalidationListener {
   readonly #busChannel: string
   readonly #sender = randomBytes(8).toString('hex')
   readonly #subscriber: RedisClient
+  #cluster: ClusterTracking | undefined
   readonly #onDataReady: () => void
   readonly #onDataClose: () => void
   #mode: 'tracking' | 'bus'
@@ -54,8 +55,7 @@ export class InvalidationListener {
     this.#prefix = prefix
     this.#target = target
     this.#busChannel = `bookgen-cache:invalidate:${prefix}`
-    // A Cluster tracks per node; until that is wired, Clusters use the bus.
-    this.#mode = mode === 'bus' || data instanceof Cluster ? 'bus' : 'tracking'
+    this.#mode = mode === 'bus' ? 'bus' : 'tracking'
     this.#fixed = mode !== 'auto'
     // The subscriber subscribes itself on every connection, after asking for its id.
     this.#subscriber =
@@ -76,11 +76,37 @@ export class InvalidationListener {
     this.#onDataClose = () => this.#incoherent()
     data.on('ready', this.#onDataReady)
     data.on('close', this.#onDataClose)
+    if (data instanceof Cluster && this.#mode === 'tracking') this.#trackCluster(data)
   }
 
   /** True while every change made in Redis is known to reach this process. */
   get coherent(): boolean {
-    return this.#coherent
+    return this.#cluster !== undefined ? this.#cluster.coherent : this.#coherent
+  }
+
+  /** On a Cluster in tracking mode: the nodes (`host:port`) tracked now; else empty. */
+  get trackedNodes(): string[] {
+    return this.#cluster?.trackedNodes ?? []
+  }
+
+  #trackCluster(data: Cluster): void {
+    this.#cluster = new ClusterTracking(data, this.#prefix, {
+      message: (channel, message) => this.#onMessage(channel, message),
+      down: () => this.#target.evictAll(),
+      // Whatever changed while a node was not tracked is unknown: start from an empty memory tier.
+      up: () => this.#target.evictAll(),
+      unsupported: (error) => {
+        this.#target.error(error)
+        if (this.#fixed || this.#closed) return
+        // A Cluster of servers without tracking: our own pub/sub bus takes over.
+        this.#cluster?.close()
+        this.#cluster = undefined
+        this.#mode = 'bus'
+        this.#incoherent()
+        this.#restart()
+      },
+      error: (error) => this.#target.error(error),
+    })
   }
 
   /** `tracking` or `bus`: the mechanism in use. */
@@ -103,6 +129,7 @@ export class InvalidationListener {
     this.#coherent = false
     this.#data.off('ready', this.#onDataReady)
     this.#data.off('close', this.#onDataClose)
+    this.#cluster?.close()
     this.#subscriber.disconnect()
   }
 
@@ -122,6 +149,8 @@ export class InvalidationListener {
   }
 
   async #start(): Promise<void> {
+    // On a Cluster in tracking mode the per-node trackers do the work.
+    if (this.#cluster !== undefined) return
     if (this.#closed || this.#subscriber.status !== 'ready' || this.#data.status !== 'ready') return
     try {
       const subscriber = this.#subscriber as Redis

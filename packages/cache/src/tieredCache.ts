@@ -37,8 +37,8 @@ export interface TieredCacheOptions {
    * How memory copies learn that a key changed elsewhere (needs a `RedisCache` remote):
    * `'tracking'` uses Redis server-assisted client-side caching, so a write or delete by ANY
    * client evicts the copies; `'bus'` announces this cache's own writes on a pub/sub channel of
-   * the namespace; `'auto'` is tracking, or the bus where the server refuses tracking (and on a
-   * Cluster); `false` turns it off (another process's write is then seen once the copy expires).
+   * the namespace; `'auto'` is tracking (per master on a Cluster), or the bus where the server
+   * refuses tracking; `false` turns it off (another process's write is then seen once the copy expires).
    * While the chosen mechanism is not connected, memory is bypassed and emptied.
    * @default 'auto' for a `RedisCache` remote, false for any other remote
    */
