@@ -71,6 +71,7 @@ export class ClosureLanes {
       taskId: run.taskId(i),
       index: i,
       attempt: run.attempts[i] as number,
+      idempotencyKey: run.idempotencyKey(i),
       signal: this.#attemptCtrls.get(i)?.signal ?? run.signal,
     }
   }

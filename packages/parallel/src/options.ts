@@ -46,6 +46,7 @@ export interface ResolvedRunOptions {
   chunkSize: number | 'auto'
   maxQueue: number
   taskIds: readonly (string | number)[] | undefined
+  idempotencyKeys: readonly string[] | undefined
   onResult: ((result: never) => void) | undefined
 }
 
@@ -130,10 +131,20 @@ export function resolveRunOptions(
   ) {
     fail('options.taskIds', `must be an array of ${n ?? 'as many'} ids`, taskIds)
   }
+  const keys = o.idempotencyKeys
+  if (
+    keys !== undefined &&
+    (!Array.isArray(keys) ||
+      (n !== undefined && keys.length !== n) ||
+      keys.some((k) => typeof k !== 'string'))
+  ) {
+    fail('options.idempotencyKeys', `must be an array of ${n ?? 'as many'} strings`, keys)
+  }
   return {
     signal,
     onResult: onResult as ResolvedRunOptions['onResult'],
     taskIds,
+    idempotencyKeys: keys,
     timeout: 'timeout' in o ? optionalMs('options.timeout', o.timeout) : base.timeout,
     retries:
       o.retries === undefined ? base.retries : integerIn('options.retries', o.retries, 0, 1000),

@@ -256,6 +256,7 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       chunkSize: o.chunkSize,
       signal: o.signal,
       taskIds: o.taskIds,
+      idempotencyKeys: o.idempotencyKeys,
       backend: this.#backend,
       metrics: this.#metrics,
       stopOnError,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { ClosureLanes } from './closureLanes.js'
 import type { WorkerTask } from './defineWorkerTask.js'
@@ -54,6 +55,8 @@ export interface RunConfig {
   chunkSize: number | 'auto'
   signal: AbortSignal | undefined
   taskIds: readonly (string | number)[] | undefined
+  /** `options.idempotencyKeys`; undefined: `${runKey}:${index}`. */
+  idempotencyKeys: readonly string[] | undefined
   /** Where worker tasks run; undefined: in-process (inline mode). */
   backend: ChunkBackend | undefined
   metrics: MetricsRecorder
@@ -83,6 +86,7 @@ const SETTLED = 3
 export class TaskRun {
   readonly source: RunSource
   readonly config: RunConfig
+  #runKey: string | undefined
   readonly #sink: Sink
   #n: number
   /** Per task: PENDING, RUNNING (1), WAITING for a retry or SETTLED. */
@@ -296,6 +300,17 @@ export class TaskRun {
   /** The id given in `taskIds`, or the index. */
   taskId(i: number): string | number {
     return this.config.taskIds?.[i] ?? i
+  }
+
+  /** The run's id: the prefix of its default idempotency keys. */
+  get runKey(): string {
+    this.#runKey ??= randomUUID()
+    return this.#runKey
+  }
+
+  /** Task `i`'s idempotency key: the same for every attempt. */
+  idempotencyKey(i: number): string {
+    return this.config.idempotencyKeys?.[i] ?? `${this.runKey}:${i}`
   }
 
   /** A failed attempt of task `i`: retried when the policy allows it, otherwise settled. */

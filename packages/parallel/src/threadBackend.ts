@@ -243,6 +243,7 @@ class ThreadChunk implements ChunkHandle {
       p: this.#cell,
       port: port2,
     }
+    if (request.keys !== undefined) message.keys = request.keys
     const transferList: Transferable[] = [port2]
     if (request.transferList) transferList.push(...request.transferList)
     backend.send(message, this.#ctrl.signal, transferList).then(

@@ -30,10 +30,29 @@ export interface TaskContext {
   /** 1 for the first attempt, 2 for the first retry... */
   attempt: number
   /**
+   * The same for every attempt of this task in this run (`options.idempotencyKeys[index]`, or
+   * the run's id and the index): key side effects by it so a retried task applies them once.
+   */
+  idempotencyKey: string
+  /**
    * Aborted when the run is cancelled, stops at a failure, or this attempt times out: pass it to
    * your I/O. An attempt keeps its `maxWorkers` slot until it settles, so honour it.
    */
   signal: AbortSignal
+}
+
+/**
+ * What a worker task receives as its second argument, on local threads and on remote
+ * (`@bookgen/parallel/bullmq`) workers alike.
+ */
+export interface WorkerTaskContext {
+  /**
+   * The same for every attempt of this task in this run, retries and (on the BullMQ backend)
+   * redeliveries after a worker died included: `options.idempotencyKeys[index]` when given,
+   * otherwise the run's id and the task's index (`"<run id>:<index>"`). Execution is at least
+   * once; key side effects by it to apply them once.
+   */
+  idempotencyKey: string
 }
 
 /** A task for `executeParallel`: a closure (run in-process) or a bound worker task. */
@@ -135,6 +154,11 @@ export interface RunOptions<T = unknown> {
   maxQueue?: number
   /** Ids for the tasks, in input order. @default the index of each task */
   taskIds?: readonly (string | number)[]
+  /**
+   * The idempotency key of each task, in input order (`TaskContext.idempotencyKey`, and the
+   * second argument of worker tasks). @default `"<random run id>:<index>"`
+   */
+  idempotencyKeys?: readonly string[]
   /** Called with each result as soon as its task settles (completion order). @default undefined */
   onResult?: (result: TaskResult<T>) => void
 }
@@ -180,6 +204,18 @@ export interface ChunkRequest {
   transferList: Transferable[] | undefined
   /** Per-item timeout (ms, from the item's own start); the backend stops an item past it. */
   timeout: number | undefined
+  /** The items' idempotency keys (a backend hands each to its task); undefined: none. */
+  keys?: ChunkKeys
+}
+
+/** Idempotency keys of a chunk's items: `list[k]` when given, else `` `${prefix}:${indices[k]}` ``. */
+export interface ChunkKeys {
+  /** The run's key prefix (its id). */
+  prefix: string
+  /** Each item's index in its run. */
+  indices: readonly number[]
+  /** Each item's key, when the caller gave them (`options.idempotencyKeys`). */
+  list?: readonly string[] | undefined
 }
 
 /** How a chunk ended (see `ChunkListener.end`). */

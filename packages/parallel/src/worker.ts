@@ -18,6 +18,7 @@ import {
 } from './progress.js'
 import { cloneableError, serializeError } from './serializeError.js'
 import { isTransfer } from './transfer.js'
+import type { ChunkKeys, WorkerTaskContext } from './types.js'
 
 /** Asks a worker to load a module and check that the export is a function. */
 export interface ProbeMessage {
@@ -38,6 +39,8 @@ export interface ChunkMessage {
   p: SharedArrayBuffer
   /** Where each item's value (or error record, when its failed flag is set) is posted, in order. */
   port: MessagePort
+  /** The items' idempotency keys: each task's second argument carries its own. */
+  keys?: ChunkKeys
 }
 
 /** What a probe answers. */
@@ -47,7 +50,7 @@ export interface ProbeReply {
   error?: unknown
 }
 
-type Handler = (input: unknown) => unknown
+type Handler = (input: unknown, context?: WorkerTaskContext) => unknown
 
 const modules = new Map<string, Promise<Record<string, unknown>>>()
 
@@ -150,6 +153,7 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     }
     return { ran: n }
   }
+  const keys = message.keys
   const origin = performance.timeOrigin
   const values: unknown[] = new Array(n)
   let journalOnly = false
@@ -163,7 +167,7 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     let ok = true
     let value: unknown
     try {
-      value = fn(inputs[i])
+      value = keys === undefined ? fn(inputs[i]) : fn(inputs[i], new ItemContext(keys, i))
       if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
         value = await value
       }
@@ -190,6 +194,20 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     else values[i] = posted
   }
   return journalOnly ? { ran: i } : { ran: i, values }
+}
+
+/** A task's second argument; its key is built only when read (nothing per tiny task else). */
+class ItemContext implements WorkerTaskContext {
+  readonly #keys: ChunkKeys
+  readonly #k: number
+  constructor(keys: ChunkKeys, k: number) {
+    this.#keys = keys
+    this.#k = k
+  }
+  get idempotencyKey(): string {
+    const keys = this.#keys
+    return keys.list?.[this.#k] ?? `${keys.prefix}:${keys.indices[this.#k]}`
+  }
 }
 
 /** The cell kind of a primitive value, or 0 (IN_JOURNAL) for anything else. */

@@ -173,7 +173,18 @@ export class WorkerChunks {
     run.config.metrics.message()
     this.#chunks.add(chunk)
     chunk.start = performance.now()
-    const request = { task: chunk.queue.task, inputs, transferList, timeout: run.config.timeout }
+    const given = run.config.idempotencyKeys
+    const request = {
+      task: chunk.queue.task,
+      inputs,
+      transferList,
+      timeout: run.config.timeout,
+      keys: {
+        prefix: run.runKey,
+        indices: sent,
+        list: given && sent.map((i) => given[i] as string),
+      },
+    }
     let reported = 0
     chunk.handle = this.#backend.run(request, {
       item: (k, success, value, ms) => {

@@ -179,7 +179,13 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
       const session = this.#session
       chunk.cancelRemote = (reason) => session.cancel(chunk.no, reason)
       chunk.no = await session.submit(
-        { task: identity, n: request.inputs.length, inputs, timeout: request.timeout },
+        {
+          task: identity,
+          n: request.inputs.length,
+          inputs,
+          timeout: request.timeout,
+          keys: request.keys,
+        },
         { record: (k, record) => chunk.record(k, record) },
       )
       if (chunk.stopping) void session.cancel(chunk.no, chunk.stopping)

@@ -22,6 +22,20 @@ export interface ChunkJobData {
   mb?: number
   /** How long the results are kept (s). */
   ttl: number
+  /** Each task's idempotency key, when the caller gave them (parallel to `i`). */
+  k?: string[]
+  /** With `ki`: the keys are `${kp}:${ki[n]}` (the caller's run id and task indices). */
+  kp?: string
+  /** The caller's index of each task (parallel to `i`). */
+  ki?: number[]
+}
+
+/** The idempotency key of each task of a chunk (parallel to `data.i`). */
+export function chunkKeys(data: ChunkJobData): string[] {
+  if (data.k !== undefined) return data.k
+  const { kp, ki } = data
+  if (kp !== undefined && ki !== undefined) return ki.map((index) => `${kp}:${index}`)
+  return data.i.map((index) => `${data.r}:${index}`)
 }
 
 /** Default queue prefix: a hash tag, so that every key of a queue lives in one Cluster slot. */

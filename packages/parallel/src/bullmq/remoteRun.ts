@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq'
 import { ParallelError } from '../parallelError.js'
+import type { ChunkKeys } from '../types.js'
 import { bullmqError } from './bullmqError.js'
 import type { ChunkJobData, RedisCommands } from './chunkJob.js'
 import { chunkJobId, type RunKeys, runKeys } from './keys.js'
@@ -22,6 +23,8 @@ export interface ChunkSpec {
   timeout?: number | undefined
   retries?: number | undefined
   retryDelay?: number | undefined
+  /** The items' idempotency keys from the caller's run; undefined: `"<run id>:<index>"`. */
+  keys?: ChunkKeys | undefined
 }
 
 interface RemoteChunk {
@@ -127,6 +130,16 @@ export class RemoteRun {
     if (spec.timeout !== undefined) data.to = spec.timeout
     if (spec.retries !== undefined) data.rt = spec.retries
     if (spec.retryDelay !== undefined) data.rd = spec.retryDelay
+    const keys = spec.keys
+    if (keys !== undefined) {
+      // Only the items sent: the worker pairs them with `i`.
+      const kept = (k: number) => !failed.has(k)
+      if (keys.list !== undefined) data.k = keys.list.filter((_, k) => kept(k))
+      else {
+        data.kp = keys.prefix
+        data.ki = keys.indices.filter((_, k) => kept(k))
+      }
+    }
     this.#read()
     // A job id that exists already (a caller attaching again) is not added twice.
     await this.#host.queue.add(spec.task.name, data, {

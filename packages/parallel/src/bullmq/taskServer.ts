@@ -5,6 +5,7 @@ import { type ExecutorOptions, ParallelTaskExecutor, type TaskResult } from '../
 import { ParallelError } from '../parallelError.js'
 import {
   type ChunkJobData,
+  chunkKeys,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_PREFIX,
   DONE_SCRIPT,
@@ -143,11 +144,14 @@ async function processChunk(
   const done = (await client.eval(DONE_SCRIPT, 1, keys.done, ...data.i)) as number[]
   const indices: number[] = []
   const inputs: unknown[] = []
+  const idempotencyKeys: string[] = []
   const all = unpackInputs(data.p)
+  const keyOf = chunkKeys(data)
   for (let k = 0; k < data.i.length; k++) {
     if (done[k] === 1) continue
     indices.push(data.i[k] as number)
     inputs.push(all[k])
+    idempotencyKeys.push(keyOf[k] as string)
   }
   if (indices.length === 0) return 0
   const ctrl = new AbortController()
@@ -164,6 +168,8 @@ async function processChunk(
     await executor.mapParallel(task, inputs, {
       signal: ctrl.signal,
       taskIds: indices,
+      // Stable across redeliveries of the job and retries of the caller's run.
+      idempotencyKeys,
       // The job is the chunk: split it once over the threads rather than sizing chunks anew.
       chunkSize: Math.max(1, Math.ceil(indices.length / o.threads)),
       ...(data.to !== undefined ? { timeout: data.to } : {}),
