@@ -474,7 +474,7 @@ export class RedisCache implements Cache {
     for (const node of nodes) {
       let cursor = '0'
       do {
-        const [next, found] = await this.#bounded(
+        const [next, found] = await this.#bounded(() =>
           node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000),
         )
         cursor = next
@@ -559,7 +559,7 @@ export class RedisCache implements Cache {
       if (breaker !== undefined && !breaker.allow()) throw circuitOpen
       const down = this.#connection.unavailable()
       if (down !== undefined) throw new Error(down)
-      const value = await this.#bounded(run(this.client))
+      const value = await this.#bounded(() => run(this.client))
       breaker?.success()
       return value
     } catch (error) {
@@ -609,17 +609,19 @@ export class RedisCache implements Cache {
     const cluster = this.client as Cluster
     if (cluster.status !== 'ready') {
       await this.#bounded(
-        new Promise<void>((resolve, reject) => {
-          if (cluster.status === 'end') reject(new Error('the cluster connection is closed'))
-          cluster.once('ready', resolve)
-        }),
+        () =>
+          new Promise<void>((resolve, reject) => {
+            if (cluster.status === 'end') reject(new Error('the cluster connection is closed'))
+            cluster.once('ready', resolve)
+          }),
       )
     }
     // ioredis' view of the masters may predate a failover: ask the cluster again.
     await this.#bounded(
-      new Promise<void>((resolve, reject) =>
-        cluster.refreshSlotsCache((error) => (error ? reject(error) : resolve())),
-      ),
+      () =>
+        new Promise<void>((resolve, reject) =>
+          cluster.refreshSlotsCache((error) => (error ? reject(error) : resolve())),
+        ),
     )
     return cluster.nodes('master')
   }
@@ -628,20 +630,22 @@ export class RedisCache implements Cache {
     let removed = 0
     let cursor = '0'
     do {
-      const [next, keys] = await this.#bounded(node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
+      const [next, keys] = await this.#bounded(() =>
+        node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000),
+      )
       cursor = next
       if (keys.length === 0) continue
       if (this.#connection.isCluster) {
         // One node may hold keys of many slots: UNLINK them one by one, in one pipeline.
         const pipeline = node.pipeline()
         for (const k of keys) pipeline.unlink(k)
-        const results = (await this.#bounded(pipeline.exec())) ?? []
+        const results = (await this.#bounded(() => pipeline.exec())) ?? []
         for (const [error, count] of results) {
           if (error) throw error
           removed += Number(count)
         }
       } else {
-        removed += await this.#bounded(node.unlink(...keys))
+        removed += await this.#bounded(() => node.unlink(...keys))
       }
     } while (cursor !== '0')
     return removed
@@ -688,19 +692,36 @@ export class RedisCache implements Cache {
     }
   }
 
-  /** `pending`, or a rejection once `commandTimeout` has passed (the reply is then ignored). */
-  #bounded<T>(pending: Promise<T>): Promise<T> {
+  /**
+   * What `send` resolves, or a rejection once `commandTimeout` has passed (a late reply is then
+   * ignored). The timer is armed before the command is handed to ioredis, so time spent queueing
+   * it (behind an auto-pipeline still in flight, in the offline queue) counts against the bound,
+   * and a call settles on its own timer, with no further work after the deadline.
+   */
+  #bounded<T>(send: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      let settled = false
       const timer = setTimeout(() => {
+        settled = true
         reject(new Error(`Redis command timed out after ${this.#commandTimeout} ms`))
       }, this.#commandTimeout)
       timer.unref()
+      let pending: Promise<T>
+      try {
+        pending = send()
+      } catch (error) {
+        clearTimeout(timer)
+        reject(error)
+        return
+      }
       pending.then(
         (value) => {
+          if (settled) return
           clearTimeout(timer)
           resolve(value)
         },
         (error: unknown) => {
+          if (settled) return
           clearTimeout(timer)
           reject(error)
         },

@@ -102,11 +102,30 @@ describe('RedisCache on a Redis Cluster', () => {
 
     let stop = false
     let thrown = 0
+    let late = 0
+    let calls = 0
+    /** Runs one call against a timer of commandTimeout + 20 ms started with it. */
+    const inBound = async (call: () => Promise<unknown>) => {
+      let fired = false
+      const timer = setTimeout(() => {
+        fired = true
+      }, 250 + 20)
+      try {
+        await call()
+      } finally {
+        clearTimeout(timer)
+        calls++
+        if (fired) late++
+      }
+    }
     const load = (async () => {
       let i = 0
       while (!stop) {
         const key = keys[i++ % keys.length]!
-        await Promise.all([cache.get(key), cache.set(key, key, 120)]).catch(() => thrown++)
+        await Promise.all([
+          inBound(() => cache.get(key)),
+          inBound(() => cache.set(key, key, 120)),
+        ]).catch(() => thrown++)
         await sleep(2)
       }
     })()
@@ -140,6 +159,9 @@ describe('RedisCache on a Redis Cluster', () => {
     stop = true
     await load
     expect(thrown).toBe(0)
+    // Every call of the load, through the kill and the failover, came back within its bound.
+    expect(calls).toBeGreaterThan(0)
+    expect(late).toBe(0)
     // After the failover the promoted replica serves the slots: writes there work again.
     await waitFor(
       async () => (await cache.set(onVictim[0]!, 'back', 120)) === true,
