@@ -3,7 +3,7 @@
 // async closures, the CPU-heavy map is compared with bare worker_threads split by hand. Every
 // round runs every subject of a scenario once, in a shuffled order; the verdict is the median of
 // the per-round ratios. `npx tsx bench/fair.ts` in packages/parallel (build first: npx tsup).
-import { availableParallelism, cpus } from 'node:os'
+import { availableParallelism, cpus, loadavg } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import pLimit from 'p-limit'
 import pMap from 'p-map'
@@ -36,6 +36,11 @@ function median(values: number[]): number {
 }
 
 const lines: string[] = []
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
+const loadAtStart = load()
 
 /** Runs every subject once per round (shuffled); prints medians and ratios to the first subject. */
 async function scenario(title: string, subjects: Subject[]): Promise<Map<string, number>> {
@@ -131,6 +136,59 @@ function verdict(name: string, ok: boolean, detail: string): void {
   )
 }
 
+// 1b. The same with strings: inputs and results a structured clone must copy one by one (numbers
+// travel as a Float64Array and come back in the shared cell), reported next to the target.
+{
+  const n = 100_000
+  const items = Array.from({ length: n }, (_, i) => `w${i}`)
+  const batches: string[][] = []
+  const per = Math.ceil(n / (THREADS * 4))
+  for (let s = 0; s < n; s += per) batches.push(items.slice(s, s + per))
+  const executor = new ParallelTaskExecutor({ threads: THREADS })
+  const shout = defineWorkerTask<string, string>(TASKS_URL, 'shout')
+  const tinypool = new Tinypool({
+    filename: TASKS_URL.href,
+    minThreads: THREADS,
+    maxThreads: THREADS,
+  })
+  const piscina = new Piscina({
+    filename: TASKS_URL.href,
+    minThreads: THREADS,
+    maxThreads: THREADS,
+  })
+  const check = (out: string[]) => {
+    if (out[n - 1] !== `w${n - 1}!`) throw new Error('wrong result')
+  }
+  const ratios = await scenario(`100,000 tiny CPU tasks on strings, ${THREADS} threads`, [
+    {
+      name: '@bookgen/parallel parallelMap (auto chunks)',
+      run: async () => check(await executor.parallelMap(shout, items)),
+    },
+    {
+      name: `tinypool, ${batches.length} batches (one run() each)`,
+      run: async () =>
+        check(
+          (await Promise.all(batches.map((b) => tinypool.run(b, { name: 'shoutBatch' })))).flat(),
+        ),
+    },
+    {
+      name: `piscina, ${batches.length} batches (one run() each)`,
+      run: async () =>
+        check(
+          (await Promise.all(batches.map((b) => piscina.run(b, { name: 'shoutBatch' })))).flat(),
+        ),
+    },
+  ])
+  await Promise.all([executor.close(), tinypool.destroy(), piscina.close()])
+  const tiny = ratios.get(`tinypool, ${batches.length} batches (one run() each)`) as number
+  const pisc = ratios.get(`piscina, ${batches.length} batches (one run() each)`) as number
+  verdict(
+    '(note) tiny string tasks vs batched tinypool and piscina',
+    tiny >= 1 && pisc >= 1,
+    `x${tiny.toFixed(2)} / x${pisc.toFixed(2)}`,
+  )
+}
+
 // 2. 100,000 async closures (I/O-shaped), concurrency 8.
 {
   const n = 100_000
@@ -217,6 +275,6 @@ function verdict(name: string, ok: boolean, detail: string): void {
 }
 
 console.log(
-  `\n${ROUNDS} rounds; Node ${process.version}; ${cpus()[0]?.model} x ${availableParallelism()}`,
+  `\n${ROUNDS} rounds; Node ${process.version}; ${cpus()[0]?.model} x ${availableParallelism()}; load average ${loadAtStart} at start, ${load()} at end`,
 )
 for (const v of verdicts) console.log(v)

@@ -8,3 +8,7 @@ export function hashDocumentSha256(text: string): string
 export function embedDocument(text: string): Float32Array
 /** A batch of tiny CPU tasks in one call (for tinypool and piscina, batched as their docs advise). */
 export function doubleBatch(batch: number[]): number[]
+/** A tiny CPU task on a string. */
+export function shout(word: string): string
+/** A batch of `shout` calls in one call (for tinypool and piscina). */
+export function shoutBatch(batch: string[]): string[]

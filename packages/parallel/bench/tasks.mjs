@@ -57,6 +57,18 @@ export function embedDocument(text) {
   return vector
 }
 
+/** A tiny CPU task on a string (inputs and results that cannot travel as raw numbers). */
+export function shout(word) {
+  return `${word}!`
+}
+
+/** A batch of `shout` calls in one call, for tinypool and piscina. */
+export function shoutBatch(batch) {
+  const out = new Array(batch.length)
+  for (let i = 0; i < batch.length; i++) out[i] = `${batch[i]}!`
+  return out
+}
+
 /** A batch of tiny CPU tasks in one call: how tinypool and piscina are given tiny tasks. */
 export function doubleBatch(batch) {
   const out = new Array(batch.length)

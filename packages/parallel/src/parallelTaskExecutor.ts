@@ -401,6 +401,8 @@ export class ParallelTaskExecutor implements AsyncDisposable {
         call: (i) => (run as Inline)(unwrapTransfer(itemAt(list, i))),
         worker: () => task,
         input: (i) => itemAt(list, i),
+        only: task,
+        items: list instanceof LiveItems ? undefined : list,
       }
       if (list instanceof LiveItems) source.release = (i) => list.delete(i)
       return { source, feed }

@@ -22,6 +22,22 @@ export function createProgress(items = 0): SharedArrayBuffer {
   return buffer
 }
 
+/** True when `buffer` can serve as the cell of a message of `items` items. */
+export function fitsProgress(buffer: SharedArrayBuffer, items: number): boolean {
+  return buffer.byteLength >= HEADER + items * 18
+}
+
+/**
+ * A used cell made fresh for a message of `items` items (QUEUED, nothing claimed, every kind and
+ * failed flag cleared); its durations and values are always written before they are read.
+ */
+export function resetProgress(buffer: SharedArrayBuffer, items: number): void {
+  const words = new Int32Array(buffer, 0, 2)
+  Atomics.store(words, 1, 0)
+  new Uint8Array(buffer, HEADER + items * 16, items * 2).fill(0)
+  Atomics.store(words, 0, QUEUED)
+}
+
 /** Worker side: from now on (ms on `clock()`, now by default), `state` (LOADING or an item index). */
 export function markProgress(buffer: SharedArrayBuffer, state: number, since = clock()): void {
   new Float64Array(buffer, 8, 1)[0] = since

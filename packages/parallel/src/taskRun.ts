@@ -21,6 +21,10 @@ export interface RunSource {
   worker(i: number): WorkerTask<unknown, unknown> | undefined
   /** The input sent to the worker for item `i`. */
   input(i: number): unknown
+  /** Set when every item runs through this one worker task (a map): partitioned as one range. */
+  readonly only?: WorkerTask<unknown, unknown> | undefined
+  /** Set when item `i`'s input is `items[i]` (an array map): chunks slice it. */
+  readonly items?: readonly unknown[] | undefined
   /** Forgets item `i` once it settled (lazily read inputs). */
   release?(i: number): void
 }
@@ -235,7 +239,10 @@ export class TaskRun {
     this.#n = n
     const { source, config } = this
     if (config.backend === undefined || !source.hasWorkers) this.#lanes?.grow(n, undefined)
-    else {
+    else if (source.only !== undefined) {
+      ;(this.#chunks as WorkerChunks).addRange(from, n, source.only)
+      this.#chunks?.pump()
+    } else {
       for (let i = from; i < n; i++) {
         const task = source.worker(i)
         if (task === undefined) (this.#lanes as ClosureLanes).grow(n, i)
@@ -281,6 +288,11 @@ export class TaskRun {
       return
     }
     const chunks = new WorkerChunks(this, config.backend)
+    if (source.only !== undefined) {
+      chunks.addRange(0, this.#n, source.only)
+      this.#chunks = chunks
+      return
+    }
     let order: number[] | undefined
     for (let i = 0; i < this.#n; i++) {
       const task = source.worker(i)

@@ -6,7 +6,7 @@ import type { WorkerTask } from './defineWorkerTask.js'
 import { ParallelError } from './parallelError.js'
 import type { TaskRun } from './taskRun.js'
 import { isTransfer } from './transfer.js'
-import type { ChunkBackend, ChunkEnd, ChunkHandle } from './types.js'
+import type { ChunkBackend, ChunkEnd, ChunkHandle, ChunkKeys } from './types.js'
 
 const PENDING = 0
 const RUNNING = 1
@@ -21,9 +21,22 @@ const MAX_RESENDS = 3
  */
 const TARGET_CHUNK_MS = 8
 
+/**
+ * Smallest automatic chunk, in wall-clock work: near the end of a run chunks shrink so that the
+ * threads finish together, but below about a millisecond a message (a cell, a port, a round
+ * trip: ~0.3 ms on the main thread) costs more than the imbalance it saves.
+ */
+const MIN_CHUNK_MS = 1
+
+/** Per worker task, the last measured run time of one item (ms): later runs start right-sized. */
+const itemMsOf = new WeakMap<WorkerTask<unknown, unknown>, number>()
+
 interface WorkerQueue {
   task: WorkerTask<unknown, unknown>
-  indices: number[]
+  /** Items not taken yet: the range `first .. end - 1` while `list` is undefined, else `list[cursor..]`. */
+  first: number
+  end: number
+  list: number[] | undefined
   cursor: number
   /** Items sent again (never started, or retried), taken before `indices`. */
   again: number[]
@@ -34,9 +47,49 @@ interface WorkerQueue {
 
 interface Chunk {
   queue: WorkerQueue
-  indices: number[]
+  /** The chunk's items: `base + k` while `indices` is undefined (a contiguous range). */
+  base: number
+  indices: number[] | undefined
+  count: number
   start: number
   handle: ChunkHandle | undefined
+}
+
+/** The idempotency keys of a chunk's items. */
+function keysOf(prefix: string, chunk: Chunk, given: readonly string[] | undefined): ChunkKeys {
+  const { indices, base, count } = chunk
+  if (indices !== undefined) {
+    return { prefix, indices, list: given && indices.map((i) => given[i] as string) }
+  }
+  return new RangeKeys(prefix, base, count, given?.slice(base, base + count))
+}
+
+/**
+ * The keys of a range chunk: its indices are `first .. first + count - 1`, listed only when a
+ * backend reads them (the local one sends `first` alone).
+ */
+export class RangeKeys implements ChunkKeys {
+  #indices: number[] | undefined
+  constructor(
+    readonly prefix: string,
+    readonly first: number,
+    readonly count: number,
+    readonly list: readonly string[] | undefined,
+  ) {}
+
+  get indices(): readonly number[] {
+    if (this.#indices === undefined) {
+      const indices: number[] = []
+      for (let k = 0; k < this.count; k++) indices.push(this.first + k)
+      this.#indices = indices
+    }
+    return this.#indices
+  }
+}
+
+/** Item `k` of a chunk. */
+function itemOf(chunk: Chunk, k: number): number {
+  return chunk.indices === undefined ? chunk.base + k : (chunk.indices[k] as number)
 }
 
 /**
@@ -54,6 +107,7 @@ export class WorkerChunks {
   #rr = 0
   #remaining = 0
   #avgItemMs: number | undefined
+  #measured = false
   #resent: Map<number, number> | undefined
 
   constructor(run: TaskRun, backend: ChunkBackend) {
@@ -65,12 +119,50 @@ export class WorkerChunks {
   add(i: number, task: WorkerTask<unknown, unknown>): void {
     let queue = this.#byTask.get(task)
     if (queue === undefined) {
-      queue = { task, indices: [], cursor: 0, again: [], againHead: 0, alone: [] }
+      queue = {
+        task,
+        first: i,
+        end: i,
+        list: undefined,
+        cursor: 0,
+        again: [],
+        againHead: 0,
+        alone: [],
+      }
       this.#byTask.set(task, queue)
       this.#queues.push(queue)
+      this.#avgItemMs = itemMsOf.get(task)
     }
-    queue.indices.push(i)
+    if (queue.list !== undefined) queue.list.push(i)
+    else if (queue.first === queue.end) {
+      queue.first = i
+      queue.end = i + 1
+    } else if (i === queue.end) queue.end++
+    else {
+      const list: number[] = []
+      for (let j = queue.first; j < queue.end; j++) list.push(j)
+      list.push(i)
+      queue.list = list
+      queue.cursor = 0
+    }
     this.#remaining++
+  }
+
+  /** Adds items `from .. to - 1`, all of worker task `task` (a map). */
+  addRange(from: number, to: number, task: WorkerTask<unknown, unknown>): void {
+    if (from >= to) return
+    const queue = this.#byTask.get(task)
+    if (queue === undefined || (queue.list === undefined && queue.first === queue.end)) {
+      this.add(from, task)
+      from++
+    }
+    const q = this.#byTask.get(task) as WorkerQueue
+    if (q.list === undefined && q.end === from) {
+      this.#remaining += to - from
+      q.end = to
+      return
+    }
+    for (let i = from; i < to; i++) this.add(i, task)
   }
 
   /** Queues item `i` again (a retry). */
@@ -107,6 +199,8 @@ export class WorkerChunks {
     for (let k = 0; k < queues.length; k++) {
       const queue = queues[(this.#rr + k) % queues.length] as WorkerQueue
       let indices: number[] | undefined
+      let base = 0
+      let count = 0
       if (queue.alone.length > 0) indices = [queue.alone.pop() as number]
       else if (queue.againHead < queue.again.length) {
         const size = this.#chunkSize()
@@ -116,15 +210,25 @@ export class WorkerChunks {
           queue.again = []
           queue.againHead = 0
         }
-      } else if (queue.cursor < queue.indices.length) {
+      } else if (queue.list !== undefined) {
         const size = this.#chunkSize()
-        indices = queue.indices.slice(queue.cursor, queue.cursor + size)
+        indices = queue.list.slice(queue.cursor, queue.cursor + size)
         queue.cursor += indices.length
         this.#remaining -= indices.length
+        if (queue.cursor === queue.list.length) {
+          queue.list = undefined
+          queue.first = queue.end = 0
+        }
+      } else if (queue.first < queue.end) {
+        base = queue.first
+        count = Math.min(this.#chunkSize(), queue.end - base)
+        queue.first += count
+        this.#remaining -= count
       }
-      if (indices !== undefined) {
+      if (indices !== undefined) count = indices.length
+      if (count > 0) {
         this.#rr = (this.#rr + k + 1) % queues.length
-        return { queue, indices, start: 0, handle: undefined }
+        return { queue, base, indices, count, start: 0, handle: undefined }
       }
     }
     return undefined
@@ -133,19 +237,37 @@ export class WorkerChunks {
   #chunkSize(): number {
     const { chunkSize } = this.#run.config
     if (chunkSize !== 'auto') return chunkSize
-    if (this.#avgItemMs === undefined) return 1
-    const cap = Math.max(1, Math.ceil(this.#remaining / (this.#backend.concurrency * 4)))
-    const ideal = Math.round(TARGET_CHUNK_MS / Math.max(this.#avgItemMs, 1e-5))
-    return Math.min(cap, Math.max(1, ideal))
+    const avg = this.#avgItemMs
+    if (avg === undefined) return 1
+    const perItem = Math.max(avg, 1e-5)
+    const ideal = Math.max(1, Math.round(TARGET_CHUNK_MS / perItem))
+    const least = Math.max(1, Math.round(MIN_CHUNK_MS / perItem))
+    const share = Math.ceil(this.#remaining / (this.#backend.concurrency * 4))
+    return Math.min(ideal, Math.max(least, share))
   }
 
   #dispatch(chunk: Chunk): void {
     const run = this.#run
     const source = run.source
+    const count = chunk.count
+    const fast = chunk.indices === undefined ? this.#plainSlice(chunk) : undefined
+    if (fast !== undefined) {
+      const { status, attempts } = run
+      const end = chunk.base + count
+      for (let i = chunk.base; i < end; i++) {
+        status[i] = RUNNING
+        attempts[i] = (attempts[i] as number) + 1
+      }
+      this.#send(chunk, fast, undefined)
+      return
+    }
     const inputs: unknown[] = []
-    const sent: number[] = []
+    // Only when an input fails alone: the items sent, no longer a plain range.
+    let sent: number[] | undefined
     let transferList: Transferable[] | undefined
-    for (const i of chunk.indices) {
+    let m = 0
+    for (let k = 0; k < count; k++) {
+      const i = itemOf(chunk, k)
       let input = source.input(i)
       if (isTransfer(input)) {
         transferList ??= []
@@ -160,16 +282,44 @@ export class WorkerChunks {
           'NOT_CLONEABLE',
           `the input of task ${run.taskId(i)}${path} cannot be cloned to a worker thread (functions, symbols, promises and weak collections cannot cross threads)`,
         )
+        if (sent === undefined) {
+          sent = []
+          for (let j = 0; j < k; j++) sent.push(itemOf(chunk, j))
+        }
         run.fail(i, error, 0, false)
         continue
       }
       inputs.push(input)
-      sent.push(i)
+      m++
+      sent?.push(i)
       run.status[i] = RUNNING
       run.attempts[i] = (run.attempts[i] as number) + 1
     }
-    if (sent.length === 0) return
-    chunk.indices = sent
+    if (m === 0) return
+    if (sent !== undefined) {
+      chunk.indices = sent
+      chunk.count = m
+    }
+    this.#send(chunk, inputs, transferList)
+  }
+
+  /**
+   * The inputs of a range chunk over an array, when none is an object, a function or a symbol
+   * (nothing to unwrap or check for clonability); undefined otherwise.
+   */
+  #plainSlice(chunk: Chunk): unknown[] | undefined {
+    const items = this.#run.source.items
+    if (items === undefined) return undefined
+    const inputs = items.slice(chunk.base, chunk.base + chunk.count)
+    for (let k = 0; k < inputs.length; k++) {
+      const t = typeof inputs[k]
+      if (t === 'object' || t === 'function' || t === 'symbol') return undefined
+    }
+    return inputs
+  }
+
+  #send(chunk: Chunk, inputs: unknown[], transferList: Transferable[] | undefined): void {
+    const run = this.#run
     run.config.metrics.message()
     this.#chunks.add(chunk)
     chunk.start = performance.now()
@@ -179,11 +329,7 @@ export class WorkerChunks {
       inputs,
       transferList,
       timeout: run.config.timeout,
-      keys: {
-        prefix: run.runKey,
-        indices: sent,
-        list: given && sent.map((i) => given[i] as string),
-      },
+      keys: keysOf(run.runKey, chunk, given),
     }
     let reported = 0
     chunk.handle = this.#backend.run(request, {
@@ -196,7 +342,11 @@ export class WorkerChunks {
         if (end.completed > 0) {
           const perItem = reported / end.completed
           this.#avgItemMs =
-            this.#avgItemMs === undefined ? perItem : this.#avgItemMs * 0.5 + perItem * 0.5
+            this.#avgItemMs === undefined || !this.#measured
+              ? perItem
+              : this.#avgItemMs * 0.5 + perItem * 0.5
+          this.#measured = true
+          itemMsOf.set(chunk.queue.task, this.#avgItemMs)
         }
         this.#end(chunk, end)
         this.pump()
@@ -206,7 +356,7 @@ export class WorkerChunks {
 
   #item(chunk: Chunk, k: number, success: boolean, value: unknown, ms: number): void {
     const run = this.#run
-    const i = chunk.indices[k] as number
+    const i = itemOf(chunk, k)
     if (run.status[i] !== RUNNING) return
     run.config.metrics.attempt(ms, chunk.start - run.ready(i), true)
     if (success) run.settle(i, true, value, undefined, ms, 'ok')
@@ -215,17 +365,17 @@ export class WorkerChunks {
 
   #end(chunk: Chunk, end: ChunkEnd): void {
     const run = this.#run
-    const { indices, queue } = chunk
+    const { count, queue } = chunk
     const { notStarted, lost } = end
     let k = end.completed
     if (notStarted !== undefined) {
-      for (; k < indices.length; k++) {
-        const i = indices[k] as number
+      for (; k < count; k++) {
+        const i = itemOf(chunk, k)
         if (run.status[i] !== RUNNING) continue
         if (run.stopped) this.#cancel(i)
         else if (notStarted.kind === 'load-timeout') run.fail(i, notStarted.cause, 0, true)
         else if (notStarted.kind === 'unsendable') {
-          if (indices.length > 1) this.#unsent(i, queue.alone)
+          if (count > 1) this.#unsent(i, queue.alone)
           else {
             const e = new ParallelError(
               'NOT_CLONEABLE',
@@ -239,8 +389,8 @@ export class WorkerChunks {
       }
       return
     }
-    if (lost !== undefined && k < indices.length) {
-      const i = indices[k++] as number
+    if (lost !== undefined && k < count) {
+      const i = itemOf(chunk, k++)
       if (run.status[i] === RUNNING) {
         const error =
           lost.kind === 'timeout'
@@ -251,8 +401,8 @@ export class WorkerChunks {
       }
     }
     // Never started: sent again, not counted as an attempt (or cancelled, when the run stopped).
-    for (; k < indices.length; k++) {
-      const i = indices[k] as number
+    for (; k < count; k++) {
+      const i = itemOf(chunk, k)
       if (run.status[i] !== RUNNING) continue
       if (run.stopped) this.#cancel(i)
       else this.#unsent(i, queue.again)
