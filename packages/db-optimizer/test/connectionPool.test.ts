@@ -11,13 +11,7 @@ import {
   type PoolStatus,
   QUERY_CHANNEL,
 } from '../src/index.js'
-import { DATABASE_URL, drivers, pgliteStart } from './drivers.js'
-
-const rowsOf = (result: unknown) =>
-  (Array.isArray(result) ? result : (result as { rows: Record<string, unknown>[] }).rows) as Record<
-    string,
-    unknown
-  >[]
+import { DATABASE_URL, drivers, pgliteStart, rowsOf } from './drivers.js'
 
 describe.each(drivers)('ConnectionPool on $name', (driver) => {
   let database: Database

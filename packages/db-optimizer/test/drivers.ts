@@ -99,3 +99,11 @@ export function sourceRows(n: number, start = 0) {
     biographyId: (start + i) % 10,
   }))
 }
+
+/** The rows of a `db.execute` result on either driver (postgres.js: an array; PGlite: `.rows`). */
+export function rowsOf(result: unknown): Record<string, unknown>[] {
+  return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Record<
+    string,
+    unknown
+  >[]
+}

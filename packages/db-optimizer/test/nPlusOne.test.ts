@@ -1,47 +1,42 @@
 // N+1 detection: a shape repeated inside one span or tracked operation.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { asc, eq, gt, sql } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
-  type Database,
   type NPlusOneWarning,
   QUERY_CHANNEL,
   type QueryChannelMessage,
   QueryOptimizer,
 } from '../src/index.js'
-import { closeDriverSuite, openDriverSuite } from './driverSuite.js'
-import { drivers, sourceRows, type Tables } from './drivers.js'
+import { seededDriverSuite } from './driverSuite.js'
+import { drivers, sourceRows } from './drivers.js'
 
 describe.each(drivers)('N+1 detection on $name', (driver) => {
-  let database: Database
-  let tables: Tables
-
-  beforeAll(async () => {
-    const suite = await openDriverSuite(driver)
-    ;({ database, tables } = suite)
-    await suite.optimizer.batchInsert(tables.sources, sourceRows(200))
-    suite.optimizer.close()
-  })
-
-  afterAll(() => closeDriverSuite(database, tables))
+  const suite = seededDriverSuite(driver, 200)
 
   it('warns once about an N+1 loop, naming the statement shape and the count', async () => {
     const warnings: string[] = []
-    const optimizer = new QueryOptimizer(database.db, {
+    const optimizer = new QueryOptimizer(suite.database.db, {
       nPlusOneThreshold: 10,
       logger: { warn: (m) => warnings.push(m) },
     })
-    const parents = await database.db
-      .select({ id: tables.sources.id })
-      .from(tables.sources)
+    const parents = await suite.database.db
+      .select({ id: suite.tables.sources.id })
+      .from(suite.tables.sources)
       .limit(25)
     await optimizer.timeQuery('n_plus_one', async () => {
       for (const p of parents)
-        await database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, p.id))
+        await suite.database.db
+          .select()
+          .from(suite.tables.sources)
+          .where(eq(suite.tables.sources.biographyId, p.id))
     })
     await optimizer.timeQuery('fine', async () => {
       for (const p of parents.slice(0, 9))
-        await database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, p.id))
+        await suite.database.db
+          .select()
+          .from(suite.tables.sources)
+          .where(eq(suite.tables.sources.biographyId, p.id))
     })
     const found = optimizer.getNPlusOneWarnings()
     expect(found).toHaveLength(1)
@@ -56,7 +51,7 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
   it('trackNPlusOne scopes detection over a whole async operation, concurrent branches included', async () => {
     const found: NPlusOneWarning[] = []
     const slow: string[] = []
-    const optimizer = new QueryOptimizer(database.db, {
+    const optimizer = new QueryOptimizer(suite.database.db, {
       nPlusOneThreshold: 10,
       slowQueryMs: 0,
       logger: { warn: (m) => slow.push(m) },
@@ -65,7 +60,10 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
     const names: (string | undefined)[] = []
     const onMessage = (m: unknown) => names.push((m as QueryChannelMessage).name)
     const lookup = (id: number) =>
-      database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, id))
+      suite.database.db
+        .select()
+        .from(suite.tables.sources)
+        .where(eq(suite.tables.sources.biographyId, id))
     subscribe(QUERY_CHANNEL, onMessage)
     let result: number
     try {
@@ -77,7 +75,7 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
               for (let i = 0; i < 4; i++) await lookup(branch * 4 + i)
             }),
           )
-          await database.db.execute(sql`select 1`)
+          await suite.database.db.execute(sql`select 1`)
           return 42
         },
         { threshold: 10 },
@@ -112,7 +110,8 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
         await optimizer.timeQuery('inner', async () => {
           for (let i = 0; i < 12; i++) await lookup(i)
         })
-        for (let i = 0; i < 12; i++) await database.db.select().from(tables.sources).limit(i)
+        for (let i = 0; i < 12; i++)
+          await suite.database.db.select().from(suite.tables.sources).limit(i)
       },
       { name: 'outer' },
     )
@@ -148,9 +147,12 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
 
   it('reports a shape that reaches the threshold (count >= threshold), not one below it', async () => {
     const found: NPlusOneWarning[] = []
-    const optimizer = new QueryOptimizer(database.db, { onNPlusOne: (w) => found.push(w) })
+    const optimizer = new QueryOptimizer(suite.database.db, { onNPlusOne: (w) => found.push(w) })
     const lookup = (id: number) =>
-      database.db.select().from(tables.sources).where(eq(tables.sources.biographyId, id))
+      suite.database.db
+        .select()
+        .from(suite.tables.sources)
+        .where(eq(suite.tables.sources.biographyId, id))
     await optimizer.trackNPlusOne(
       async () => {
         for (let i = 0; i < 3; i++) await lookup(i)
@@ -169,11 +171,11 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
 
   it("does not warn about the package's own batches, transactions, keyset pagination or queue polls", async () => {
     const found: NPlusOneWarning[] = []
-    const optimizer = new QueryOptimizer(database.db, {
+    const optimizer = new QueryOptimizer(suite.database.db, {
       nPlusOneThreshold: 3,
       onNPlusOne: (w) => found.push(w),
     })
-    const s = tables.sources
+    const s = suite.tables.sources
     await optimizer.trackNPlusOne(
       async () => {
         // 6 chunks of one INSERT shape, one transaction
@@ -185,7 +187,7 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
         )
         // 5 transactions: 5 BEGIN/COMMIT pairs
         for (let i = 0; i < 5; i++) {
-          await database.db.transaction(async (tx) => {
+          await suite.database.db.transaction(async (tx) => {
             await tx.select({ id: s.id }).from(s).where(eq(s.id, 1))
           })
         }
@@ -198,7 +200,7 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
       async () => {
         let last = 0
         for (;;) {
-          const page = await database.db
+          const page = await suite.database.db
             .select({ id: s.id })
             .from(s)
             .where(gt(s.id, last))
@@ -216,7 +218,7 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
     await optimizer.trackNPlusOne(
       async () => {
         for (let i = 0; i < 5; i++) {
-          await database.db.transaction(async (tx) => {
+          await suite.database.db.transaction(async (tx) => {
             await tx.execute(
               sql`select ${s.id} from ${s} where ${s.verified} order by ${s.id} limit 1 for update skip locked`,
             )
@@ -229,7 +231,7 @@ describe.each(drivers)('N+1 detection on $name', (driver) => {
     // the lookups inside the 5 transactions are a real N+1 and still reported
     expect(found.map((w) => [w.span, w.count])).toEqual([['own', 5]])
     expect(found[0]?.shape).toContain('"id" = ?')
-    await database.db.execute(sql`delete from ${s} where ${s.id} > 200`)
+    await suite.database.db.execute(sql`delete from ${s} where ${s.id} > 200`)
     optimizer.close()
   })
 })

@@ -19,16 +19,10 @@ import {
   QueryOptimizer,
   selectinLoad,
 } from '../src/index.js'
-import { createTables, makeTables, sourceRows, type Tables } from './drivers.js'
+import { createTables, makeTables, rowsOf, sourceRows, type Tables } from './drivers.js'
 
 type Server = Awaited<ReturnType<typeof startPostgres>>
 type Bouncer = Awaited<ReturnType<typeof startPgBouncer>>
-
-const rowsOf = (result: unknown) =>
-  (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Record<
-    string,
-    unknown
-  >[]
 
 describe('behind PgBouncer in transaction mode (prepare: false)', () => {
   let server: Server

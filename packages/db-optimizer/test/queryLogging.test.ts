@@ -1,38 +1,27 @@
 // Slow-span warnings and the slow-statement log.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { sql } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
-  type Database,
   type DbOptimizerError,
   enableQueryLogging,
   QueryOptimizer,
   type SlowQueryRecord,
 } from '../src/index.js'
-import { closeDriverSuite, openDriverSuite } from './driverSuite.js'
-import { drivers, sourceRows, type Tables } from './drivers.js'
+import { seededDriverSuite } from './driverSuite.js'
+import { drivers } from './drivers.js'
 
 describe.each(drivers)('Query logging on $name', (driver) => {
-  let database: Database
-  let tables: Tables
-
-  beforeAll(async () => {
-    const suite = await openDriverSuite(driver)
-    ;({ database, tables } = suite)
-    await suite.optimizer.batchInsert(tables.sources, sourceRows(200))
-    suite.optimizer.close()
-  })
-
-  afterAll(() => closeDriverSuite(database, tables))
+  const suite = seededDriverSuite(driver, 200)
 
   it('logs slow spans like the original, and rejects negative thresholds', async () => {
     const warnings: string[] = []
-    const optimizer = new QueryOptimizer(database.db, {
+    const optimizer = new QueryOptimizer(suite.database.db, {
       slowQueryMs: 20,
       logger: { warn: (m) => warnings.push(m) },
     })
-    await optimizer.timeQuery('slow', () => database.db.execute(sql`select pg_sleep(0.03)`))
-    await optimizer.timeQuery('quick', () => database.db.execute(sql`select 1`))
+    await optimizer.timeQuery('slow', () => suite.database.db.execute(sql`select pg_sleep(0.03)`))
+    await optimizer.timeQuery('quick', () => suite.database.db.execute(sql`select 1`))
     const quick = optimizer.getQueryStats().byName.quick?.maxMs ?? 0
     // a loaded machine may make even `select 1` slow: the quick span warns exactly when it was
     expect(warnings).toHaveLength(quick > 20 ? 2 : 1)
@@ -41,7 +30,7 @@ describe.each(drivers)('Query logging on $name', (driver) => {
     for (const options of [{ slowQueryMs: -1 }, { nPlusOneThreshold: -1 }, { sampleLimit: 0 }]) {
       const error = (() => {
         try {
-          new QueryOptimizer(database.db, options)
+          new QueryOptimizer(suite.database.db, options)
         } catch (e) {
           return e as DbOptimizerError
         }
@@ -55,22 +44,23 @@ describe.each(drivers)('Query logging on $name', (driver) => {
     const logger = {
       warn: (message: string, record?: SlowQueryRecord) => logged.push({ message, record }),
     }
-    const stop = enableQueryLogging(database.db, { thresholdMs: 20, logger })
+    const stop = enableQueryLogging(suite.database.db, { thresholdMs: 20, logger })
     const als = new AsyncLocalStorage<string>()
     const contexts: (string | undefined)[] = []
-    const stopContext = enableQueryLogging(database.db, {
+    const stopContext = enableQueryLogging(suite.database.db, {
       thresholdMs: 20,
       logger: { warn: () => contexts.push(als.getStore()) },
     })
     // drizzle runs a statement when it is awaited: await it inside the store's scope
     await als.run(
       'request-7',
-      async () => await database.db.execute(sql`select pg_sleep(0.03), ${'private-value'}::text`),
+      async () =>
+        await suite.database.db.execute(sql`select pg_sleep(0.03), ${'private-value'}::text`),
     )
     stopContext()
     stopContext()
     expect(contexts).toEqual(['request-7'])
-    await database.db.execute(sql`select ${'fast'}::text`)
+    await suite.database.db.execute(sql`select ${'fast'}::text`)
     stop()
     // a loaded machine may make the fast statement slow too; it is logged exactly when it was
     const fast = logged.filter(
@@ -78,20 +68,24 @@ describe.each(drivers)('Query logging on $name', (driver) => {
     )
     for (const l of fast) expect(l.record?.durationMs).toBeGreaterThan(20)
     logged.splice(0, logged.length, ...logged.filter((l) => !fast.includes(l)))
-    const show = enableQueryLogging(database.db, { thresholdMs: 20, logger, showParams: true })
-    await database.db.execute(sql`select pg_sleep(0.03), ${'shown-value'}::text`)
+    const show = enableQueryLogging(suite.database.db, {
+      thresholdMs: 20,
+      logger,
+      showParams: true,
+    })
+    await suite.database.db.execute(sql`select pg_sleep(0.03), ${'shown-value'}::text`)
     show()
-    await database.db.execute(sql`select pg_sleep(0.03)`)
+    await suite.database.db.execute(sql`select pg_sleep(0.03)`)
     expect(logged).toHaveLength(2)
     expect(logged[0]?.message).toContain('pg_sleep')
     expect(logged[0]?.message).not.toContain('private-value')
     expect(logged[0]?.record?.params).toEqual(['[redacted]'])
     expect(logged[0]?.record?.durationMs).toBeGreaterThanOrEqual(30)
     expect(logged[1]?.message).toContain('shown-value')
-    expect(() => enableQueryLogging(database.db, { thresholdMs: -5 })).toThrow(
+    expect(() => enableQueryLogging(suite.database.db, { thresholdMs: -5 })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('-5') }),
     )
-    expect(() => enableQueryLogging(database.db, { logger: {} as never })).toThrow(
+    expect(() => enableQueryLogging(suite.database.db, { logger: {} as never })).toThrow(
       expect.objectContaining({
         code: 'INVALID_ARGUMENT',
         message: 'options.logger must have a warn(message) method, got object',

@@ -2,16 +2,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { eq, sql } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DurationStats } from '../src/durationStats.js'
-import {
-  type Database,
-  QUERY_CHANNEL,
-  type QueryChannelMessage,
-  QueryOptimizer,
-} from '../src/index.js'
-import { closeDriverSuite, openDriverSuite } from './driverSuite.js'
-import { drivers, sourceRows, type Tables } from './drivers.js'
+import { QUERY_CHANNEL, type QueryChannelMessage, QueryOptimizer } from '../src/index.js'
+import { seededDriverSuite } from './driverSuite.js'
+import { drivers, sourceRows } from './drivers.js'
 
 describe('DurationStats', () => {
   it('keeps count, total and max exactly and the most recent samples for percentiles', () => {
@@ -32,28 +27,21 @@ describe('DurationStats', () => {
 })
 
 describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
-  let database: Database
-  let tables: Tables
-
-  beforeAll(async () => {
-    const suite = await openDriverSuite(driver)
-    ;({ database, tables } = suite)
-    await suite.optimizer.batchInsert(tables.sources, sourceRows(200))
-    suite.optimizer.close()
-  })
-
-  afterAll(() => closeDriverSuite(database, tables))
+  const suite = seededDriverSuite(driver, 200)
 
   it('measures every statement at the driver, by shape and by span name', async () => {
-    const optimizer = new QueryOptimizer(database.db)
+    const optimizer = new QueryOptimizer(suite.database.db)
     const rows = await optimizer.timeQuery('get_sources', () =>
-      database.db.select().from(tables.sources),
+      suite.database.db.select().from(suite.tables.sources),
     )
     expect(rows).toHaveLength(200)
     for (let i = 1; i <= 5; i++) {
-      await database.db.select().from(tables.sources).where(eq(tables.sources.id, i))
+      await suite.database.db
+        .select()
+        .from(suite.tables.sources)
+        .where(eq(suite.tables.sources.id, i))
     }
-    await database.db.execute(sql`select pg_sleep(0.05)`)
+    await suite.database.db.execute(sql`select pg_sleep(0.05)`)
     const stats = optimizer.getQueryStats()
     expect(stats.all.count).toBe(7)
     expect(stats.byName.get_sources?.count).toBe(1)
@@ -76,17 +64,17 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
   })
 
   it('times BEGIN and COMMIT (or ROLLBACK) of transactions, and the statements inside', async () => {
-    const optimizer = new QueryOptimizer(database.db)
+    const optimizer = new QueryOptimizer(suite.database.db)
     const messages: QueryChannelMessage[] = []
     const onMessage = (m: unknown) => messages.push(m as QueryChannelMessage)
     subscribe(QUERY_CHANNEL, onMessage)
     try {
-      await database.db.transaction(async (tx) => {
-        await tx.select().from(tables.sources).limit(1)
+      await suite.database.db.transaction(async (tx) => {
+        await tx.select().from(suite.tables.sources).limit(1)
         await tx.execute(sql`select 1`)
       })
       await expect(
-        database.db.transaction(async (tx) => {
+        suite.database.db.transaction(async (tx) => {
           await tx.execute(sql`select 2`)
           throw new Error('undo')
         }),
@@ -113,21 +101,21 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
   })
 
   it('shows a COMMIT that waits for a deferred trigger for at least as long as it waits', async () => {
-    const t = `dbo_deferred_${tables.id}`
-    await database.db.execute(sql.raw(`create table "${t}" (id int)`))
-    await database.db.execute(
+    const t = `dbo_deferred_${suite.tables.id}`
+    await suite.database.db.execute(sql.raw(`create table "${t}" (id int)`))
+    await suite.database.db.execute(
       sql.raw(
         `create function "${t}_wait"() returns trigger language plpgsql as $$ begin perform pg_sleep(0.3); return null; end $$`,
       ),
     )
-    await database.db.execute(
+    await suite.database.db.execute(
       sql.raw(
         `create constraint trigger "${t}_trg" after insert on "${t}" deferrable initially deferred for each row execute function "${t}_wait"()`,
       ),
     )
-    const optimizer = new QueryOptimizer(database.db)
+    const optimizer = new QueryOptimizer(suite.database.db)
     try {
-      await database.db.transaction(async (tx) => {
+      await suite.database.db.transaction(async (tx) => {
         await tx.execute(sql.raw(`insert into "${t}" values (1)`))
       })
       const { byShape } = optimizer.getQueryStats()
@@ -138,8 +126,8 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
       expect(insert?.[1].count).toBe(1)
     } finally {
       optimizer.close()
-      await database.db.execute(sql.raw(`drop table "${t}"`))
-      await database.db.execute(sql.raw(`drop function "${t}_wait"()`))
+      await suite.database.db.execute(sql.raw(`drop table "${t}"`))
+      await suite.database.db.execute(sql.raw(`drop function "${t}_wait"()`))
     }
   })
 
@@ -147,15 +135,17 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
     const messages: QueryChannelMessage[] = []
     const onMessage = (m: unknown) => messages.push(m as QueryChannelMessage)
     subscribe(QUERY_CHANNEL, onMessage)
-    const optimizer = new QueryOptimizer(database.db)
+    const optimizer = new QueryOptimizer(suite.database.db)
     try {
       await optimizer.timeQuery('by_url', () =>
-        database.db
+        suite.database.db
           .select()
-          .from(tables.sources)
-          .where(eq(tables.sources.url, 'https://example.org/secret-42')),
+          .from(suite.tables.sources)
+          .where(eq(suite.tables.sources.url, 'https://example.org/secret-42')),
       )
-      await database.db.execute(sql`select * from nope_${sql.raw(tables.id)}`).catch(() => {})
+      await suite.database.db
+        .execute(sql`select * from nope_${sql.raw(suite.tables.id)}`)
+        .catch(() => {})
     } finally {
       unsubscribe(QUERY_CHANNEL, onMessage)
     }
@@ -168,7 +158,7 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
     // redacted: the SQLSTATE and names, not the driver's error object
     expect(messages[1]?.error).toMatchObject({ sqlState: '42P01' })
     expect(messages[1]?.name).toBeUndefined()
-    await database.db.select().from(tables.sources).limit(1)
+    await suite.database.db.select().from(suite.tables.sources).limit(1)
     expect(messages).toHaveLength(2)
     optimizer.close()
   })
@@ -179,21 +169,25 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
     const onMessage = (m: unknown) =>
       seen.push({ sql: (m as QueryChannelMessage).sql, id: als.getStore()?.id })
     subscribe(QUERY_CHANNEL, onMessage)
-    const optimizer = new QueryOptimizer(database.db)
+    const optimizer = new QueryOptimizer(suite.database.db)
     const work = async (id: string) => {
-      await database.db.execute(sql.raw(`select '${id}-plain' as tag`))
-      await database.db.select().from(tables.sources).limit(1)
-      await database.db.transaction(async (tx) => {
+      await suite.database.db.execute(sql.raw(`select '${id}-plain' as tag`))
+      await suite.database.db.select().from(suite.tables.sources).limit(1)
+      await suite.database.db.transaction(async (tx) => {
         await tx.execute(sql.raw(`select '${id}-tx' as tag`))
-        await tx.select().from(tables.sources).limit(1)
+        await tx.select().from(suite.tables.sources).limit(1)
       })
-      await optimizer.timeQuery('span', () => database.db.execute(sql.raw(`select '${id}-span'`)))
+      await optimizer.timeQuery('span', () =>
+        suite.database.db.execute(sql.raw(`select '${id}-span'`)),
+      )
       const base = id === 'a' ? 10_000 : 20_000
-      await optimizer.batchInsert(tables.sources, sourceRows(300, base), { batchSize: 100 })
-      await optimizer.batchInsert(tables.sources, sourceRows(3, base + 500), { method: 'values' })
-      await optimizer.batchUpdate(tables.sources, [{ id: 1, title: `Title 0` }])
-      await database.db
-        .execute(sql.raw(`select * from "${id}_missing_${tables.id}"`))
+      await optimizer.batchInsert(suite.tables.sources, sourceRows(300, base), { batchSize: 100 })
+      await optimizer.batchInsert(suite.tables.sources, sourceRows(3, base + 500), {
+        method: 'values',
+      })
+      await optimizer.batchUpdate(suite.tables.sources, [{ id: 1, title: `Title 0` }])
+      await suite.database.db
+        .execute(sql.raw(`select * from "${id}_missing_${suite.tables.id}"`))
         .catch(() => {})
     }
     try {
@@ -202,11 +196,13 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
         als.run({ id: 'a' }, () => work('a')),
         als.run({ id: 'b' }, () => work('b')),
       ])
-      await database.db.execute(sql.raw(`select 'outside' as tag`))
+      await suite.database.db.execute(sql.raw(`select 'outside' as tag`))
     } finally {
       unsubscribe(QUERY_CHANNEL, onMessage)
       optimizer.close()
-      await database.db.execute(sql`delete from ${tables.sources} where ${tables.sources.id} > 200`)
+      await suite.database.db.execute(
+        sql`delete from ${suite.tables.sources} where ${suite.tables.sources.id} > 200`,
+      )
     }
     // both contexts ran the same work: the same statements, each in its own context, with one
     // BEGIN and one COMMIT for the transaction and for each of the 3 batch writes
@@ -239,12 +235,13 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
   it('honours maxShapes and sampleLimit, times nested transactions, and stops on dispose', async () => {
     let disposed: QueryOptimizer | undefined
     {
-      using optimizer = new QueryOptimizer(database.db, { maxShapes: 2, sampleLimit: 4 })
-      await database.db.execute(sql`select pg_sleep(${1}::float8)`)
-      for (let i = 0; i < 4; i++) await database.db.execute(sql`select pg_sleep(${0}::float8)`)
-      await database.db.execute(sql`select 1 as a`)
-      await database.db.execute(sql`select 2 as b`)
-      await database.db.execute(sql`select 3 as c`)
+      using optimizer = new QueryOptimizer(suite.database.db, { maxShapes: 2, sampleLimit: 4 })
+      await suite.database.db.execute(sql`select pg_sleep(${1}::float8)`)
+      for (let i = 0; i < 4; i++)
+        await suite.database.db.execute(sql`select pg_sleep(${0}::float8)`)
+      await suite.database.db.execute(sql`select 1 as a`)
+      await suite.database.db.execute(sql`select 2 as b`)
+      await suite.database.db.execute(sql`select 3 as c`)
       const { byShape } = optimizer.getQueryStats()
       expect(Object.keys(byShape)).toHaveLength(3)
       expect(byShape['(other)']?.count).toBe(2)
@@ -255,7 +252,7 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
       // (compared with the kept maximum, not with a wall-clock figure)
       expect(sleep?.p99Ms).toBeLessThan(sleep?.maxMs ?? 0)
       optimizer.reset()
-      await database.db.transaction(async (tx) => {
+      await suite.database.db.transaction(async (tx) => {
         await tx.execute(sql`select 1`)
         await tx.transaction(async (inner) => {
           await inner.execute(sql`select 2`)
@@ -266,9 +263,9 @@ describe.each(drivers)('QueryOptimizer statistics on $name', (driver) => {
       expect(optimizer.getQueryStats().all.count).toBe(driver.name === 'postgres-js' ? 6 : 7)
       disposed = optimizer
     }
-    await database.db.execute(sql`select 1`)
+    await suite.database.db.execute(sql`select 1`)
     expect(disposed?.getQueryStats().all.count).toBe(driver.name === 'postgres-js' ? 6 : 7)
-    expect(() => new QueryOptimizer(database.db, { maxShapes: 0 })).toThrow(
+    expect(() => new QueryOptimizer(suite.database.db, { maxShapes: 0 })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     )
   })

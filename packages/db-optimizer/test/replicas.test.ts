@@ -17,15 +17,9 @@ import {
   QueryOptimizer,
   selectinLoad,
 } from '../src/index.js'
-import { createTables, makeTables, type Tables } from './drivers.js'
+import { createTables, makeTables, rowsOf, type Tables } from './drivers.js'
 
 type Pair = Awaited<ReturnType<typeof startPostgresReplica>>
-
-const rowsOf = (result: unknown) =>
-  (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Record<
-    string,
-    unknown
-  >[]
 
 describe('loaders and statistics on a withReplicas database (primary + streaming replica)', () => {
   let pair: Pair
