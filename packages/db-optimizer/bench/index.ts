@@ -2,10 +2,12 @@
 // (postgres.js at DATABASE_URL) and on PGlite in memory. Prints the tables and writes RESULTS.md.
 //   npm run bench            (BENCH_ROWS=100000 by default)
 //   BENCH_ONLY=overhead BENCH_WRITE=0 npm run bench   (only the timing-overhead table, quick)
+//   BENCH_ONLY=batch npm run bench   (only the batch-write tables: warm-up, shuffled interleaved
+//                                     rounds, medians of per-round ratios; replaces that section)
 import { randomBytes } from 'node:crypto'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -21,6 +23,7 @@ import {
   timestamp,
 } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePg } from 'drizzle-orm/postgres-js'
+import { prepareRows, textArrays } from '../src/batchInsert.js'
 import {
   createDatabase,
   type Database,
@@ -29,6 +32,8 @@ import {
   QueryOptimizer,
   selectinLoad,
 } from '../src/index.js'
+import { tableInfo } from '../src/tableInfo.js'
+import { loadCastTypes, type WriteColumn, writeColumns } from '../src/writeColumns.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000)
@@ -422,6 +427,221 @@ async function overhead() {
   return { outside, inside, published, e2eRaw: median(rawTimes), e2eOurs: median(instTimes) }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Batch writes: every variant in one transaction, one warm-up round, then rounds in a fresh random
+// order each, the ratio taken within each round and the median of those ratios reported.
+
+function shuffle<T>(xs: T[]): T[] {
+  const a = [...xs]
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[a[i], a[j]] = [a[j] as T, a[i] as T]
+  }
+  return a
+}
+
+interface BatchSummary {
+  driver: string
+  rounds: number
+  ms: Record<string, number>
+  fastVsChunks: number
+  copyVsRaw: number
+  checkShare: number
+  updateVsOne: number
+}
+
+async function benchBatch(name: 'postgres-js' | 'pglite', rowsN: number): Promise<BatchSummary> {
+  const database =
+    name === 'postgres-js' ? await createDatabase(DATABASE_URL) : await createDatabase()
+  const table = `dbo_bench_src_${id}`
+  await exec(database, `drop table if exists "${table}"`)
+  await exec(
+    database,
+    `create table "${table}" (id serial primary key, url text not null, title text, author text, published_at timestamp, score double precision, verified boolean, meta jsonb, biography_id integer)`,
+  )
+  const truncate = () => exec(database, `truncate "${table}" restart identity`)
+  const optimizer = new QueryOptimizer(database.db, { logger: { warn: () => {} } })
+  const rows = makeRows(rowsN)
+  const rounds = Number(process.env.BENCH_ROUNDS ?? (name === 'postgres-js' ? 5 : 3))
+  const info = tableInfo(sources)
+  const columns = writeColumns(database.db, info)
+  const types = await loadCastTypes(database.db, sources)
+  const rawCopy = async () => {
+    if (name === 'postgres-js') {
+      const client = database.client as import('postgres').Sql
+      await client.begin(async (tx) => {
+        const writable = await tx
+          .unsafe(`copy "${table}" (${COLUMNS.join(', ')}) from stdin`)
+          .writable()
+        await pipeline(Readable.from(chunked(rows)), writable)
+      })
+    } else {
+      const client = database.client as import('@electric-sql/pglite').PGlite
+      await client.transaction(async (tx) => {
+        const blob = new Blob(rows.map(copyText))
+        await tx.query(`copy "${table}" (${COLUMNS.join(', ')}) from '/dev/blob'`, [], { blob })
+      })
+    }
+  }
+  // the exact-rows work of the fast path, alone: every row checked and its $defaultFn values
+  // computed, every value converted by its column and checked against the column's type
+  const checks = async () => {
+    const prepared = prepareRows(info, columns, rows)
+    const sent = prepared.keys.map((k) => columns.get(k) as WriteColumn)
+    const casts = sent.map((c) => types?.columns.get(c.name)?.cast as string)
+    if (textArrays(sent, casts, prepared.rows) === undefined) throw new Error('not plain')
+  }
+  const variants: Record<string, () => Promise<unknown>> = {
+    fast: () => optimizer.batchInsert(sources, rows),
+    copy: () => optimizer.batchInsert(sources, rows, { method: 'copy' }),
+    chunks: () =>
+      database.db.transaction(async (tx) => {
+        for (let i = 0; i < rows.length; i += 1000)
+          await tx.insert(sources).values(rows.slice(i, i + 1000))
+      }),
+    rawCopy,
+    checks,
+  }
+  const updates = Array.from({ length: UPDATE_ROWS }, (_, i) => ({
+    id: i + 1,
+    title: `updated ${i}`,
+    score: i / UPDATE_ROWS,
+  }))
+  const updateVariants: Record<string, () => Promise<unknown>> = {
+    update: () => optimizer.batchUpdate(sources, updates),
+    updateOne: () =>
+      database.db.transaction(async (tx) => {
+        for (const u of updates.slice(0, UPDATE_ONE_BY_ONE_SAMPLE)) {
+          await tx
+            .update(sources)
+            .set({ title: u.title, score: u.score })
+            .where(eq(sources.id, u.id))
+        }
+      }),
+  }
+  const times: Record<string, number[]> = {}
+  const ratios = { fastVsChunks: [] as number[], copyVsRaw: [] as number[], check: [] as number[] }
+  const updateRatios: number[] = []
+  try {
+    for (let r = 0; r <= rounds; r++) {
+      const t: Record<string, number> = {}
+      for (const v of shuffle(Object.keys(variants))) {
+        await truncate()
+        t[v] = await time(variants[v] as () => Promise<unknown>)
+        if (v !== 'checks') {
+          const [{ n }] = (await database.db
+            .select({ n: sql<number>`count(*)::int` })
+            .from(sources)) as [{ n: number }]
+          if (n !== rowsN) throw new Error(`${v} wrote ${n} rows, expected ${rowsN}`)
+        }
+      }
+      await truncate()
+      await optimizer.batchInsert(sources, rows.slice(0, UPDATE_ROWS))
+      for (const v of shuffle(Object.keys(updateVariants)))
+        t[v] = await time(updateVariants[v] as () => Promise<unknown>)
+      if (r === 0) continue // warm-up
+      for (const [k, ms] of Object.entries(t)) {
+        times[k] = times[k] ?? []
+        times[k].push(ms)
+      }
+      ratios.fastVsChunks.push((t.chunks as number) / (t.fast as number))
+      ratios.copyVsRaw.push((t.copy as number) / (t.rawCopy as number))
+      ratios.check.push((t.checks as number) / (t.fast as number))
+      updateRatios.push(
+        (t.updateOne as number) / UPDATE_ONE_BY_ONE_SAMPLE / ((t.update as number) / UPDATE_ROWS),
+      )
+    }
+  } finally {
+    optimizer.close()
+    await exec(database, `drop table if exists "${table}"`)
+    await database.close()
+  }
+  const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]))
+  const summary: BatchSummary = {
+    driver: name,
+    rounds,
+    ms,
+    fastVsChunks: median(ratios.fastVsChunks),
+    copyVsRaw: median(ratios.copyVsRaw),
+    checkShare: median(ratios.check),
+    updateVsOne: median(updateRatios),
+  }
+  const rps = (n: number, m: number) => fmt(n / (m / 1000))
+  out(`\n### ${name}: batch writes, ${fmt(rowsN)} rows of 8 columns, ${rounds} rounds\n`)
+  out('| variant (each in one transaction) | median ms | rows/s |')
+  out('| --- | ---: | ---: |')
+  out(
+    `| batchInsert, auto (→ unnest fast path) | ${ms.fast?.toFixed(0)} | ${rps(rowsN, ms.fast as number)} |`,
+  )
+  out(
+    `| batchInsert, method 'copy'${name === 'pglite' ? ' (falls back to the unnest fast path on PGlite)' : ' (COPY FROM STDIN)'} | ${ms.copy?.toFixed(0)} | ${rps(rowsN, ms.copy as number)} |`,
+  )
+  out(
+    `| drizzle insert().values() in chunks of 1,000 | ${ms.chunks?.toFixed(0)} | ${rps(rowsN, ms.chunks as number)} |`,
+  )
+  out(
+    `| hand-written COPY (${name === 'postgres-js' ? 'postgres.js `sql.begin` + `copy … from stdin` `.writable()`' : "PGlite transaction + `COPY … FROM '/dev/blob'`"}) | ${ms.rawCopy?.toFixed(0)} | ${rps(rowsN, ms.rawCopy as number)} |`,
+  )
+  out(
+    `| exact-rows checks alone (rows checked, defaults filled, every value converted and type-checked; no I/O) | ${ms.checks?.toFixed(0)} | — |`,
+  )
+  out(
+    `| batchUpdate of ${fmt(UPDATE_ROWS)} rows | ${ms.update?.toFixed(0)} | ${rps(UPDATE_ROWS, ms.update as number)} |`,
+  )
+  out(
+    `| one UPDATE per row (${fmt(UPDATE_ONE_BY_ONE_SAMPLE)}-row sample) | ${ms.updateOne?.toFixed(0)} | ${rps(UPDATE_ONE_BY_ONE_SAMPLE, ms.updateOne as number)} |`,
+  )
+  return summary
+}
+
+async function batchSection() {
+  const rowsN = Number(process.env.BENCH_ROWS ?? 100_000)
+  const when = new Date()
+  const load = loadavg().map((l) => l.toFixed(2))
+  out('## Batch writes')
+  out('')
+  out(
+    `- Date: ${when.toISOString().slice(0, 16).replace('T', ' ')} UTC; load average at start ${load.join(', ')} (2 shared cores)`,
+  )
+  out(
+    `- Command: \`BENCH_ONLY=batch${process.env.BENCH_ROWS ? ` BENCH_ROWS=${rowsN}` : ''} npm run bench\` in \`packages/db-optimizer\``,
+  )
+  out(
+    '- Every variant runs in one transaction; one warm-up round (discarded), then rounds in a fresh random order each; ratios are taken within a round and the median of the per-round ratios is reported.',
+  )
+  const results: BatchSummary[] = []
+  for (const name of ['postgres-js', 'pglite'] as const) results.push(await benchBatch(name, rowsN))
+  out('')
+  out(
+    `- Load average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`,
+  )
+  out('\n### Batch writes against the targets (medians of per-round ratios)\n')
+  out('| target | postgres-js | pglite |')
+  out('| --- | --- | --- |')
+  const row = (label: string, f: (s: BatchSummary) => string) =>
+    out(`| ${label} | ${results.map(f).join(' | ')} |`)
+  row(
+    'fast path ≥ 5× drizzle values() in chunks of 1,000 (transactional)',
+    (s) => `${s.fastVsChunks.toFixed(2)}× — ${verdict(s.fastVsChunks >= 5)}`,
+  )
+  row('method copy within 1.1× of hand-written COPY', (s) =>
+    s.driver === 'pglite'
+      ? `${s.copyVsRaw.toFixed(2)}× (falls back to unnest; no target)`
+      : `${s.copyVsRaw.toFixed(2)}× — ${verdict(s.copyVsRaw <= 1.1)}`,
+  )
+  row(
+    'batchUpdate ≥ 20× one UPDATE per row (transactional)',
+    (s) => `${s.updateVsOne.toFixed(1)}× — ${verdict(s.updateVsOne >= 20)}`,
+  )
+  row(
+    'exact-rows checks < 10 % of the fast path',
+    (s) => `${(s.checkShare * 100).toFixed(1)} % — ${verdict(s.checkShare < 0.1)}`,
+  )
+  return results
+}
+
 const started = new Date()
 out(`# @bookgen/db-optimizer — benchmark results\n`)
 out(`- Date: ${started.toISOString().slice(0, 10)}`)
@@ -434,6 +654,18 @@ out(
 )
 
 const only = process.env.BENCH_ONLY
+if (only === 'batch') {
+  lines.length = 0
+  await batchSection()
+  const file = new URL('./RESULTS.md', import.meta.url)
+  const section = `<!-- batch:start -->\n${lines.join('\n')}\n<!-- batch:end -->`
+  const old = readFileSync(file, 'utf8')
+  const next = /<!-- batch:start -->[\s\S]*<!-- batch:end -->/.test(old)
+    ? old.replace(/<!-- batch:start -->[\s\S]*<!-- batch:end -->/, () => section)
+    : old.replace(/\n### /, () => `\n${section}\n\n### `)
+  if (process.env.BENCH_WRITE !== '0') writeFileSync(file, next)
+  process.exit(0)
+}
 const results: Summary[] = []
 if (only !== 'overhead') {
   for (const name of ['postgres-js', 'pglite'] as const) results.push(await benchDriver(name))

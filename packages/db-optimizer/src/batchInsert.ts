@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { type BatchProgress, bindParameterLimit, fixedBatches, runBatches } from './batchRunner.js'
+import { copyChunks, copyInto } from './copyInsert.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrument } from './instrumentation.js'
 import { affectedRows, type TableInfo, tableInfo, toText } from './tableInfo.js'
@@ -14,12 +15,14 @@ import {
   checkRowObject,
 } from './validate.js'
 import {
+  type CastTypes,
   isSqlValue,
-  loadCastTypes,
   NOT_PLAIN,
   parameterCount,
   plainText,
+  qualifiedName,
   type WriteColumn,
+  withCastTypes,
   writeColumns,
 } from './writeColumns.js'
 
@@ -45,7 +48,7 @@ export interface BatchInsertOptions<TKey extends string = string> {
    * Rows per statement. On the `VALUES` path a batch is also cut wherever the next row would take
    * the statement past the driver's bind-parameter limit (65,533 on postgres.js, 65,535 on
    * PGlite), counting every value drizzle sends (defaults from `$defaultFn`/`$onUpdate` included).
-   * @default 1000 on the VALUES path, 10000 on the unnest fast path
+   * @default 1000 on the VALUES path, 10000 on the unnest fast path, 100000 with COPY
    */
   batchSize?: number
   /**
@@ -53,10 +56,16 @@ export interface BatchInsertOptions<TKey extends string = string> {
    * defaults). `'unnest'`: `INSERT … SELECT … FROM unnest($1::text[], …)`, one array parameter per
    * column (rows must share one set of keys and hold plain values; each value is converted by
    * the column's own type, exactly as drizzle's parameter would be). `'auto'` takes unnest when the
-   * rows allow it and there are at least `fastPathThreshold` of them, else `'values'`.
+   * rows allow it and there are at least `fastPathThreshold` of them, else `'values'`. `'copy'`:
+   * on postgres.js, `COPY … FROM STDIN` in text format (one statement per batch, inside the same
+   * transaction), with every value converted exactly as on the unnest path and encoded before
+   * anything is sent; the rows it writes and the errors it raises are the same. It falls back to
+   * `'auto'` (from the first row on) where COPY cannot be used: on PGlite, with `onConflict`, when
+   * rows do not share one set of keys or hold values that are not plain. COPY ignores rewrite rules
+   * (`CREATE RULE … ON INSERT`) and tables with row-level security refuse it.
    * @default 'auto'
    */
-  method?: 'auto' | 'values' | 'unnest'
+  method?: 'auto' | 'values' | 'unnest' | 'copy'
   /**
    * Row count from which `'auto'` takes the unnest fast path.
    * @default 100
@@ -83,8 +92,9 @@ const DEFAULTS = {
   fastPathThreshold: 100,
   valuesBatchSize: 1000,
   unnestBatchSize: 10_000,
+  copyBatchSize: 100_000,
 } as const
-const METHODS = ['auto', 'values', 'unnest'] as const
+const METHODS = ['auto', 'values', 'unnest', 'copy'] as const
 
 /** @internal */
 export async function batchInsert(
@@ -112,13 +122,38 @@ export async function batchInsert(
     conflict?.action === 'update' ? dedupe(prepared.rows, conflict.target) : prepared.rows
   if (input.length === 0) return 0
 
-  const wantFast = method === 'unnest' || (method === 'auto' && input.length >= threshold)
-  const fast =
-    wantFast && prepared.uniform && prepared.keys.length > 0
-      ? await unnestPlan(db, info, columns, prepared.keys, input)
-      : undefined
-  if (fast !== undefined) {
-    const statement = unnestInsert(info, fast.columns, fast.casts, conflict)
+  const driver = instrument(db).driver
+  const wantFast =
+    method === 'unnest' || method === 'copy' || (method === 'auto' && input.length >= threshold)
+  const values = () => {
+    if (method === 'unnest') {
+      throw new DbOptimizerError(
+        'INVALID_ARGUMENT',
+        "options.method 'unnest' needs rows that share one set of keys (at least one) and hold plain values (no SQL expressions, no values drizzle sends with a type of their own)",
+      )
+    }
+    return valuesInsert(db, info, columns, input, conflict, options)
+  }
+  if (!wantFast || !prepared.uniform || prepared.keys.length === 0) return values()
+
+  return withCastTypes(db, info.table, async (types, cached) => {
+    const sent = prepared.keys.map((k) => columns.get(k) as WriteColumn)
+    const casts = types === undefined ? undefined : castsOf(types, sent)
+    if (casts === undefined) return values()
+    if (method === 'copy' && driver === 'postgres-js' && conflict === undefined) {
+      const bounds = fixedBatches(input.length, options.batchSize ?? DEFAULTS.copyBatchSize)
+      const chunks = copyChunks(sent, casts, input, bounds)
+      if (chunks !== undefined) {
+        const statement = `copy ${qualifiedName(info.table)} (${sent.map((c) => c.quoted).join(', ')}) from stdin`
+        return runBatches(db, bounds, 'batchInsert', options.onProgress, async (tx, range, b) => {
+          await copyInto(tx, statement, chunks[b] as string[])
+          return range[1] - range[0]
+        })
+      }
+    }
+    const arrays = textArrays(sent, casts, input)
+    if (arrays === undefined) return values()
+    const statement = unnestInsert(info, sent, casts, conflict, cached ? types?.guard : undefined)
     const size = options.batchSize ?? DEFAULTS.unnestBatchSize
     return runBatches(
       db,
@@ -128,18 +163,21 @@ export async function batchInsert(
       async (tx, [start, end]) =>
         affectedRows(
           await tx.execute(
-            statement(fast.arrays.map((a) => (end - start === a.length ? a : a.slice(start, end)))),
+            statement(arrays.map((a) => (end - start === a.length ? a : a.slice(start, end)))),
           ),
         ),
     )
-  }
-  if (method === 'unnest') {
-    throw new DbOptimizerError(
-      'INVALID_ARGUMENT',
-      "options.method 'unnest' needs rows that share one set of keys (at least one) and hold plain values (no SQL expressions, no values drizzle sends with a type of their own)",
-    )
-  }
+  })
+}
 
+function valuesInsert(
+  db: AnyPgDatabase,
+  info: TableInfo,
+  columns: ReadonlyMap<string, WriteColumn>,
+  input: readonly Record<string, unknown>[],
+  conflict: Conflict | undefined,
+  options: BatchInsertOptions,
+): Promise<number> {
   const size = options.batchSize ?? DEFAULTS.valuesBatchSize
   const limit = bindParameterLimit(instrument(db).driver)
   const bounds = valuesBatches(db, columns, input, size, limit)
@@ -159,7 +197,19 @@ export async function batchInsert(
   })
 }
 
-interface PreparedRows {
+/** The cast type of each column, or undefined when the database does not know one of them. */
+function castsOf(types: CastTypes, sent: readonly WriteColumn[]): string[] | undefined {
+  const casts: string[] = []
+  for (const c of sent) {
+    const type = types.columns.get(c.name)
+    if (type === undefined) return undefined
+    casts.push(type.cast)
+  }
+  return casts
+}
+
+/** @internal */
+export interface PreparedRows {
   /** Rows with every `$defaultFn` / `$onUpdate` value drizzle would compute filled in, once. */
   rows: Record<string, unknown>[]
   /** Keys present (defined) in the rows; in every row when `uniform`. */
@@ -172,8 +222,9 @@ interface PreparedRows {
  * `$onUpdate()` for a column without a default. Each function runs once per row, whichever path
  * then writes the row. Values of columns drizzle never inserts (generated, identity always) are
  * dropped, as drizzle drops them.
+ * @internal
  */
-function prepareRows(
+export function prepareRows(
   info: TableInfo,
   columns: ReadonlyMap<string, WriteColumn>,
   rows: readonly Record<string, unknown>[],
@@ -228,38 +279,8 @@ function prepareRows(
   return { rows: out, keys: uniform ? [...(firstKeys ?? [])] : [...all], uniform }
 }
 
-interface UnnestPlan {
-  columns: WriteColumn[]
-  casts: string[]
-  arrays: (string | null)[][]
-}
-
-/**
- * The columns, their PostgreSQL types and one text array per column, or undefined when the rows
- * must go through drizzle (a column unknown to the database, a value that is not plain).
- */
-async function unnestPlan(
-  db: AnyPgDatabase,
-  info: TableInfo,
-  columns: ReadonlyMap<string, WriteColumn>,
-  keys: readonly string[],
-  rows: readonly Record<string, unknown>[],
-): Promise<UnnestPlan | undefined> {
-  const sent = keys.map((k) => columns.get(k) as WriteColumn)
-  const types = await loadCastTypes(db, info.table)
-  if (types === undefined) return undefined
-  const casts: string[] = []
-  for (const c of sent) {
-    const type = types.get(c.name)
-    if (type === undefined) return undefined
-    casts.push(type.cast)
-  }
-  const arrays = textArrays(sent, casts, rows)
-  return arrays === undefined ? undefined : { columns: sent, casts, arrays }
-}
-
-/** Text arrays, one per column, or undefined when some value must go through drizzle. */
-function textArrays(
+/** Text arrays, one per column, or undefined when some value must go through drizzle. @internal */
+export function textArrays(
   columns: readonly WriteColumn[],
   casts: readonly string[],
   rows: readonly Record<string, unknown>[],
@@ -397,10 +418,13 @@ function unnestInsert(
   columns: readonly WriteColumn[],
   casts: readonly string[],
   conflict: Conflict | undefined,
+  guard: string | undefined,
 ): (arrays: (string | null)[][]) => SQL {
   const names = sql.raw(columns.map((c) => c.quoted).join(', '))
   const aliases = sql.raw(columns.map((_, i) => `c${i}`).join(', '))
   const select = sql.raw(columns.map((_, i) => `u.c${i}::${casts[i]}`).join(', '))
+  // a one-time filter: fails (22012) before any value is cast when the cached types went stale
+  const where = sql.raw(guard === undefined ? '' : ` where 1 / (${guard})::int = 1`)
   let tail: SQL | undefined
   if (conflict !== undefined) {
     const target = sql.raw(conflict.target.map((c) => c.quoted).join(', '))
@@ -414,6 +438,6 @@ function unnestInsert(
       arrays.map((a) => sql`${sql.param(a)}::text[]`),
       sql`, `,
     )
-    return sql`insert into ${info.table} (${names}) select ${select} from unnest(${params}) as u(${aliases})${tail}`
+    return sql`insert into ${info.table} (${names}) select ${select} from unnest(${params}) as u(${aliases})${where}${tail}`
   }
 }

@@ -20,10 +20,10 @@ import {
 import {
   type ColumnType,
   isSqlValue,
-  loadCastTypes,
   NOT_PLAIN,
   plainText,
   type WriteColumn,
+  withCastTypes,
   writeColumns,
 } from './writeColumns.js'
 
@@ -154,71 +154,72 @@ export async function batchUpdate(
   }
 
   const onUpdate = [...columns.values()].filter((c) => c.column.onUpdateFn !== undefined)
-  const types = await loadCastTypes(db, info.table)
-  // Round r holds the r-th update of each key: rounds run in order, so updates of one key apply in
-  // input order (each checked by PostgreSQL, as one UPDATE each would be), and updates of
-  // different keys, which touch different rows, share statements.
-  entries.sort((a, b) => a.round - b.round || a.first - b.first)
-  const groups = new Map<string, Entry[]>()
-  for (const entry of entries) {
-    const signature = `${entry.round}\u0000${Object.keys(entry.set).sort().join('\u0000')}`
-    let group = groups.get(signature)
-    if (group === undefined) {
-      group = []
-      groups.set(signature, group)
-    }
-    group.push(entry)
-  }
-
-  const batches: Batch[] = []
-  const bounds: [number, number][] = []
-  for (const group of groups.values()) {
-    const setKeys = Object.keys((group[0] as Entry).set).sort()
-    const extra = onUpdate.filter((c) => !setKeys.includes(c.key) && c.key !== key.key)
-    const sent = [...setKeys.map((k) => columns.get(k) as WriteColumn), ...extra]
-    for (let s = 0; s < group.length; s += batchSize) {
-      const part = group.slice(s, s + batchSize)
-      let low = Number.POSITIVE_INFINITY
-      let high = 0
-      for (const e of part) {
-        if (e.first < low) low = e.first
-        if (e.first + 1 > high) high = e.first + 1
+  return withCastTypes(db, info.table, async (types, cached) => {
+    // Round r holds the r-th update of each key: rounds run in order, so updates of one key apply in
+    // input order (each checked by PostgreSQL, as one UPDATE each would be), and updates of
+    // different keys, which touch different rows, share statements.
+    entries.sort((a, b) => a.round - b.round || a.first - b.first)
+    const groups = new Map<string, Entry[]>()
+    for (const entry of entries) {
+      const signature = `${entry.round}\u0000${Object.keys(entry.set).sort().join('\u0000')}`
+      let group = groups.get(signature)
+      if (group === undefined) {
+        group = []
+        groups.set(signature, group)
       }
-      bounds.push([low, high])
-      batches.push(plan(part, keyColumn, sent, extra, types))
+      group.push(entry)
     }
-  }
 
-  const missing: { first: number; key: unknown }[] = []
-  const updated = await runBatches(
-    db,
-    bounds,
-    'batchUpdate',
-    options.onProgress,
-    async (tx, range, b) => {
-      const batch = batches[b] as Batch
-      const result =
-        batch.arrays === undefined
-          ? await oneByOne(tx, info, keyColumn, batch)
-          : await unnestUpdate(tx, info, keyColumn, batch)
-      if (result.missing.length > 0 && requireAll) {
-        throw new DbOptimizerError(
-          'ROWS_NOT_FOUND',
-          `batchUpdate: ${result.missing.length} key(s) of batch ${b + 1} match no row (see error.missing); nothing was written`,
-          { missing: result.missing.map((e) => e.key), batch: b, rowRange: range },
-        )
+    const batches: Batch[] = []
+    const bounds: [number, number][] = []
+    for (const group of groups.values()) {
+      const setKeys = Object.keys((group[0] as Entry).set).sort()
+      const extra = onUpdate.filter((c) => !setKeys.includes(c.key) && c.key !== key.key)
+      const sent = [...setKeys.map((k) => columns.get(k) as WriteColumn), ...extra]
+      for (let s = 0; s < group.length; s += batchSize) {
+        const part = group.slice(s, s + batchSize)
+        let low = Number.POSITIVE_INFINITY
+        let high = 0
+        for (const e of part) {
+          if (e.first < low) low = e.first
+          if (e.first + 1 > high) high = e.first + 1
+        }
+        bounds.push([low, high])
+        batches.push(plan(part, keyColumn, sent, extra, types?.columns))
       }
-      // later rounds touch rows the first round already counted (or found missing)
-      if (batch.entries[0]?.round !== 0) return 0
-      missing.push(...result.missing)
-      return result.changed
-    },
-  )
-  if (missing.length > 0 && options.onMissing !== undefined) {
-    missing.sort((a, b) => a.first - b.first)
-    options.onMissing(missing.map((e) => e.key))
-  }
-  return updated
+    }
+
+    const missing: { first: number; key: unknown }[] = []
+    const updated = await runBatches(
+      db,
+      bounds,
+      'batchUpdate',
+      options.onProgress,
+      async (tx, range, b) => {
+        const batch = batches[b] as Batch
+        const result =
+          batch.arrays === undefined
+            ? await oneByOne(tx, info, keyColumn, batch)
+            : await unnestUpdate(tx, info, keyColumn, batch, cached ? types?.guard : undefined)
+        if (result.missing.length > 0 && requireAll) {
+          throw new DbOptimizerError(
+            'ROWS_NOT_FOUND',
+            `batchUpdate: ${result.missing.length} key(s) of batch ${b + 1} match no row (see error.missing); nothing was written`,
+            { missing: result.missing.map((e) => e.key), batch: b, rowRange: range },
+          )
+        }
+        // later rounds touch rows the first round already counted (or found missing)
+        if (batch.entries[0]?.round !== 0) return 0
+        missing.push(...result.missing)
+        return result.changed
+      },
+    )
+    if (missing.length > 0 && options.onMissing !== undefined) {
+      missing.sort((a, b) => a.first - b.first)
+      options.onMissing(missing.map((e) => e.key))
+    }
+    return updated
+  })
 }
 
 function resolveKey(info: TableInfo, key: string | undefined): ColumnInfo {
@@ -310,6 +311,7 @@ async function unnestUpdate(
   info: TableInfo,
   key: WriteColumn,
   batch: Batch,
+  guard: string | undefined,
 ): Promise<BatchResult> {
   const arrays = batch.arrays as (string | null)[][]
   const n = batch.columns.length
@@ -320,7 +322,7 @@ async function unnestUpdate(
     arrays.map((a) => sql`${sql.param(a)}::text[]`),
     sql`, `,
   )
-  const query: SQL = sql`with u as (select ${select}, (u.ord)::int as ord from unnest(${params}) with ordinality as u(${sql.raw(aliases.join(', '))}, ord)), v as (select distinct on (c0) * from u order by c0, ord desc), w as (update ${info.table} set ${set} from v where ${info.table}.${sql.raw(key.quoted)} = v.c0 returning v.c0) select (select count(*) from w)::int as changed, coalesce((select array_agg(u.ord) from u where not exists (select 1 from w where w.c0 = u.c0)), '{}') as missing`
+  const query: SQL = sql`with u as (select ${select}, (u.ord)::int as ord from unnest(${params}) with ordinality as u(${sql.raw(aliases.join(', '))}, ord)${sql.raw(guard === undefined ? '' : ` where 1 / (${guard})::int = 1`)}), v as (select distinct on (c0) * from u order by c0, ord desc), w as (update ${info.table} set ${set} from v where ${info.table}.${sql.raw(key.quoted)} = v.c0 returning v.c0) select (select count(*) from w)::int as changed, coalesce((select array_agg(u.ord) from u where not exists (select 1 from w where w.c0 = u.c0)), '{}') as missing`
   const [row] = resultRows<{ changed: number; missing: number[] | string }>(await tx.execute(query))
   const ords = parseIntArray(row?.missing)
   return {

@@ -1,5 +1,6 @@
 import { is, Param, SQL, sql } from 'drizzle-orm'
 import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core'
+import { DbOptimizerError } from './dbOptimizerError.js'
 import type { TableInfo } from './tableInfo.js'
 import type { AnyPgDatabase } from './types.js'
 import { quote } from './validate.js'
@@ -68,6 +69,21 @@ export interface ColumnType {
 /** Length coercions whose explicit form truncates: call them as an assignment would (isExplicit false). */
 const LENGTH_COERCIONS = new Set(['varchar', 'bpchar', 'bit', 'varbit'])
 
+/** The column types of one table, as {@link loadCastTypes} found them. @internal */
+export interface CastTypes {
+  /** By column name. */
+  readonly columns: ReadonlyMap<string, ColumnType>
+  /**
+   * A condition, true while the table still has exactly the columns and types these were read
+   * from (same relation, names, type oids and modifiers), else false. Statements built from cached
+   * types carry `1 / (guard)::int = 1` as a one-time filter: a changed table makes them fail
+   * (22012) before any row is converted, instead of converting with a stale type.
+   */
+  readonly guard: string
+  /** What the guard compares: one text for the whole column list. */
+  readonly fingerprint: string
+}
+
 /**
  * Asks PostgreSQL for the type of every column of `table`, written so that a cast to it applies no
  * type modifier: `character varying`, `bpchar`, `"bit"`, `numeric`, `timestamp with time zone`,
@@ -81,14 +97,22 @@ const LENGTH_COERCIONS = new Set(['varchar', 'bpchar', 'bit', 'varbit'])
 export async function loadCastTypes(
   db: AnyPgDatabase,
   table: PgTable,
-): Promise<ReadonlyMap<string, ColumnType> | undefined> {
+): Promise<CastTypes | undefined> {
+  const name = qualifiedName(table)
   const result: Any = await db.execute(
-    sql`select a.attname as name, format_type(a.atttypid, -1) as type, format_type(a.atttypid, a.atttypmod) as full, a.atttypmod as typmod, t.typname as base from pg_attribute a join pg_type t on t.oid = a.atttypid where a.attrelid = to_regclass(${qualifiedName(table)}) and a.attnum > 0 and not a.attisdropped`,
+    sql`select a.attname as name, format_type(a.atttypid, -1) as type, format_type(a.atttypid, a.atttypmod) as full, a.atttypmod as typmod, t.typname as base, ${sql.raw(fingerprintOf(quoteLiteral(name)))} as fingerprint from pg_attribute a join pg_type t on t.oid = a.atttypid where a.attrelid = to_regclass(${name}) and a.attnum > 0 and not a.attisdropped`,
   )
-  const rows: { name: string; type: string; full: string; typmod: number; base: string }[] =
-    Array.isArray(result) ? result : result.rows
+  const rows: {
+    name: string
+    type: string
+    full: string
+    typmod: number
+    base: string
+    fingerprint: string
+  }[] = Array.isArray(result) ? result : result.rows
   if (rows.length === 0) return undefined
-  return new Map(
+  const fingerprint = String(rows[0]?.fingerprint)
+  const columns = new Map(
     rows.map((r) => {
       const typmod = Number(r.typmod)
       const cast = r.type
@@ -97,9 +121,68 @@ export async function loadCastTypes(
       else if (LENGTH_COERCIONS.has(r.base))
         assign = (v) => `pg_catalog.${quote(r.base)}(${v}::${cast}, ${typmod}, false)`
       else assign = (v) => `${v}::${r.full}`
-      return [r.name, { cast, assign }]
+      return [r.name, { cast, assign }] as const
     }),
   )
+  const guard = `coalesce(${fingerprintOf(quoteLiteral(name))} = ${quoteLiteral(fingerprint)}, false)`
+  return { columns, guard, fingerprint }
+}
+
+/** SQL text: one text naming the relation's oid and every live column's name, type and modifier. */
+function fingerprintOf(nameLiteral: string): string {
+  return `(select to_regclass(${nameLiteral})::oid::text || ':' || string_agg(f.attname || ' ' || f.atttypid::text || ' ' || f.atttypmod::text, ',' order by f.attnum) from pg_catalog.pg_attribute f where f.attrelid = to_regclass(${nameLiteral}) and f.attnum > 0 and not f.attisdropped)`
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`
+}
+
+const castCache = new WeakMap<object, Map<string, CastTypes>>()
+
+/**
+ * Runs `write` with the table's column types, read from the catalog once per table and database
+ * and cached. A cached entry is never trusted blindly: the statements built from it carry its
+ * guard, and when a write that used a cached entry fails before its first batch committed
+ * anything, the types are read again; if the table changed, the cache is replaced and the write
+ * runs once more with the new types (the failed attempt was rolled back, nothing was written),
+ * else the original error is thrown.
+ * @internal
+ */
+export async function withCastTypes<T>(
+  db: AnyPgDatabase,
+  table: PgTable,
+  write: (types: CastTypes | undefined, cached: boolean) => Promise<T>,
+): Promise<T> {
+  const owner = cacheOwner(db)
+  const name = qualifiedName(table)
+  let byName = castCache.get(owner)
+  if (byName === undefined) {
+    byName = new Map()
+    castCache.set(owner, byName)
+  }
+  const cached = byName.get(name)
+  if (cached === undefined) {
+    const fresh = await loadCastTypes(db, table)
+    if (fresh !== undefined) byName.set(name, fresh)
+    return write(fresh, false)
+  }
+  try {
+    return await write(cached, true)
+  } catch (error) {
+    if (!(error instanceof DbOptimizerError) || error.code !== 'BATCH_FAILED' || error.batch !== 0)
+      throw error
+    const fresh = await loadCastTypes(db, table).catch(() => undefined)
+    if (fresh?.fingerprint === cached.fingerprint) throw error
+    if (fresh === undefined) byName.delete(name)
+    else byName.set(name, fresh)
+    return write(fresh, false)
+  }
+}
+
+/** The object the cache hangs on: the instrumented client (shared by every drizzle db over it). */
+function cacheOwner(db: AnyPgDatabase): object {
+  const client = (db as Any)?.session?.client
+  return typeof client === 'object' || typeof client === 'function' ? client : db
 }
 
 /** True when a value is a drizzle SQL expression (written inline, never as a parameter). @internal */

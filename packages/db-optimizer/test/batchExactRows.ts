@@ -26,7 +26,11 @@ import {
   uuid,
   varchar,
 } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import fc from 'fast-check'
+import type { Database } from '../src/index.js'
+import { type DriverCase, suffix } from './drivers.js'
 
 export const OTHER_SCHEMA = 'dbo_exact_s'
 
@@ -60,7 +64,25 @@ export function resetCounters(): void {
   counters.clear()
 }
 
-const nasty = fc.constantFrom('NULL', 'null', '"', '\\', '{}', '{a,b}', ',', ' a ', '', "'", 'é€😀')
+// COPY's text format gives \t, \n, \r, backslash and \N a meaning: each must arrive as written
+const nasty = fc.constantFrom(
+  'NULL',
+  'null',
+  '"',
+  '\\',
+  '{}',
+  '{a,b}',
+  ',',
+  ' a ',
+  '',
+  "'",
+  'é€😀',
+  'a\tb',
+  'a\nb\r',
+  '\\N',
+  '\\.',
+  '\\x41',
+)
 const str = (maxLength = 12) =>
   fc.oneof(
     { weight: 4, arbitrary: fc.string({ maxLength, unit: 'grapheme' }) },
@@ -449,7 +471,77 @@ export function rowsFor(t: TableSpec, maxLength = 30): fc.Arbitrary<Record<strin
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: drizzle databases of either driver
-type AnyDb = PgDatabase<any, any, any>
+export type AnyDb = PgDatabase<any, any, any>
+
+/** A database of one driver, and a second drizzle db over the same client with `casing`. */
+export interface ExactDatabase {
+  database: Database
+  /** The same client, `drizzle(client, { casing: 'snake_case' })`. */
+  cased: AnyDb
+  /** `cased` or the plain db. */
+  db(casing: boolean): AnyDb
+}
+
+/** Opens `driver`'s database, with the other schema the generated tables may live in. */
+export async function openExact(driver: DriverCase): Promise<ExactDatabase> {
+  const database = await driver.open()
+  await database.db.execute(sql.raw(`create schema if not exists ${OTHER_SCHEMA}`))
+  const cased =
+    driver.name === 'postgres-js'
+      ? (drizzlePostgres(database.client as never, { casing: 'snake_case' }) as unknown as AnyDb)
+      : (drizzlePglite(database.client as never, { casing: 'snake_case' }) as unknown as AnyDb)
+  return { database, cased, db: (casing) => (casing ? cased : (database.db as AnyDb)) }
+}
+
+/** One generated case: a unique tag, a table spec, whether `casing` is on, a batch size. */
+export interface ExactCase {
+  tag: string
+  table: TableSpec
+  casing: boolean
+  batchSize: number | undefined
+}
+
+/** Generated cases; `table` narrows the table specs (the update test needs a key and a column). */
+export function exactCase(
+  maxBatch: number,
+  table: (t: fc.Arbitrary<TableSpec>) => fc.Arbitrary<TableSpec> = (t) => t,
+): fc.Arbitrary<ExactCase> {
+  return fc.constant(null).chain(() => {
+    const tag = suffix()
+    return fc.record({
+      tag: fc.constant(tag),
+      table: table(tableSpec(tag)),
+      casing: fc.boolean(),
+      batchSize: fc.option(fc.integer({ min: 1, max: maxBatch }), { nil: undefined }),
+    })
+  })
+}
+
+/**
+ * Creates the types the spec needs and one table per side name, runs `body` with the tables, and
+ * drops everything it created, whatever `body` did.
+ */
+export async function withTables<T>(
+  db: AnyDb,
+  spec: TableSpec,
+  names: readonly string[],
+  casing: boolean,
+  body: (tables: ReturnType<typeof buildTable>[]) => Promise<T>,
+): Promise<T> {
+  const tables = names.map((n) => buildTable(spec, n, casing))
+  const before = new Set(spec.columns.flatMap((col) => col.spec.before ?? []))
+  for (const ddl of before) await db.execute(sql.raw(ddl))
+  for (const t of tables) await db.execute(sql.raw(t.ddl))
+  try {
+    return await body(tables)
+  } finally {
+    for (const t of tables) await db.execute(sql.raw(`drop table if exists ${t.qualified}`))
+    for (const ddl of before)
+      await db.execute(
+        sql.raw(ddl.replace(/^create type (.*) as enum.*$/, 'drop type if exists $1')),
+      )
+  }
+}
 
 function rowsOf(result: unknown): Record<string, unknown>[] {
   return (

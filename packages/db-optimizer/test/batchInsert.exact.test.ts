@@ -1,69 +1,45 @@
 // batchInsert writes exactly the rows a plain drizzle insert().values() writes, or fails the same
-// way, on generated tables and rows (fast-check), on both drivers, with and without `casing`.
-import { sql } from 'drizzle-orm'
-import type { PgDatabase } from 'drizzle-orm/pg-core'
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+// way, on generated tables and rows (fast-check), on both drivers, with and without `casing`:
+// the unnest fast path, method 'values' and method 'copy' (COPY FROM STDIN on postgres.js).
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
+import { DbOptimizerError, QueryOptimizer } from '../src/index.js'
 import {
-  buildTable,
-  OTHER_SCHEMA,
+  type AnyDb,
+  type ExactDatabase,
+  exactCase,
+  openExact,
   outcome,
   resetCounters,
   rowsFor,
   tableJson,
-  tableSpec,
+  withTables,
 } from './batchExactRows.js'
-import { drivers, suffix } from './drivers.js'
-
-// biome-ignore lint/suspicious/noExplicitAny: drizzle databases of either driver
-type AnyDb = PgDatabase<any, any, any>
+import { drivers } from './drivers.js'
 
 const RUNS = Number(process.env.DBO_RUNS ?? 30)
 
 describe.each(drivers)('batchInsert writes what drizzle writes, on $name', (driver) => {
-  let database: Database
-  let cased: AnyDb
+  let exact: ExactDatabase
 
   beforeAll(async () => {
-    database = await driver.open()
-    await database.db.execute(sql.raw(`create schema if not exists ${OTHER_SCHEMA}`))
-    cased =
-      driver.name === 'postgres-js'
-        ? (drizzlePostgres(database.client as never, { casing: 'snake_case' }) as unknown as AnyDb)
-        : (drizzlePglite(database.client as never, { casing: 'snake_case' }) as unknown as AnyDb)
+    exact = await openExact(driver)
   })
 
-  afterAll(() => database.close())
+  afterAll(() => exact.database.close())
 
   it('same rows (to_jsonb) or the same SQLSTATE for generated tables and rows', async () => {
-    const seen = { runs: 0, fast: 0, errors: 0 }
+    const seen = { runs: 0, fast: 0, copy: 0, errors: 0 }
     await fc.assert(
       fc.asyncProperty(
-        fc
-          .constant(null)
-          .chain(() => {
-            const tag = suffix()
-            return fc.record({
-              tag: fc.constant(tag),
-              table: tableSpec(tag),
-              casing: fc.boolean(),
-              batchSize: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
-            })
-          })
-          .chain((c) => fc.record({ c: fc.constant(c), rows: rowsFor(c.table) })),
+        exactCase(40).chain((c) => fc.record({ c: fc.constant(c), rows: rowsFor(c.table) })),
         async ({ c, rows }) => {
-          const db = c.casing ? cased : (database.db as AnyDb)
-          const sides = ['plain', 'fast', 'values'].map((side) =>
-            buildTable(c.table, `dbo_x_${c.tag}_${side}`, c.casing),
-          )
-          const before = new Set(c.table.columns.flatMap((col) => col.spec.before ?? []))
-          for (const ddl of before) await database.db.execute(sql.raw(ddl))
-          for (const s of sides) await database.db.execute(sql.raw(s.ddl))
-          try {
-            const [plain, fast, values] = sides as [
+          const db = exact.db(c.casing)
+          const plainDb = exact.database.db as AnyDb
+          const names = ['plain', 'fast', 'values', 'copy'].map((s) => `dbo_x_${c.tag}_${s}`)
+          await withTables(plainDb, c.table, names, c.casing, async (sides) => {
+            const [plain, fast, values, copy] = sides as [
+              (typeof sides)[0],
               (typeof sides)[0],
               (typeof sides)[0],
               (typeof sides)[0],
@@ -81,6 +57,7 @@ describe.each(drivers)('batchInsert writes what drizzle writes, on $name', (driv
             for (const [side, options] of [
               [fast, { fastPathThreshold: 0, batchSize: c.batchSize }],
               [values, { method: 'values' as const, batchSize: c.batchSize }],
+              [copy, { method: 'copy' as const, batchSize: c.batchSize }],
             ] as const) {
               resetCounters()
               const got = await optimizer.batchInsert(side.table, rows as never, options).then(
@@ -89,11 +66,12 @@ describe.each(drivers)('batchInsert writes what drizzle writes, on $name', (driv
               )
               results.push([side.qualified, got])
             }
-            if (Object.keys(optimizer.getQueryStats().byShape).some((k) => k.includes('unnest(')))
-              seen.fast++
+            const shapes = Object.keys(optimizer.getQueryStats().byShape)
+            if (shapes.some((k) => k.includes('unnest('))) seen.fast++
+            if (shapes.some((k) => k.includes('from stdin'))) seen.copy++
             if (expected !== undefined) seen.errors++
             seen.runs++
-            const want = await tableJson(database.db as AnyDb, plain.qualified)
+            const want = await tableJson(plainDb, plain.qualified)
             // Several bad values: which one PostgreSQL reports first depends on when each is
             // parsed (drizzle's parameters at bind time, ours row by row), so the SQLSTATE we keep
             // must be one that some row alone raises with plain drizzle.
@@ -119,30 +97,25 @@ describe.each(drivers)('batchInsert writes what drizzle writes, on $name', (driv
             for (const [qualified, got] of results) {
               if (expected === undefined) {
                 expect(got).toBe(rows.length)
-                expect(await tableJson(database.db as AnyDb, qualified)).toEqual(want)
+                expect(await tableJson(plainDb, qualified)).toEqual(want)
               } else {
                 expect(got).toBeInstanceOf(Error)
                 if (outcome(expected) !== 'js') {
                   expect(got).toBeInstanceOf(DbOptimizerError)
                   expect(possible).toContain((got as DbOptimizerError).sqlState)
                 }
-                expect(await tableJson(database.db as AnyDb, qualified)).toEqual([])
+                expect(await tableJson(plainDb, qualified)).toEqual([])
               }
             }
-          } finally {
-            for (const s of sides)
-              await database.db.execute(sql.raw(`drop table if exists ${s.qualified}`))
-            for (const ddl of before)
-              await database.db.execute(
-                sql.raw(ddl.replace(/^create type (.*) as enum.*$/, 'drop type if exists $1')),
-              )
-          }
+          })
         },
       ),
       { numRuns: RUNS },
     )
-    // the generator reaches both paths and both outcomes
+    // the generator reaches both paths (and COPY where the driver has it) and both outcomes
     expect(seen.runs).toBe(RUNS)
     expect(seen.fast).toBeGreaterThan(0)
+    if (driver.name === 'postgres-js') expect(seen.copy).toBeGreaterThan(0)
+    else expect(seen.copy).toBe(0)
   })
 })

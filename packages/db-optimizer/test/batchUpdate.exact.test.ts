@@ -1,27 +1,24 @@
 // batchUpdate leaves a table exactly as drizzle's update().set().where(eq(key, value)), run once per
 // update in one transaction, leaves it, or fails the same way, on generated tables (fast-check).
-import { eq, sql } from 'drizzle-orm'
-import { integer, type PgColumn, type PgDatabase, type PgTable } from 'drizzle-orm/pg-core'
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { eq } from 'drizzle-orm'
+import { integer, type PgColumn, type PgTable } from 'drizzle-orm/pg-core'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
+import { DbOptimizerError, QueryOptimizer } from '../src/index.js'
 import {
-  buildTable,
+  type AnyDb,
   type ColumnSpec,
-  OTHER_SCHEMA,
+  type ExactDatabase,
+  exactCase,
+  openExact,
   outcome,
   resetCounters,
   rowsFor,
   type TableSpec,
   tableJson,
-  tableSpec,
+  withTables,
 } from './batchExactRows.js'
-import { drivers, suffix } from './drivers.js'
-
-// biome-ignore lint/suspicious/noExplicitAny: drizzle databases of either driver
-type AnyDb = PgDatabase<any, any, any>
+import { drivers } from './drivers.js'
 
 const RUNS = Number(process.env.DBO_RUNS ?? 25)
 
@@ -67,37 +64,21 @@ function updatesFor(t: TableSpec, seeded: number): fc.Arbitrary<Record<string, u
 }
 
 describe.each(drivers)('batchUpdate leaves what drizzle leaves, on $name', (driver) => {
-  let database: Database
-  let cased: AnyDb
+  let exact: ExactDatabase
 
   beforeAll(async () => {
-    database = await driver.open()
-    await database.db.execute(sql.raw(`create schema if not exists ${OTHER_SCHEMA}`))
-    cased =
-      driver.name === 'postgres-js'
-        ? (drizzlePostgres(database.client as never, { casing: 'snake_case' }) as unknown as AnyDb)
-        : (drizzlePglite(database.client as never, { casing: 'snake_case' }) as unknown as AnyDb)
+    exact = await openExact(driver)
   })
 
-  afterAll(() => database.close())
+  afterAll(() => exact.database.close())
 
   it('same rows (to_jsonb), counts and missing keys, or the same failure', async () => {
     let compared = 0
     await fc.assert(
       fc.asyncProperty(
-        fc
-          .constant(null)
-          .chain(() => {
-            const tag = suffix()
-            return fc.record({
-              tag: fc.constant(tag),
-              table: tableSpec(tag)
-                .filter((t) => t.uniform && t.columns.some((c) => c.spec.updatable))
-                .map(withKey),
-              casing: fc.boolean(),
-              batchSize: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined }),
-            })
-          })
+        exactCase(10, (t) =>
+          t.filter((t) => t.uniform && t.columns.some((c) => c.spec.updatable)).map(withKey),
+        )
           .chain((c) =>
             fc.record({
               c: fc.constant(c),
@@ -111,14 +92,10 @@ describe.each(drivers)('batchUpdate leaves what drizzle leaves, on $name', (driv
             }),
           ),
         async ({ s: { c, seed }, updates }) => {
-          const db = c.casing ? cased : (database.db as AnyDb)
-          const [plain, ours] = ['plain', 'ours'].map((side) =>
-            buildTable(c.table, `dbo_u_${c.tag}_${side}`, c.casing),
-          ) as [ReturnType<typeof buildTable>, ReturnType<typeof buildTable>]
-          const before = new Set(c.table.columns.flatMap((col) => col.spec.before ?? []))
-          for (const ddl of before) await database.db.execute(sql.raw(ddl))
-          for (const side of [plain, ours]) await database.db.execute(sql.raw(side.ddl))
-          try {
+          const db = exact.db(c.casing)
+          const names = ['plain', 'ours'].map((side) => `dbo_u_${c.tag}_${side}`)
+          await withTables(exact.database.db as AnyDb, c.table, names, c.casing, async (sides) => {
+            const [plain, ours] = sides as [(typeof sides)[0], (typeof sides)[0]]
             let seeded = true
             for (const side of [plain, ours]) {
               resetCounters()
@@ -180,14 +157,7 @@ describe.each(drivers)('batchUpdate leaves what drizzle leaves, on $name', (driv
               }
               expect(await sortedJson(db, ours.qualified)).toEqual(start)
             }
-          } finally {
-            for (const side of [plain, ours])
-              await database.db.execute(sql.raw(`drop table if exists ${side.qualified}`))
-            for (const ddl of before)
-              await database.db.execute(
-                sql.raw(ddl.replace(/^create type (.*) as enum.*$/, 'drop type if exists $1')),
-              )
-          }
+          })
         },
       ),
       { numRuns: RUNS },

@@ -108,19 +108,21 @@ describe.each(drivers)('loadCastTypes on $name', (driver) => {
 
   it('reports types without modifiers, enums quoted and qualified, and assignment expressions', async () => {
     const types = await loadCastTypes(database.db, t)
-    expect(types?.get('v')?.cast).toBe('character varying')
-    expect(types?.get('c')?.cast).toBe('bpchar')
-    expect(types?.get('b')?.cast).toBe('"bit"')
-    expect(types?.get('m')?.cast).toBe(`"wcMood_${id}"`)
-    expect(types?.get('o')?.cast).toBe(`wc_s_${id}."Mood_${id}"`)
+    expect(types?.columns.get('v')?.cast).toBe('character varying')
+    expect(types?.columns.get('c')?.cast).toBe('bpchar')
+    expect(types?.columns.get('b')?.cast).toBe('"bit"')
+    expect(types?.columns.get('m')?.cast).toBe(`"wcMood_${id}"`)
+    expect(types?.columns.get('o')?.cast).toBe(`wc_s_${id}."Mood_${id}"`)
     const run = async (expr: string) =>
       database.db.execute(sql.raw(`select ${expr} as x`)).then(
         (r) => (Array.isArray(r) ? r : (r as unknown as { rows: unknown[] }).rows)[0],
         (e: { code?: string; cause?: { code?: string } }) => e.cause?.code ?? e.code,
       )
-    expect(await run(types?.get('v')?.assign("'ABCDEFGHIJ'::text") as string)).toBe('22001')
-    expect(await run(types?.get('b')?.assign("'101'::text") as string)).toBe('22026')
-    expect(await run(types?.get('n')?.assign("'1.005'::text") as string)).toEqual({ x: '1.01' })
+    expect(await run(types?.columns.get('v')?.assign("'ABCDEFGHIJ'::text") as string)).toBe('22001')
+    expect(await run(types?.columns.get('b')?.assign("'101'::text") as string)).toBe('22026')
+    expect(await run(types?.columns.get('n')?.assign("'1.005'::text") as string)).toEqual({
+      x: '1.01',
+    })
     expect(await loadCastTypes(database.db, pgTable(`wc_none_${id}`, { a: text() }))).toBe(
       undefined,
     )
