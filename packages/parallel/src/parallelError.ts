@@ -32,6 +32,16 @@ export const ParallelErrorCode = {
   CALLBACK_FAILED: 'CALLBACK_FAILED',
   /** The executor was used after `close()`. */
   CLOSED: 'CLOSED',
+  /** `@bookgen/parallel/bullmq`: the optional peer dependency `bullmq` is not installed. */
+  DRIVER_MISSING: 'DRIVER_MISSING',
+  /** `@bookgen/parallel/bullmq`: the task is not in the caller's registry, or not in the worker's allowlist. */
+  TASK_NOT_ALLOWED: 'TASK_NOT_ALLOWED',
+  /** `@bookgen/parallel/bullmq`: the worker serves the task under another version than the caller asked for. */
+  TASK_VERSION_MISMATCH: 'TASK_VERSION_MISMATCH',
+  /** `@bookgen/parallel/bullmq`: a serialized input or result is larger than `maxPayloadBytes`. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** `@bookgen/parallel/bullmq`: the job of a chunk failed in BullMQ itself (e.g. it stalled more often than allowed). */
+  JOB_FAILED: 'JOB_FAILED',
 } as const
 
 /** One of the `ParallelErrorCode` values. */

@@ -1,8 +1,13 @@
 // Option checks of the BullMQ backend and of serveTasks: one test per option, in the order of
 // the checks. None of them connects to Redis.
 import { describe, expect, it } from 'vitest'
-import { bullmqBackend, defineTaskRegistry, serveTasks } from '../src/bullmq/index.js'
-import { defineWorkerTask } from '../src/index.js'
+import {
+  BullmqErrorCode,
+  bullmqBackend,
+  defineTaskRegistry,
+  serveTasks,
+} from '../src/bullmq/index.js'
+import { defineWorkerTask, ParallelError, ParallelErrorCode } from '../src/index.js'
 import registry, { double } from './fixtures/bullmqRegistry.js'
 
 const base = { connection: 'redis://127.0.0.1:6379', queue: 'q', tasks: registry }
@@ -114,5 +119,36 @@ describe('defineTaskRegistry', () => {
     expect(() => defineTaskRegistry({ a: { task, version: 1.5 } })).toThrow(
       expect.objectContaining(invalid('entries.a.version must be a non-negative integer, got 1.5')),
     )
+  })
+})
+
+describe('error codes', () => {
+  it('the BullMQ codes are ParallelErrorCode values (one code union for both backends)', () => {
+    for (const [name, code] of Object.entries(BullmqErrorCode)) {
+      expect(ParallelErrorCode[name as keyof typeof ParallelErrorCode]).toBe(code)
+    }
+    expect(Object.keys(BullmqErrorCode)).toEqual([
+      'DRIVER_MISSING',
+      'TASK_NOT_ALLOWED',
+      'TASK_VERSION_MISMATCH',
+      'PAYLOAD_TOO_LARGE',
+      'JOB_FAILED',
+    ])
+  })
+  it('a caller-side TASK_NOT_ALLOWED is a ParallelError whose code is a ParallelErrorCode', () => {
+    const b = bullmqBackend(base)
+    const other = defineWorkerTask<number, number>(
+      new URL('./fixtures/tasks.mjs', import.meta.url),
+      'notRegistered',
+    )
+    let caught: unknown
+    try {
+      b.identify(other as never)
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toBeInstanceOf(ParallelError)
+    const code: ParallelErrorCode = (caught as ParallelError).code
+    expect(code).toBe(ParallelErrorCode.TASK_NOT_ALLOWED)
   })
 })

@@ -11,23 +11,17 @@ import type {
   TaskResult,
 } from '../types.js'
 import { bullmqError } from './bullmqError.js'
-import {
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  DEFAULT_PREFIX,
-  DEFAULT_RESULT_TTL,
-  type RedisCommands,
-} from './chunkJob.js'
+import { DEFAULT_RESULT_TTL, type RedisCommands } from './chunkJob.js'
 import { runKeys } from './keys.js'
 import { loadBullmq } from './loadBullmq.js'
 import { decodeBatch, type PackedChunk, packChunk, type TaskRecord } from './payloadCodec.js'
-import { connectionOptions, type RedisConnection } from './redisConnection.js'
+import type { RedisConnection } from './redisConnection.js'
 import { RemoteRun, type RunHost } from './remoteRun.js'
-import { isTaskRegistry, type TaskIdentity, type TaskRegistry } from './taskRegistry.js'
+import type { TaskIdentity, TaskRegistry } from './taskRegistry.js'
 import {
   optionalNonNegative,
   positiveInteger,
-  prefixOption,
-  queueName,
+  resolveQueueOptions,
   runIdOption,
 } from './validate.js'
 
@@ -538,26 +532,11 @@ function toTaskResult(record: TaskRecord, taskId: string | number): TaskResult<u
 }
 
 function resolveOptions(options: BullmqBackendOptions): Resolved {
-  if (options === null || typeof options !== 'object') {
-    throw new ParallelError('INVALID_OPTION', `options must be an object, got ${describe(options)}`)
-  }
-  if (!isTaskRegistry(options.tasks)) {
-    throw new ParallelError(
-      'INVALID_OPTION',
-      `options.tasks must be a registry from defineTaskRegistry(), got ${describe(options.tasks)}`,
-    )
-  }
+  const shared = resolveQueueOptions(options)
   return {
-    connection: connectionOptions('options.connection', options.connection),
-    queue: queueName('options.queue', options.queue),
-    tasks: options.tasks,
-    prefix: prefixOption('options.prefix', options.prefix ?? DEFAULT_PREFIX),
+    ...shared,
     concurrency: positiveInteger('options.concurrency', options.concurrency ?? 16),
     chunkSize: chunkSize('options.chunkSize', options.chunkSize ?? 'auto'),
-    maxPayloadBytes: positiveInteger(
-      'options.maxPayloadBytes',
-      options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
-    ),
     resultTtl: positiveInteger('options.resultTtl', options.resultTtl ?? DEFAULT_RESULT_TTL),
     loadTimeout: positiveInteger('options.loadTimeout', options.loadTimeout ?? 30_000),
   }

@@ -1,13 +1,10 @@
 import { availableParallelism } from 'node:os'
 import type { ConnectionOptions, Job, Worker } from 'bullmq'
-import { describe } from '../defineWorkerTask.js'
 import { type ExecutorOptions, ParallelTaskExecutor, type TaskResult } from '../index.js'
 import { ParallelError } from '../parallelError.js'
 import {
   type ChunkJobData,
   chunkKeys,
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  DEFAULT_PREFIX,
   DONE_SCRIPT,
   REPORT_SCRIPT,
   type RedisCommands,
@@ -15,9 +12,9 @@ import {
 import { runKeys } from './keys.js'
 import { loadBullmq } from './loadBullmq.js'
 import { encodeBatch, toWire, unpackInputs, type WireRecord } from './payloadCodec.js'
-import { connectionOptions, type RedisConnection } from './redisConnection.js'
-import { isTaskRegistry, resolveTask, type TaskRegistry } from './taskRegistry.js'
-import { positiveInteger, prefixOption, queueName } from './validate.js'
+import type { RedisConnection } from './redisConnection.js'
+import { resolveTask, type TaskRegistry } from './taskRegistry.js'
+import { positiveInteger, resolveQueueOptions } from './validate.js'
 
 /** Options of `serveTasks` (and of the `bookgen-worker` command). */
 export interface TaskServerOptions {
@@ -269,26 +266,11 @@ class Reporter {
 }
 
 function resolveServerOptions(options: TaskServerOptions): ResolvedServerOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new ParallelError('INVALID_OPTION', `options must be an object, got ${describe(options)}`)
-  }
-  if (!isTaskRegistry(options.tasks)) {
-    throw new ParallelError(
-      'INVALID_OPTION',
-      `options.tasks must be a registry from defineTaskRegistry(), got ${describe(options.tasks)}`,
-    )
-  }
+  const shared = resolveQueueOptions(options)
   return {
-    connection: connectionOptions('options.connection', options.connection),
-    queue: queueName('options.queue', options.queue),
-    tasks: options.tasks,
+    ...shared,
     concurrency: positiveInteger('options.concurrency', options.concurrency ?? 2),
     threads: positiveInteger('options.threads', options.threads ?? availableParallelism()),
-    prefix: prefixOption('options.prefix', options.prefix ?? DEFAULT_PREFIX),
-    maxPayloadBytes: positiveInteger(
-      'options.maxPayloadBytes',
-      options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
-    ),
     lockDuration: positiveInteger('options.lockDuration', options.lockDuration ?? 30_000),
     stalledInterval: positiveInteger('options.stalledInterval', options.stalledInterval ?? 30_000),
     maxStalledCount: positiveInteger('options.maxStalledCount', options.maxStalledCount ?? 5),

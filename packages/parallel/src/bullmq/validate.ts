@@ -1,5 +1,53 @@
+import type { ConnectionOptions } from 'bullmq'
 import { describe } from '../defineWorkerTask.js'
 import { ParallelError } from '../parallelError.js'
+import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_PREFIX } from './chunkJob.js'
+import { connectionOptions, type RedisConnection } from './redisConnection.js'
+import { isTaskRegistry, type TaskRegistry } from './taskRegistry.js'
+
+/** The options both sides of the backend take (`bullmqBackend` and `serveTasks`). */
+export interface QueueOptions {
+  connection: RedisConnection
+  queue: string
+  tasks: TaskRegistry
+  prefix?: string | undefined
+  maxPayloadBytes?: number | undefined
+}
+
+/** `QueueOptions` after validation, defaults filled in. */
+export interface ResolvedQueueOptions {
+  connection: ConnectionOptions
+  queue: string
+  tasks: TaskRegistry
+  prefix: string
+  maxPayloadBytes: number
+}
+
+/**
+ * The one check of what the caller's and the worker's options share: an object, a registry, a
+ * connection, a queue name, a key prefix and a payload bound, in that order.
+ */
+export function resolveQueueOptions(options: QueueOptions): ResolvedQueueOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new ParallelError('INVALID_OPTION', `options must be an object, got ${describe(options)}`)
+  }
+  if (!isTaskRegistry(options.tasks)) {
+    throw new ParallelError(
+      'INVALID_OPTION',
+      `options.tasks must be a registry from defineTaskRegistry(), got ${describe(options.tasks)}`,
+    )
+  }
+  return {
+    connection: connectionOptions('options.connection', options.connection),
+    queue: queueName('options.queue', options.queue),
+    tasks: options.tasks,
+    prefix: prefixOption('options.prefix', options.prefix ?? DEFAULT_PREFIX),
+    maxPayloadBytes: positiveInteger(
+      'options.maxPayloadBytes',
+      options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    ),
+  }
+}
 
 /** Checks a positive integer option. */
 export function positiveInteger(path: string, value: unknown): number {
