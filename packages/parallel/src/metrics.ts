@@ -3,22 +3,39 @@ import type { DurationStats, ExecutorMetrics } from './types.js'
 
 const RESERVOIR = 8192
 
-/** A bounded, uniformly sampled set of durations (reservoir sampling). */
+/**
+ * A bounded, uniformly sampled set of durations (reservoir sampling that draws how many values
+ * to skip, so that a value not kept costs no random number: millions of tiny tasks are recorded).
+ */
 export class Samples {
   readonly #values = new Float64Array(RESERVOIR)
   #count = 0
   #sum = 0
   #max = 0
+  /** The count at which the next value is kept once the reservoir is full. */
+  #next = 0
+  #w = 1
 
   add(value: number): void {
     const n = this.#count++
     this.#sum += value
     if (value > this.#max) this.#max = value
     if (n < RESERVOIR) this.#values[n] = value
-    else {
-      const j = Math.floor(Math.random() * (n + 1))
-      if (j < RESERVOIR) this.#values[j] = value
+    else if (n === this.#next) {
+      this.#values[Math.floor(Math.random() * RESERVOIR)] = value
+      this.#skip()
     }
+    if (n === RESERVOIR - 1) {
+      this.#w = 1
+      this.#next = n
+      this.#skip()
+    }
+  }
+
+  /** Draws the next kept count (Li's algorithm L). */
+  #skip(): void {
+    this.#w *= Math.exp(Math.log(random()) / RESERVOIR)
+    this.#next += Math.floor(Math.log(random()) / Math.log(1 - this.#w)) + 1
   }
 
   stats(): DurationStats {
@@ -33,6 +50,11 @@ export class Samples {
       max: this.#max,
     }
   }
+}
+
+/** A uniform number in (0, 1): never 0, whose logarithm is finite. */
+function random(): number {
+  return 1 - Math.random()
 }
 
 /** Nearest-rank percentile of sorted values (0 when empty). */

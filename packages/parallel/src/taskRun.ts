@@ -402,7 +402,8 @@ export class TaskRun {
       )
     }
     this.source.release?.(i)
-    if (!this.#maybeFinish() && this.config.consumeOnSettle) this.#fill()
+    if (this.#settled === this.#n && this.#maybeFinish()) return
+    if (this.config.consumeOnSettle && this.config.feed !== undefined) this.#fill()
   }
 
   #finish(): void {

@@ -5,6 +5,7 @@
 // finished items with it: the main thread reads the port even after the thread died.
 import { performance } from 'node:perf_hooks'
 import { type MessagePort, workerData } from 'node:worker_threads'
+import { kTransferable, kValue, markMovable } from 'tinypool'
 import {
   claimItem,
   FALSE,
@@ -145,6 +146,8 @@ async function probe(message: ProbeMessage): Promise<ProbeReply> {
 export interface ChunkReply {
   ran: number
   values?: unknown[]
+  /** The chunk's port, when nothing was posted on it (the main thread reuses the pair). */
+  port?: MessagePort
 }
 
 /** Runs the chunk; answers how many items it ran (fewer when asked to stop). */
@@ -206,7 +209,18 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     if (posted === MOVED) journalOnly = true
     else values.push(posted)
   }
-  return journalOnly ? { ran: i } : { ran: i, values }
+  if (journalOnly) return { ran: i }
+  // Nothing was posted on the port: it goes back with the reply, for the next chunk.
+  if (values.length === 0) return withPort(i, port)
+  return { ran: i, values }
+}
+
+/** A reply that moves the chunk's (empty) port back to the main thread. */
+function withPort(ran: number, port: MessagePort): ChunkReply {
+  const reply: ChunkReply = { ran, values: [], port }
+  const movable = { [kTransferable]: [port], [kValue]: reply }
+  markMovable(movable)
+  return movable as unknown as ChunkReply
 }
 
 /** A task's second argument; its key is built only when read (nothing per tiny task else). */
