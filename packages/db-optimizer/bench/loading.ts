@@ -1,12 +1,19 @@
 // Loading helpers against drizzle's own relational query, findMany({ with }), in ONE run, on local
 // PostgreSQL (postgres.js at DATABASE_URL) and on PGlite in memory, at 100 parents x 20 children
-// and 1,000 x 50. Rounds are shuffled and interleaved; each round gives one ratio per helper
-// (drizzle's time / ours: above 1 means faster than drizzle); the medians of those ratios print.
+// and 1,000 x 50. Each helper runs twice: on the db made with the schema's relations() (where
+// eagerLoad/selectinLoad are built on findMany({ with })), and on a drizzle instance over the same
+// client without a schema (their own path). Rounds are shuffled and interleaved; each round gives
+// one ratio per helper (drizzle's time / ours: above 1 means faster than drizzle); the medians of
+// those ratios print, with the N+1 loop for scale.
 //   npx tsx bench/loading.ts            (BENCH_ROUNDS=15 by default)
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { relations, sql } from 'drizzle-orm'
+import type { PGlite } from '@electric-sql/pglite'
+import { eq, relations, sql } from 'drizzle-orm'
 import { doublePrecision, integer, pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import type { Sql } from 'postgres'
 import { createDatabase, eagerLoad, loadChildren, selectinLoad } from '../src/index.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -31,7 +38,16 @@ const booksRelations = relations(books, ({ one }) => ({
 }))
 const schema = { authors, books, authorsRelations, booksRelations }
 
-type Loader = 'drizzle with' | 'eagerLoad' | 'selectinLoad' | 'loadChildren'
+const LOADERS = [
+  'drizzle with',
+  'eagerLoad',
+  'selectinLoad',
+  'eagerLoad, no relations()',
+  'selectinLoad, no relations()',
+  'loadChildren',
+  'N+1 loop',
+] as const
+type Loader = (typeof LOADERS)[number]
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b)
@@ -51,6 +67,11 @@ function shuffle<T>(items: T[]): T[] {
 async function bench(driver: 'postgres-js' | 'pglite', parents: number, children: number) {
   const database = await createDatabase(driver === 'pglite' ? undefined : DATABASE_URL, { schema })
   const db = database.db
+  // the same connection, no schema: no relations() to build on
+  const bare =
+    driver === 'pglite'
+      ? drizzlePglite(database.client as PGlite)
+      : drizzlePostgres(database.client as Sql)
   try {
     await db.execute(
       sql.raw(
@@ -85,8 +106,17 @@ async function bench(driver: 'postgres-js' | 'pglite', parents: number, children
       'drizzle with': () => db.query.authors.findMany({ with: { books: true } }),
       eagerLoad: () => eagerLoad(db, relation),
       selectinLoad: () => selectinLoad(db, relation),
+      'eagerLoad, no relations()': () => eagerLoad(bare, relation),
+      'selectinLoad, no relations()': () => selectinLoad(bare, relation),
       loadChildren: async () =>
         loadChildren(db, await db.select().from(authors), { ...relation, references: authors.id }),
+      'N+1 loop': async () => {
+        const out = []
+        for (const a of await db.select().from(authors)) {
+          out.push({ ...a, books: await db.select().from(books).where(eq(books.authorId, a.id)) })
+        }
+        return out
+      },
     }
     // the same rows, or the comparison means nothing
     const canonical = (loaded: { id: number; books: unknown[] }[]) =>
@@ -103,11 +133,10 @@ async function bench(driver: 'postgres-js' | 'pglite', parents: number, children
       if (canonical(await load()) !== expected)
         throw new Error(`${name} loaded other rows than drizzle`)
     }
-    const ratios: Record<Exclude<Loader, 'drizzle with'>, number[]> = {
-      eagerLoad: [],
-      selectinLoad: [],
-      loadChildren: [],
-    }
+    const ratios = Object.fromEntries(
+      LOADERS.filter((l) => l !== 'drizzle with').map((l) => [l, [] as number[]]),
+    ) as Record<Exclude<Loader, 'drizzle with'>, number[]>
+    const drizzleMs: number[] = []
     for (let round = 0; round < ROUNDS + 2; round++) {
       const ms: Partial<Record<Loader, number>> = {}
       for (const name of shuffle(Object.keys(loaders) as Loader[])) {
@@ -116,13 +145,17 @@ async function bench(driver: 'postgres-js' | 'pglite', parents: number, children
         ms[name] = performance.now() - start
       }
       if (round < 2) continue // warm-up
+      drizzleMs.push(ms['drizzle with'] as number)
       for (const name of Object.keys(ratios) as (keyof typeof ratios)[]) {
         ratios[name].push((ms['drizzle with'] as number) / (ms[name] as number))
       }
     }
-    return Object.fromEntries(
-      Object.entries(ratios).map(([name, values]) => [name, median(values)]),
-    ) as Record<keyof typeof ratios, number>
+    return {
+      drizzleMs: median(drizzleMs),
+      ratios: Object.fromEntries(
+        Object.entries(ratios).map(([name, values]) => [name, median(values)]),
+      ) as Record<keyof typeof ratios, number>,
+    }
   } finally {
     await db.execute(sql.raw(`drop table if exists "${getName(books)}"`))
     await db.execute(sql.raw(`drop table if exists "${getName(authors)}"`))
@@ -134,8 +167,9 @@ function getName(table: typeof authors | typeof books): string {
   return table === authors ? `dbo_bl_parent_${id}` : `dbo_bl_child_${id}`
 }
 
-console.log(`| driver | parents x children | eagerLoad | selectinLoad | loadChildren |`)
-console.log(`| --- | --- | ---: | ---: | ---: |`)
+const columns = LOADERS.filter((l) => l !== 'drizzle with')
+console.log(`| driver | parents x children | drizzle \`with\` ms | ${columns.join(' | ')} |`)
+console.log(`| --- | --- | ---: | ${columns.map(() => '---:').join(' | ')} |`)
 for (const driver of ['postgres-js', 'pglite'] as const) {
   for (const [parents, children] of [
     [100, 20],
@@ -143,7 +177,7 @@ for (const driver of ['postgres-js', 'pglite'] as const) {
   ] as const) {
     const r = await bench(driver, parents, children)
     console.log(
-      `| ${driver} | ${parents} x ${children} | ${r.eagerLoad.toFixed(2)}x | ${r.selectinLoad.toFixed(2)}x | ${r.loadChildren.toFixed(2)}x |`,
+      `| ${driver} | ${parents} x ${children} | ${r.drizzleMs.toFixed(2)} | ${columns.map((c) => `${r.ratios[c].toFixed(2)}x`).join(' | ')} |`,
     )
   }
 }

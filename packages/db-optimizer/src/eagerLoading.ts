@@ -2,6 +2,14 @@ import { eq, getTableColumns, getTableName, inArray, type SQL, sql } from 'drizz
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrumentMembers, replicasOf } from './instrumentation.js'
+import {
+  jsonDecoder,
+  jsonExact,
+  ordersOwnColumns,
+  ownColumnsOnly,
+  type RelationalRequest,
+  relationalLoad,
+} from './relationalLoad.js'
 import { type ColumnInfo, resultRows, tableInfo, toText } from './tableInfo.js'
 import type { AnyPgDatabase, ReplicaTarget } from './types.js'
 
@@ -116,10 +124,12 @@ export type WithChildren<
 }
 
 /**
- * Eager (joined) loading: parents and their children in ONE statement
- * (`SELECT … FROM parent LEFT JOIN child ON child.fk = parent.key`), grouped back into
- * `parent[as] = children[]`. Best when parents have few children; otherwise parent columns are
- * repeated per child and {@link selectinLoad} moves less data.
+ * Eager loading: parents and their children in ONE statement. Built on drizzle's relational query
+ * (`db.query.parent.findMany({ with })`, run on the chosen member) when `db`'s schema declares this
+ * relation with `relations()` and drizzle returns the same rows (see the README); otherwise
+ * `SELECT … FROM parent LEFT JOIN child ON child.fk = parent.key`, grouped back into
+ * `parent[as] = children[]` (parent columns repeated per child: {@link selectinLoad} moves less
+ * data when parents have many children).
  */
 export async function eagerLoad<
   TParent extends PgTable,
@@ -138,8 +148,33 @@ export async function eagerLoad<
     SelectedRow<TChild, TChildColumns>
   >[]
 > {
-  const { parent, reference, relation } = resolve(options as LoadOptions<PgTable, PgTable, string>)
+  return (await joined(db, options as LoadOptions<PgTable, PgTable, string>, true)) as never
+}
+
+async function joined(
+  db: AnyPgDatabase,
+  options: LoadOptions<PgTable, PgTable, string>,
+  fast: boolean,
+): Promise<Record<string, unknown>[]> {
+  const { parent, reference, relation } = resolve(options)
   db = member(db, options.target).db
+  const parentColumns = selectColumns(parent, options.columns?.parent, 'options.columns.parent')
+  if (fast) {
+    const load = relationalLoad(db, request(options, parent, reference, relation, parentColumns))
+    if (load !== undefined) return await load()
+    if (
+      parent !== relation.child &&
+      reference === tableInfo(parent).primaryKey &&
+      relation.columns.length > 0 &&
+      relation.columns.length <= 100 &&
+      jsonExact(relation.columns) &&
+      (options.where === undefined || ownColumnsOnly(options.where, parent)) &&
+      ordersOwnColumns(options.orderBy, parent) &&
+      ordersOwnColumns(relation.orderChildrenBy, relation.child)
+    ) {
+      return await nested(db, options, parent, reference, relation, parentColumns)
+    }
+  }
   let where = options.where
   if (options.limit !== undefined) {
     let ids = db
@@ -152,7 +187,6 @@ export async function eagerLoad<
   }
   // Selected by position and decoded with each column's own mapFromDriverValue (what drizzle's
   // select does), without drizzle's generic nested-row mapper, which costs more than the query.
-  const parentColumns = selectColumns(parent, options.columns?.parent, 'options.columns.parent')
   const childColumns = relation.columns
   const fkIndex = childColumns.indexOf(relation.fk)
   const refIndex = parentColumns.indexOf(reference)
@@ -195,12 +229,13 @@ export async function eagerLoad<
     }
     ;(entry[relation.as] as unknown[]).push(child)
   }
-  return out as never
+  return out
 }
 
 /**
  * Select-in loading: the parents in one statement, then all their children in ONE more
- * (`WHERE child.fk = ANY($1)`), grouped into `parent[as]`. Two statements whatever the count.
+ * (`WHERE child.fk = ANY($1)`), grouped into `parent[as]`. Two statements whatever the count; one
+ * (drizzle's relational query, as for {@link eagerLoad}) when `relations()` declare the relation.
  */
 export async function selectinLoad<
   TParent extends PgTable,
@@ -219,14 +254,31 @@ export async function selectinLoad<
     SelectedRow<TChild, TChildColumns>
   >[]
 > {
-  const { parent, reference, relation } = resolve(options as LoadOptions<PgTable, PgTable, string>)
+  return (await selectin(db, options as LoadOptions<PgTable, PgTable, string>, true)) as never
+}
+
+async function selectin(
+  db: AnyPgDatabase,
+  options: LoadOptions<PgTable, PgTable, string>,
+  fast: boolean,
+): Promise<Record<string, unknown>[]> {
+  const { parent, reference, relation } = resolve(options)
   const chosen = member(db, options.target)
+  if (fast) {
+    const parentColumns = selectColumns(parent, options.columns?.parent, 'options.columns.parent')
+    const load = relationalLoad(
+      chosen.db,
+      request(options, parent, reference, relation, parentColumns),
+    )
+    // one statement: one server, one snapshot, on whichever member
+    if (load !== undefined) return await load()
+  }
   if (chosen.replica) {
     // two statements, one snapshot: replay cannot move between the parents and the children
-    return (await chosen.db.transaction(
-      (tx) => selectinLoad(tx as unknown as AnyPgDatabase, { ...options, target: undefined }),
+    return await chosen.db.transaction(
+      (tx) => selectin(tx as unknown as AnyPgDatabase, { ...options, target: undefined }, fast),
       { isolationLevel: 'repeatable read', accessMode: 'read only' },
-    )) as never
+    )
   }
   db = chosen.db
   const selected =
@@ -247,15 +299,16 @@ export async function selectinLoad<
   if (options.orderBy !== undefined) query = query.orderBy(...list(options.orderBy))
   if (options.limit !== undefined) query = query.limit(options.limit)
   const parents = (await query) as Record<string, unknown>[]
-  const loaded = await loadRelation(db, parents, relation, reference)
+  const loaded = await loadRelation(db, parents, relation, reference, fast)
   if (keyOmitted) for (const p of loaded) delete p[reference.key]
-  return loaded as never
+  return loaded
 }
 
 /**
  * The second half of select-in loading, for parents you already have: ONE statement
- * (`WHERE child.fk = ANY($1)`) loads every child, returned as new parent objects with `as` set.
- * The input parents are not modified.
+ * (`WHERE child.fk = ANY($1)`, one `json_agg` row per key when every child column comes back
+ * from JSON exactly) loads every child, returned as new parent objects with `as` set, in the
+ * parents' order. The input parents are not modified.
  */
 export async function loadChildren<
   TParentRow extends Record<string, unknown>,
@@ -270,9 +323,64 @@ export async function loadChildren<
   if (!Array.isArray(parents)) {
     throw new DbOptimizerError('INVALID_ROWS', `parents must be an array, got ${typeof parents}`)
   }
-  const relation = resolveRelation(options as LoadChildrenOptions<PgTable, string>)
+  return (await children(
+    db,
+    parents,
+    options as LoadChildrenOptions<PgTable, string>,
+    true,
+  )) as never
+}
+
+async function children(
+  db: AnyPgDatabase,
+  parents: readonly Record<string, unknown>[],
+  options: LoadChildrenOptions<PgTable, string>,
+  fast: boolean,
+): Promise<Record<string, unknown>[]> {
+  const relation = resolveRelation(options)
   const reference = columnKey(options.references, 'options.references')
-  return (await loadRelation(member(db, options.target).db, parents, relation, reference)) as never
+  return await loadRelation(member(db, options.target).db, parents, relation, reference, fast)
+}
+
+/**
+ * The loaders without their fast paths (no delegation to drizzle's relational query, no JSON
+ * aggregation): the reference the property tests compare the fast paths with. @internal
+ */
+export const plainLoaders = {
+  /** {@link eagerLoad} on its LEFT JOIN path. */
+  eagerLoad: (db: AnyPgDatabase, options: LoadOptions<PgTable, PgTable, string>) =>
+    joined(db, options, false),
+  /** {@link selectinLoad} on its two-statement, row-by-row path. */
+  selectinLoad: (db: AnyPgDatabase, options: LoadOptions<PgTable, PgTable, string>) =>
+    selectin(db, options, false),
+  /** {@link loadChildren} on its row-by-row path. */
+  loadChildren: (
+    db: AnyPgDatabase,
+    parents: readonly Record<string, unknown>[],
+    options: LoadChildrenOptions<PgTable, string>,
+  ) => children(db, parents, options, false),
+}
+
+function request(
+  options: LoadOptions<PgTable, PgTable, string>,
+  parent: PgTable,
+  reference: ColumnInfo,
+  relation: Relation,
+  parentColumns: readonly ColumnInfo[],
+): RelationalRequest {
+  return {
+    parent,
+    child: relation.child,
+    reference,
+    foreignKey: relation.foreignKey,
+    as: relation.as,
+    parentColumns,
+    childColumns: relation.columns,
+    where: options.where,
+    orderBy: options.orderBy,
+    orderChildrenBy: relation.orderChildrenBy,
+    limit: options.limit,
+  }
 }
 
 async function loadRelation(
@@ -280,6 +388,7 @@ async function loadRelation(
   parents: readonly Record<string, unknown>[],
   relation: Relation,
   reference: ColumnInfo,
+  fast: boolean,
 ): Promise<Record<string, unknown>[]> {
   const keys = new Set<string>()
   for (const p of parents) {
@@ -287,7 +396,14 @@ async function loadRelation(
     if (key !== null) keys.add(key)
   }
   const children = new Map<string, Record<string, unknown>[]>()
-  if (keys.size > 0) {
+  if (
+    keys.size > 0 &&
+    fast &&
+    relation.columns.length <= 99 &&
+    jsonExact([relation.fk, ...relation.columns])
+  ) {
+    await aggregated(db, [...keys], relation, children)
+  } else if (keys.size > 0) {
     const type = castType(relation.fk)
     const childColumns = relation.columns
     const fkIndex = childColumns.indexOf(relation.fk)
@@ -322,6 +438,109 @@ async function loadRelation(
     ...p,
     [relation.as]: children.get(toText(reference.column, p[reference.key]) as string) ?? [],
   }))
+}
+
+/**
+ * Eager loading without `relations()` in one statement shaped like drizzle's relational query: each
+ * parent row carries its children as one correlated `json_agg` subquery, so parent columns are not
+ * repeated per child and the limit applies to parents directly.
+ */
+async function nested(
+  db: AnyPgDatabase,
+  options: LoadOptions<PgTable, PgTable, string>,
+  parent: PgTable,
+  reference: ColumnInfo,
+  relation: Relation,
+  parentColumns: readonly ColumnInfo[],
+): Promise<Record<string, unknown>[]> {
+  const order =
+    relation.orderChildrenBy === undefined
+      ? sql``
+      : sql` order by ${sql.join(list(relation.orderChildrenBy), sql`, `)}`
+  const children = sql`(select coalesce(json_agg(json_build_array(${sql.join(
+    relation.columns.map((c) => c.column),
+    sql`, `,
+  )})${order}), '[]')::text from ${relation.child} where ${eq(relation.foreignKey, reference.column)})`
+  const fields = sql.join(
+    [
+      ...parentColumns.map((c, i) => sql`${c.column} as ${sql.identifier(`p${i}`)}`),
+      sql`${children} as ${sql.identifier('j')}`,
+    ],
+    sql`, `,
+  )
+  let query = sql`select ${fields} from ${parent}`
+  if (options.where !== undefined) query = sql`${query} where ${options.where}`
+  if (options.orderBy !== undefined) {
+    query = sql`${query} order by ${sql.join(list(options.orderBy), sql`, `)}`
+  }
+  if (options.limit !== undefined) query = sql`${query} limit ${options.limit}`
+  const names = relation.columns.map((c) => c.key)
+  const decoders = relation.columns.map(jsonDecoder)
+  const rows = resultRows<Record<string, unknown>>(await db.execute(query))
+  const out = new Array<Record<string, unknown>>(rows.length)
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Record<string, unknown>
+    const entry: Record<string, unknown> = {}
+    for (let i = 0; i < parentColumns.length; i++) {
+      const c = parentColumns[i] as ColumnInfo
+      entry[c.key] = decode(c, row[`p${i}`])
+    }
+    entry[relation.as] = childRows(JSON.parse(row.j as string) as unknown[][], names, decoders)
+    out[r] = entry
+  }
+  return out
+}
+
+/** Child objects from `json_build_array` rows, each value decoded as its column's. */
+function childRows(
+  list: unknown[][],
+  names: readonly string[],
+  decoders: readonly (((value: unknown) => unknown) | undefined)[],
+): Record<string, unknown>[] {
+  const width = names.length
+  const out = new Array<Record<string, unknown>>(list.length)
+  for (let r = 0; r < list.length; r++) {
+    const values = list[r] as unknown[]
+    const child: Record<string, unknown> = {}
+    for (let i = 0; i < width; i++) {
+      const value = values[i]
+      const decoder = decoders[i]
+      child[names[i] as string] =
+        value === null || value === undefined || decoder === undefined
+          ? (value ?? null)
+          : decoder(value)
+    }
+    out[r] = child
+  }
+  return out
+}
+
+/**
+ * The children of `keys` as one row per parent key (`json_agg` of `json_build_array` per child,
+ * grouped on the server), parsed with JSON.parse instead of one protocol row per child.
+ */
+async function aggregated(
+  db: AnyPgDatabase,
+  keys: string[],
+  relation: Relation,
+  into: Map<string, Record<string, unknown>[]>,
+): Promise<void> {
+  const columns = relation.columns
+  const type = castType(relation.fk)
+  const order =
+    relation.orderChildrenBy === undefined
+      ? sql``
+      : sql` order by ${sql.join(list(relation.orderChildrenBy), sql`, `)}`
+  const query = sql`select ${relation.foreignKey} as k, json_agg(json_build_array(${sql.join(
+    columns.map((c) => c.column),
+    sql`, `,
+  )})${order})::text as j from ${relation.child} where ${relation.foreignKey} = any(cast(${sql.param(keys)}::text[] as ${sql.raw(type)}[])) group by ${relation.foreignKey}`
+  const names = columns.map((c) => c.key)
+  const decoders = columns.map(jsonDecoder)
+  for (const row of resultRows<{ k: unknown; j: string }>(await db.execute(query))) {
+    const bucket = childRows(JSON.parse(row.j) as unknown[][], names, decoders)
+    into.set(toText(relation.foreignKey, decode(relation.fk, row.k)) as string, bucket)
+  }
 }
 
 /**
