@@ -13,6 +13,7 @@ import { StatsCounter } from './cacheStats.js'
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
 import { clusterSlot } from './clusterSlot.js'
 import { codecFor, decodeTagged, resolveCodec, tagValue } from './codecs.js'
+import { Deadlines } from './deadlines.js'
 import { openRedisClient, type RedisClient, RedisConnection } from './redisConnection.js'
 import { kReadTimed, kReportError, kSetMs, readValue, type TimedValue } from './storeProtocol.js'
 import type {
@@ -169,6 +170,8 @@ export class RedisCache implements Cache {
   readonly #codec: Codec
   readonly #maxKeyLength: number
   readonly #commandTimeout: number
+  /** The deadlines of the commands in flight (few shared timers). */
+  readonly #deadlines: Deadlines
   #errors = 0
   #lastError: Error | undefined
   #closed = false
@@ -196,6 +199,7 @@ export class RedisCache implements Cache {
     this.defaultTtl = o.defaultTtl
     this.#maxKeyLength = o.maxKeyLength
     this.#commandTimeout = o.commandTimeout
+    this.#deadlines = new Deadlines(o.commandTimeout)
     this.#breakerOptions = o.circuitBreaker
     // Built once here so invalid options throw in the constructor, also for a Cluster.
     const breaker =
@@ -549,23 +553,61 @@ export class RedisCache implements Cache {
    * settings), breaker bookkeeping, and the failure counted and published. Resolves `FAILED`
    * instead of rejecting.
    */
-  async #command<T>(
+  #command<T>(
     key: string,
     start: number,
     run: (client: RedisClient) => Promise<T>,
   ): Promise<T | Failed> {
     const breaker = this.#breakerFor(key)
-    try {
-      if (breaker !== undefined && !breaker.allow()) throw circuitOpen
-      const down = this.#connection.unavailable()
-      if (down !== undefined) throw new Error(down)
-      const value = await this.#bounded(() => run(this.client))
-      breaker?.success()
-      return value
-    } catch (error) {
-      this.#fail(key, error, start, breaker)
-      return FAILED
+    if (breaker !== undefined && !breaker.allow()) {
+      this.#fail(key, circuitOpen, start, breaker)
+      return Promise.resolve(FAILED)
     }
+    const down = this.#connection.unavailable()
+    if (down !== undefined) {
+      this.#fail(key, new Error(down), start, breaker)
+      return Promise.resolve(FAILED)
+    }
+    return new Promise<T | Failed>((resolve) => {
+      let settled = false
+      // The deadline is armed before the command is handed to ioredis, so time spent queueing it
+      // (behind an auto-pipeline still in flight, in the offline queue) counts against the bound;
+      // once it passes the call settles at once and a late reply is ignored.
+      const call = {
+        expire: () => {
+          if (settled) return
+          settled = true
+          this.#fail(key, this.#timeoutError(), start, breaker)
+          resolve(FAILED)
+        },
+      }
+      const bucket = this.#deadlines.start(call)
+      const failed = (error: unknown) => {
+        if (settled) return
+        settled = true
+        this.#deadlines.settle(bucket, call)
+        this.#fail(key, error, start, breaker)
+        resolve(FAILED)
+      }
+      let pending: Promise<T>
+      try {
+        pending = run(this.client)
+      } catch (error) {
+        failed(error)
+        return
+      }
+      pending.then((value) => {
+        if (settled) return
+        settled = true
+        this.#deadlines.settle(bucket, call)
+        breaker?.success()
+        resolve(value)
+      }, failed)
+    })
+  }
+
+  #timeoutError(): Error {
+    return new Error(`Redis command timed out after ${this.#commandTimeout} ms`)
   }
 
   /**
@@ -703,7 +745,7 @@ export class RedisCache implements Cache {
       let settled = false
       const timer = setTimeout(() => {
         settled = true
-        reject(new Error(`Redis command timed out after ${this.#commandTimeout} ms`))
+        reject(this.#timeoutError())
       }, this.#commandTimeout)
       timer.unref()
       let pending: Promise<T>

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRedis, type ThrowawayRedis, waitFor } from '../../../tools/testing/servers.mjs'
 import { RedisCache, TieredCache } from '../src/index.js'
-import { sleep, testNamespace } from './helpers.js'
+import { STEADY, sleep, testNamespace } from './helpers.js'
 
 describe('commands sent to Redis', () => {
   let server: ThrowawayRedis
@@ -42,7 +42,11 @@ describe('commands sent to Redis', () => {
   }
 
   it('clear() sends only SCAN and UNLINK, never FLUSHDB/FLUSHALL/KEYS, and spares foreign keys', async () => {
-    const cache = new RedisCache({ url: server.url, namespace: testNamespace('monitor') })
+    const cache = new RedisCache({
+      url: server.url,
+      namespace: testNamespace('monitor'),
+      ...STEADY,
+    })
     try {
       await raw.set('foreign:key', 'stays')
       await cache.setMany(
@@ -72,7 +76,11 @@ describe('commands sent to Redis', () => {
 
   it('TieredCache.getMany asks Redis only for what memory lacks, in one MGET (and PTTLs)', async () => {
     const tiered = new TieredCache({
-      remote: new RedisCache({ url: server.url, namespace: testNamespace('monitor-tiered') }),
+      remote: new RedisCache({
+        url: server.url,
+        namespace: testNamespace('monitor-tiered'),
+        ...STEADY,
+      }),
     })
     try {
       await waitFor(() => tiered.coherent, 10_000, 'coherent')

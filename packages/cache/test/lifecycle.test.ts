@@ -16,7 +16,10 @@ const tsx = join(packageDir, '..', '..', 'node_modules', '.bin', 'tsx')
 const entry = pathToFileURL(join(packageDir, 'src', 'index.ts')).href
 const folder = mkdtempSync(join(tmpdir(), 'bookgen-cache-lifecycle-'))
 
-/** Runs a script that imports the package source; rejects if it does not exit within 10 s. */
+/**
+ * Runs a script that imports the package source; rejects if it does not exit within 60 s (a hang
+ * bound: tsx compiling the sources on a loaded machine takes seconds; a leaked handle never exits).
+ */
 async function runScript(name: string, body: string): Promise<string> {
   const file = join(folder, `${name}.mts`)
   writeFileSync(
@@ -27,8 +30,13 @@ process.on('unhandledRejection', (e) => { console.log('UNHANDLED', String(e)); p
 const exitsSoon = () => setTimeout(() => { console.log('STILL ALIVE'); process.exit(4) }, 1000).unref()
 ${body}`,
   )
+  // Plain output whatever the runner's colour settings (nx forces colour: console.log of a number
+  // would carry escape codes). NO_COLOR is dropped too: Node warns on stderr when both are set.
+  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' }
+  delete env.NO_COLOR
   const { stdout, stderr } = await run(tsx, [file], {
-    timeout: 10_000,
+    env,
+    timeout: 60_000,
     killSignal: 'SIGKILL',
   }).catch((error: { code?: unknown; signal?: unknown; stdout?: string; stderr?: string }) => {
     throw new Error(
