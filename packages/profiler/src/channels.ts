@@ -42,26 +42,36 @@ export interface ChannelSink {
 }
 
 // Profiles started with startProfile() see every message; isolated performanceProfile() calls
-// only the messages published from their own async context (and its descendants). The handlers
-// are subscribed once, on the first profile, and never unsubscribed: every subscribe or
-// unsubscribe deoptimizes the code that publishes, so toggling per profile cost more than a
-// handler that returns at once while no profile is active. Arrays, replaced on change, keep the
-// per-message path free of iterator allocations.
+// only the messages published from their own async context (and its descendants).
+//
+// The handlers are subscribed once, when this module loads, and never unsubscribed, and they do
+// the same work whether a profile runs or not: between profiles the messages go to a discarded
+// sink of the same class as a profile's. Measured with instruction counts, nearly all of a
+// profile's cost on Node 20 was V8 recompiling the publishers, not the handlers' work: a
+// subscribe swaps the channel's prototype (every publisher inlining `hasSubscribers` is
+// deoptimized), and a handler that returned early between profiles had its recording branch
+// compiled as a deoptimization point, so the first message of every profile threw the
+// publishers' optimized code away again. Subscribing at load, before the publishers are
+// optimized, and keeping the type feedback of the handlers identical in and between profiles
+// leaves nothing to recompile when a profile starts or stops. The price: once this package is
+// loaded, publishers build their messages and the discarded sink counts them (tens of ns a
+// message, see bench/RESULTS.md). Arrays, replaced on change, keep the per-message path free of
+// iterator allocations.
+let discard: readonly ChannelSink[] = []
 let everywhere: readonly ChannelSink[] = []
+let listening = 0
 let storage: AsyncLocalStorage<readonly ChannelSink[]> | undefined
 let scoped = 0
-let active = 0
-let subscribed = false
 
 const onCache = (message: unknown) => {
-  if (active === 0 || message === null || typeof message !== 'object') return
+  if (message === null || typeof message !== 'object') return
   const own = scoped > 0 ? storage!.getStore() : undefined
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onCache(message as CacheChannelMessage)
   for (let i = 0; i < everywhere.length; i++) everywhere[i]!.onCache(message as CacheChannelMessage)
 }
 const onQuery = (message: unknown) => {
-  if (active === 0 || message === null || typeof message !== 'object') return
+  if (message === null || typeof message !== 'object') return
   const own = scoped > 0 ? storage!.getStore() : undefined
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onQuery(message as DbQueryChannelMessage)
@@ -69,7 +79,7 @@ const onQuery = (message: unknown) => {
     everywhere[i]!.onQuery(message as DbQueryChannelMessage)
 }
 const onTask = (message: unknown) => {
-  if (active === 0 || message === null || typeof message !== 'object') return
+  if (message === null || typeof message !== 'object') return
   const own = scoped > 0 ? storage!.getStore() : undefined
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onTask(message as ParallelTaskChannelMessage)
@@ -77,9 +87,15 @@ const onTask = (message: unknown) => {
     everywhere[i]!.onTask(message as ParallelTaskChannelMessage)
 }
 
-function subscribeOnce(): void {
-  if (subscribed) return
-  subscribed = true
+/**
+ * Subscribes the handlers (once per copy of this package), with `sink` receiving the messages
+ * published while no profile listens everywhere. Called by profileCounters.ts when it loads,
+ * before any publisher is likely to be optimized. @internal
+ */
+export function subscribeChannels(sink: ChannelSink): void {
+  if (discard.length > 0) return
+  discard = [sink]
+  everywhere = discard
   subscribe(CHANNELS.cache, onCache)
   subscribe(CHANNELS.dbQuery, onQuery)
   subscribe(CHANNELS.parallelTask, onTask)
@@ -87,15 +103,14 @@ function subscribeOnce(): void {
 
 /** Sends every channel message to `sink` until the returned function is called. @internal */
 export function listenEverywhere(sink: ChannelSink): () => void {
-  subscribeOnce()
-  everywhere = [...everywhere, sink]
-  active++
-  let listening = true
+  everywhere = listening === 0 ? [sink] : [...everywhere, sink]
+  listening++
+  let open = true
   return () => {
-    if (!listening) return
-    listening = false
-    everywhere = everywhere.filter((s) => s !== sink)
-    active--
+    if (!open) return
+    open = false
+    listening--
+    everywhere = listening === 0 ? discard : everywhere.filter((s) => s !== sink)
   }
 }
 
@@ -104,16 +119,13 @@ export function listenEverywhere(sink: ChannelSink): () => void {
  * enclosing isolated profiles). Resolves or rejects like `fn`. @internal
  */
 export async function runScoped<T>(sink: ChannelSink, fn: () => Promise<T> | T): Promise<T> {
-  subscribeOnce()
   storage ??= new AsyncLocalStorage()
   const chain = [...(scoped > 0 ? (storage.getStore() ?? []) : []), sink]
   scoped++
-  active++
   try {
     return await storage.run(chain, fn)
   } finally {
     scoped--
-    active--
     // Without any isolated profile left, AsyncLocalStorage's promise hooks would only cost time.
     if (scoped === 0) storage.disable()
   }

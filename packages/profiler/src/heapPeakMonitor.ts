@@ -1,4 +1,5 @@
 import { GCProfiler, getHeapStatistics } from 'node:v8'
+import type { GcKind, GcMetrics, GcPauseStats } from './types.js'
 
 /** Restart interval of the GC profiler, which keeps every GC's statistics until stopped. */
 const ROLL_MS = 1000
@@ -7,13 +8,20 @@ const ROLL_MS = 1000
  * The largest V8 heap used of this thread over a window, spikes included. Between two
  * collections the heap only grows, so its maximum is reached right before some collection or at
  * the window's end: V8's GC profiler reports the heap before every collection, and the end is
- * read directly. @internal
+ * read directly. The same records give the GC pauses per kind, so that no second GC observer
+ * (a PerformanceEntry per collection, delivered from an immediate) is needed. @internal
  */
 export class HeapPeakMonitor {
   readonly start: number
   #peak: number
   #profiler: GCProfiler | undefined
   #timer: NodeJS.Timeout | undefined
+  #gc: Record<GcKind, GcPauseStats> = {
+    minor: { count: 0, total: 0, max: 0 },
+    major: { count: 0, total: 0, max: 0 },
+    incremental: { count: 0, total: 0, max: 0 },
+    weakcb: { count: 0, total: 0, max: 0 },
+  }
 
   /** `gcProfiler: false` leaves V8's GC profiler off: only samples and the ends count. */
   constructor(gcProfiler = true) {
@@ -42,6 +50,23 @@ export class HeapPeakMonitor {
     return this.#peak
   }
 
+  /** GC pauses per kind, seconds, from the GC profiler's records (all zero without it). */
+  gcPauses(): GcMetrics {
+    this.#roll()
+    let count = 0
+    let total = 0
+    let max = 0
+    const byKind = {} as Record<GcKind, GcPauseStats>
+    for (const kind of Object.keys(this.#gc) as GcKind[]) {
+      const s = this.#gc[kind]
+      byKind[kind] = { ...s }
+      count += s.count
+      total += s.total
+      if (s.max > max) max = s.max
+    }
+    return { count, total, max, byKind }
+  }
+
   /** Folds the last collections in and releases the profiler and its timer. */
   stop(): number {
     const peak = this.peak()
@@ -63,13 +88,37 @@ export class HeapPeakMonitor {
   #fold(result: unknown): void {
     const statistics = (result as GcProfilerResult | undefined)?.statistics
     if (statistics === undefined) return
-    for (const s of statistics) this.observe(s.beforeGC?.heapStatistics?.usedHeapSize ?? 0)
+    for (const s of statistics) {
+      this.observe(s.beforeGC?.heapStatistics?.usedHeapSize ?? 0)
+      const kind = GC_KINDS[s.gcType ?? '']
+      if (kind === undefined) continue
+      const pause = this.#gc[kind]
+      const seconds = (s.cost ?? 0) / 1e6
+      pause.count++
+      pause.total += seconds
+      if (seconds > pause.max) pause.max = seconds
+    }
   }
 }
 
 // Node's result uses camelCase names, unlike v8.getHeapStatistics(); @types/node reuses the latter.
+// `cost` is the pause in microseconds, `gcType` V8's GC type name.
 interface GcProfilerResult {
-  statistics?: { beforeGC?: { heapStatistics?: { usedHeapSize?: number } } }[]
+  statistics?: {
+    gcType?: string
+    cost?: number
+    beforeGC?: { heapStatistics?: { usedHeapSize?: number } }
+  }[]
+}
+
+// The kinds of perf_hooks' GC entries, by the GC profiler's type names.
+const GC_KINDS: Record<string, GcKind> = {
+  Scavenge: 'minor',
+  MinorMarkCompact: 'minor',
+  MinorMarkSweep: 'minor',
+  MarkSweepCompact: 'major',
+  IncrementalMarking: 'incremental',
+  ProcessWeakCallbacks: 'weakcb',
 }
 
 function startGcProfiler(): GCProfiler | undefined {

@@ -1,5 +1,6 @@
 import { HeapPeakMonitor } from './heapPeakMonitor.js'
 import { HwmHandover } from './hwmHandover.js'
+import type { GcMetrics } from './types.js'
 
 /**
  * How a memory peak was obtained:
@@ -33,6 +34,7 @@ export class MemoryPeakTracker {
   #stopped = false
   #final: PeakReading | undefined
   #heapFinal: number | undefined
+  #gcFinal: GcMetrics | undefined
 
   constructor(sampleIntervalMs: number, gcProfiler = true) {
     this.#hwm = new HwmHandover()
@@ -67,6 +69,11 @@ export class MemoryPeakTracker {
    */
   get heapPeak(): number {
     return this.#heapFinal ?? this.#heap.peak()
+  }
+
+  /** GC pauses per kind from V8's GC profiler (frozen at stop); only when `heapPeakExact`. */
+  get gcPauses(): GcMetrics {
+    return this.#gcFinal ?? this.#heap.gcPauses()
   }
 
   /** True when `heapPeak` sees every collection, not only samples. */
@@ -109,6 +116,7 @@ export class MemoryPeakTracker {
     this.#stopped = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#heapFinal = this.#heap.stop()
+    this.#gcFinal = this.#heap.gcPauses()
     this.#hwm.close()
   }
 }

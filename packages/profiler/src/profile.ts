@@ -51,7 +51,8 @@ export class Profile implements Disposable, AsyncDisposable {
     const o = resolveProfileOptions(options)
     this.#name = o.name
     this.#memory = new MemoryPeakTracker(o.sampleIntervalMs, o.gc)
-    this.#runtime = new RuntimeMonitor(o)
+    // V8's GC profiler, where available, gives the pauses too: no second GC observer then.
+    this.#runtime = new RuntimeMonitor({ ...o, gc: o.gc && !this.#memory.heapPeakExact })
     this.#cpuStart = process.cpuUsage()
     this.#start = performance.now()
     this.#startEpoch = (performance.timeOrigin + this.#start) / 1000
@@ -197,7 +198,7 @@ export class Profile implements Disposable, AsyncDisposable {
       tasks: c.taskMetrics(),
       eventLoopDelay: this.#runtime.eventLoopDelay,
       eventLoopUtilization: this.#runtime.utilization,
-      gc: this.#runtime.gc,
+      gc: this.#memory.heapPeakExact ? this.#memory.gcPauses : this.#runtime.gc,
     }
   }
 

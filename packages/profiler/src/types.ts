@@ -150,7 +150,7 @@ export interface PerformanceMetrics {
   eventLoopDelay: EventLoopDelayMetrics
   /** Fraction of the wall time the event loop was busy, 0..1. */
   eventLoopUtilization: number
-  /** GC pauses, seconds. */
+  /** GC pauses, seconds (from V8's GC profiler; from a GC observer where it is missing). */
   gc: GcMetrics
 }
 
@@ -253,10 +253,11 @@ export interface ProfileOptions {
    */
   eventLoop?: boolean
   /**
-   * Observe GC pauses, and read the heap before every collection for `heapPeak` (V8's GC
-   * profiler; `false` leaves `heapPeak` to samples, `heapPeakSource: 'sampler'`). Node delivers GC entries one event-loop turn late, so a `stop()` called
-   * synchronously right after synchronous work misses that work's last pauses;
-   * `performanceProfile()` waits that turn before it stops.
+   * Record GC pauses, and the heap before every collection for `heapPeak`, both from V8's GC
+   * profiler, which records each collection as it happens (`false` leaves `heapPeak` to samples,
+   * `heapPeakSource: 'sampler'`, and counts no pauses). Where the GC profiler is missing, a GC
+   * `PerformanceObserver` counts the pauses; Node delivers its entries one event-loop turn late,
+   * so `performanceProfile()` waits that turn before it stops.
    * @default true
    */
   gc?: boolean

@@ -14,6 +14,8 @@ const settle = 'await new Promise((r) => setTimeout(r, 20))'
 async function runScript(code: string): Promise<{ stdout: string }> {
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], {
     timeout: 90_000,
+    // Runners such as nx set FORCE_COLOR, which would colour the printed booleans.
+    env: { ...process.env, FORCE_COLOR: '0' },
   })
   return { stdout }
 }

@@ -36,7 +36,10 @@ describe('README examples', () => {
 
   for (const example of examples) {
     it(`runs the example at line ${example.line} as written`, async () => {
-      const { stdout } = await runExample(example, packageDir)
+      const { stdout } = await runExample(example, packageDir, {
+        // Runners such as nx set FORCE_COLOR, which would colour the printed values.
+        env: { FORCE_COLOR: '0' },
+      })
       for (const [marker, pattern] of expected) {
         if (example.code.includes(marker)) expect(stdout).toMatch(pattern)
       }

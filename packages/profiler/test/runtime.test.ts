@@ -75,6 +75,15 @@ describe('GC pauses', () => {
     expect(keep).toHaveLength(0)
   })
 
+  it('counts the pauses of synchronous work right before a synchronous stop()', () => {
+    // V8's GC profiler records each collection as it happens: nothing waits for an immediate.
+    const p = startProfile()
+    for (let i = 0; i < 3; i++) gc()
+    const m = p.stop()
+    expect(m.heapPeakSource).toBe('gc')
+    expect(m.gc.byKind.major.count).toBeGreaterThanOrEqual(3)
+  })
+
   it('performanceProfile() counts the GCs of fn s last synchronous stretch', async () => {
     // Node delivers GC entries from an immediate: without waiting for it, pauses that happen in
     // fn's code after its last await would be lost.
