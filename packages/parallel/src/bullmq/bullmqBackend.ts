@@ -41,7 +41,7 @@ export interface BullmqBackendOptions {
    * @default 16
    */
   concurrency?: number
-  /** Tasks per job: a positive integer, or `'auto'` (the run split into about 4 × `concurrency` jobs, at most 1000 tasks each). @default 'auto' */
+  /** Tasks per job: a positive integer, or `'auto'` (the run split into about 2 × `concurrency` jobs, at most 5000 tasks each). @default 'auto' */
   chunkSize?: number | 'auto'
   /** Bound of one serialized input (bytes); larger inputs fail with `PAYLOAD_TOO_LARGE`. @default 67108864 */
   maxPayloadBytes?: number
@@ -239,7 +239,7 @@ export class BullmqBackend implements ChunkBackend, AsyncDisposable {
     const concurrency = this.#o.concurrency
     const size =
       chunkSizeOption === 'auto'
-        ? Math.min(1000, Math.max(1, Math.ceil(n / (concurrency * 4))))
+        ? Math.min(5000, Math.max(1, Math.ceil(n / (concurrency * 2))))
         : chunkSizeOption
     const run = new RemoteRun(host, runId)
     this.#runs.set(runId, run)

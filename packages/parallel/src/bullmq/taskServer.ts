@@ -191,7 +191,7 @@ async function processChunk(
 }
 
 /** Most task records per script call. */
-const BATCH = 256
+const BATCH = 1024
 
 /** Batches task records into script calls, in order, one in flight at a time. */
 class Reporter {
