@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { type BatchProgress, bindParameterLimit, fixedBatches, runBatches } from './batchRunner.js'
-import { copyChunks, copyInto } from './copyInsert.js'
+import { CopyFallback, copyChunks, copyInto } from './copyInsert.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrument } from './instrumentation.js'
 import { affectedRows, type TableInfo, tableInfo, toText } from './tableInfo.js'
@@ -95,6 +95,8 @@ const DEFAULTS = {
   copyBatchSize: 100_000,
 } as const
 const METHODS = ['auto', 'values', 'unnest', 'copy'] as const
+/** SQLSTATEs of a value that does not fit its column's modifier (length of a string, of bits). */
+const MODIFIER_STATES = new Set(['22001', '22026'])
 
 /** @internal */
 export async function batchInsert(
@@ -142,13 +144,28 @@ export async function batchInsert(
     if (casts === undefined) return values()
     if (method === 'copy' && driver === 'postgres-js' && conflict === undefined) {
       const bounds = fixedBatches(input.length, options.batchSize ?? DEFAULTS.copyBatchSize)
-      const chunks = copyChunks(sent, casts, input, bounds)
-      if (chunks !== undefined) {
-        const statement = `copy ${qualifiedName(info.table)} (${sent.map((c) => c.quoted).join(', ')}) from stdin`
-        return runBatches(db, bounds, 'batchInsert', options.onProgress, async (tx, range, b) => {
-          await copyInto(tx, statement, chunks[b] as string[])
-          return range[1] - range[0]
-        })
+      const statement = `copy ${qualifiedName(info.table)} (${sent.map((c) => c.quoted).join(', ')}) from stdin`
+      try {
+        return await runBatches(
+          db,
+          bounds,
+          'batchInsert',
+          options.onProgress,
+          async (tx, range) => {
+            await copyInto(tx, statement, copyChunks(sent, casts, input, range[0], range[1]))
+            return range[1] - range[0]
+          },
+        )
+      } catch (error) {
+        // a value that is not plain: the COPY was abandoned and rolled back; write another way
+        // COPY applies each column's modifier while it parses the row (a too-long string in an
+        // earlier column fails before a bad number in a later one, where drizzle reports the
+        // number): for such a failure, the unnest path below reports drizzle's SQLSTATE
+        if (
+          !(error instanceof DbOptimizerError) ||
+          !(error.cause instanceof CopyFallback || MODIFIER_STATES.has(error.sqlState as string))
+        )
+          throw error
       }
     }
     const arrays = textArrays(sent, casts, input)
@@ -242,8 +259,7 @@ export function prepareRows(
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]
     checkRowObject('rows', i, row)
-    const copy: Record<string, unknown> = {}
-    let present = 0
+    let changed = fill.length > 0
     for (const key in row) {
       const column = columns.get(key)
       if (column === undefined || !info.columns.has(key)) {
@@ -252,6 +268,25 @@ export function prepareRows(
           `rows[${i}] has key ${JSON.stringify(key)}, which is not a column of the table`,
         )
       }
+      if (row[key] === undefined || !column.insertable) changed = true
+    }
+    if (!changed) {
+      // nothing to fill or drop: the row itself, uncopied
+      let present = 0
+      for (const key in row) {
+        present++
+        all.add(key)
+        if (firstKeys !== undefined && uniform && !firstKeys.has(key)) uniform = false
+      }
+      if (firstKeys === undefined) firstKeys = new Set(Object.keys(row))
+      else if (present !== firstKeys.size) uniform = false
+      out[i] = row
+      continue
+    }
+    const copy: Record<string, unknown> = {}
+    let present = 0
+    for (const key in row) {
+      const column = columns.get(key) as WriteColumn
       const value = row[key]
       if (value === undefined || !column.insertable) continue
       copy[key] = value
@@ -422,7 +457,8 @@ function unnestInsert(
 ): (arrays: (string | null)[][]) => SQL {
   const names = sql.raw(columns.map((c) => c.quoted).join(', '))
   const aliases = sql.raw(columns.map((_, i) => `c${i}`).join(', '))
-  const select = sql.raw(columns.map((_, i) => `u.c${i}::${casts[i]}`).join(', '))
+  const select = sql.raw(columns.map((_, i) => `u.c${i}::${casts[i]} as c${i}`).join(', '))
+  const outer = sql.raw(columns.map((_, i) => `s.c${i}`).join(', '))
   // a one-time filter: fails (22012) before any value is cast when the cached types went stale
   const where = sql.raw(guard === undefined ? '' : ` where 1 / (${guard})::int = 1`)
   let tail: SQL | undefined
@@ -438,6 +474,8 @@ function unnestInsert(
       arrays.map((a) => sql`${sql.param(a)}::text[]`),
       sql`, `,
     )
-    return sql`insert into ${info.table} (${names}) select ${select} from unnest(${params}) as u(${aliases})${where}${tail}`
+    // offset 0 keeps the subquery apart: a row's values are all parsed (22P02, 22003, as drizzle's
+    // parameters are at bind time) before the column modifiers are applied (22001, 22026)
+    return sql`insert into ${info.table} (${names}) select ${outer} from (select ${select} from unnest(${params}) as u(${aliases})${where} offset 0) as s${tail}`
   }
 }

@@ -26,43 +26,52 @@ export function copyField(text: string | null): string {
 }
 
 /**
- * The rows of each `[start, end)` range as COPY text (chunks of about 256 K characters), every
- * value converted exactly as the unnest path converts it (`plainText`, after drizzle's
- * `mapToDriverValue`), or undefined when some value must go through drizzle itself. Everything is
- * encoded before anything is sent: a value that cannot travel never starts a COPY.
+ * Thrown (inside the transaction) when a value cannot travel as COPY text: the COPY is abandoned,
+ * the transaction rolled back, and the caller writes the rows another way.
  * @internal
  */
-export function copyChunks(
+export class CopyFallback extends Error {
+  constructor() {
+    super('a value must go through drizzle; COPY abandoned')
+    this.name = 'CopyFallback'
+  }
+}
+
+/**
+ * The rows `[start, end)` as COPY text, in chunks of about 256 K characters, every value converted
+ * exactly as the unnest path converts it (`plainText`, after drizzle's `mapToDriverValue`). Chunks
+ * are made while earlier ones travel; a value that must go through drizzle throws
+ * {@link CopyFallback} before its row is sent.
+ * @internal
+ */
+export function* copyChunks(
   columns: readonly WriteColumn[],
   casts: readonly string[],
   rows: readonly Record<string, unknown>[],
-  bounds: readonly (readonly [number, number])[],
-): string[][] | undefined {
-  const out: string[][] = []
+  start: number,
+  end: number,
+): Generator<string, void, undefined> {
   const cols: PgColumn[] = columns.map((c) => c.column)
   const keys = columns.map((c) => c.key)
-  const last = columns.length - 1
-  for (const [start, end] of bounds) {
-    const chunks: string[] = []
-    let chunk = ''
-    for (let i = start; i < end; i++) {
-      const row = rows[i] as Record<string, unknown>
-      let line = ''
-      for (let c = 0; c <= last; c++) {
-        const text = plainText(cols[c] as PgColumn, casts[c] as string, row[keys[c] as string])
-        if (text === NOT_PLAIN) return undefined
-        line += c === last ? `${copyField(text)}\n` : `${copyField(text)}\t`
-      }
-      chunk += line
-      if (chunk.length >= CHUNK_CHARS) {
-        chunks.push(chunk)
-        chunk = ''
-      }
+  const n = columns.length
+  let parts: string[] = []
+  let size = 0
+  for (let i = start; i < end; i++) {
+    const row = rows[i] as Record<string, unknown>
+    for (let c = 0; c < n; c++) {
+      const text = plainText(cols[c] as PgColumn, casts[c] as string, row[keys[c] as string])
+      if (text === NOT_PLAIN) throw new CopyFallback()
+      const field = copyField(text)
+      parts.push(field, c === n - 1 ? '\n' : '\t')
+      size += field.length + 1
     }
-    if (chunk.length > 0) chunks.push(chunk)
-    out.push(chunks)
+    if (size >= CHUNK_CHARS) {
+      yield parts.join('')
+      parts = []
+      size = 0
+    }
   }
-  return out
+  if (parts.length > 0) yield parts.join('')
 }
 
 /**
@@ -76,7 +85,7 @@ export function copyChunks(
 export async function copyInto(
   tx: AnyPgDatabase,
   statement: string,
-  chunks: readonly string[],
+  chunks: Iterable<string>,
 ): Promise<void> {
   const client = (tx as Any)?.session?.client
   if (typeof client?.unsafe !== 'function') {
@@ -103,11 +112,21 @@ export async function copyInto(
   })
   finished.catch(() => {})
   const settled = Promise.race([finished, failed])
-  for (const chunk of chunks) {
-    if (stream.destroyed) break
-    if (!stream.write(chunk)) {
-      await Promise.race([new Promise((resolve) => stream.once('drain', resolve)), settled])
+  settled.catch(() => {})
+  try {
+    for (const chunk of chunks) {
+      if (stream.destroyed) break
+      if (!stream.write(chunk)) {
+        await Promise.race([new Promise((resolve) => stream.once('drain', resolve)), settled])
+      }
     }
+  } catch (error) {
+    if (!(error instanceof CopyFallback)) throw error
+    // CopyFail: the server rejects the COPY (57014) and answers; wait for that answer so that the
+    // ROLLBACK that follows finds the connection out of copy mode
+    stream.destroy(error)
+    await failed.catch(() => {})
+    throw error
   }
   if (!stream.destroyed) stream.end()
   await settled

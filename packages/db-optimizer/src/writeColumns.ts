@@ -187,7 +187,12 @@ function cacheOwner(db: AnyPgDatabase): object {
 
 /** True when a value is a drizzle SQL expression (written inline, never as a parameter). @internal */
 export function isSqlValue(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && (is(value, SQL) || is(value, Param))
+  if (typeof value !== 'object' || value === null) return false
+  // the common values first: plain objects, arrays and dates are never drizzle entities
+  const proto = Object.getPrototypeOf(value)
+  if (proto === Object.prototype || proto === Array.prototype || proto === Date.prototype)
+    return false
+  return is(value, SQL) || is(value, Param)
 }
 
 /**
