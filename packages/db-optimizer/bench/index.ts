@@ -662,7 +662,7 @@ if (only === 'batch') {
   const old = readFileSync(file, 'utf8')
   const next = /<!-- batch:start -->[\s\S]*<!-- batch:end -->/.test(old)
     ? old.replace(/<!-- batch:start -->[\s\S]*<!-- batch:end -->/, () => section)
-    : old.replace(/\n### /, () => `\n${section}\n\n### `)
+    : `${old.trimEnd()}\n\n${section}\n`
   if (process.env.BENCH_WRITE !== '0') writeFileSync(file, next)
   process.exit(0)
 }
