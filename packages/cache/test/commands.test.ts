@@ -15,6 +15,9 @@ describe('commands sent to Redis', () => {
   beforeAll(async () => {
     server = await startRedis()
     raw = new Redis(server.url)
+    // raw's own ready check (INFO) must be over before MONITOR starts, or the monitor connection
+    // sees it echoed while ioredis still waits for a reply ("Command queue state error").
+    await raw.ping()
     // monitor() opens its own duplicate connection; the client it was called on is not needed.
     monitor = await raw.monitor()
     monitor.on('monitor', (_time: string, args: string[]) => {
