@@ -11,20 +11,33 @@ export const LOADING = -1
 
 /**
  * Int32 words: state, claimed (items the worker started, or STOPPED). Then one float64: since.
- * Then per item: float64 durations, float64 values, u8 failed, u8 kinds.
+ * Then per item: float64 durations, float64 values, u8 failed, u8 kinds. Then the characters of
+ * short string results (CHARS_PER_ITEM UTF-16 code units per item on average).
  */
 const HEADER = 16
 
+/** Room for string results in a cell, in UTF-16 code units per item. */
+const CHARS_PER_ITEM = 16
+
+/** Bytes per item of a cell. */
+const ITEM_BYTES = 18 + 2 * CHARS_PER_ITEM
+
+/** Longest string result kept in the cell (longer ones are posted on the port). */
+export const MAX_CELL_STRING = 256
+
+/** A string's place in the characters of a cell, packed in its values slot: offset * 2^26 + length. */
+export const STRING_SHIFT = 2 ** 26
+
 /** A fresh cell for a message of `items` items, in the QUEUED state. */
 export function createProgress(items = 0): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(HEADER + items * 18)
+  const buffer = new SharedArrayBuffer(HEADER + items * ITEM_BYTES)
   Atomics.store(new Int32Array(buffer, 0, 2), 0, QUEUED)
   return buffer
 }
 
 /** True when `buffer` can serve as the cell of a message of `items` items. */
 export function fitsProgress(buffer: SharedArrayBuffer, items: number): boolean {
-  return buffer.byteLength >= HEADER + items * 18
+  return buffer.byteLength >= HEADER + items * ITEM_BYTES
 }
 
 /**
@@ -84,6 +97,7 @@ export function itemViews(
   values: Float64Array
   failed: Uint8Array
   kinds: Uint8Array
+  chars: Uint16Array
 } {
   return {
     words: new Int32Array(buffer, 0, 2),
@@ -92,6 +106,7 @@ export function itemViews(
     values: new Float64Array(buffer, HEADER + items * 8, items),
     failed: new Uint8Array(buffer, HEADER + items * 16, items),
     kinds: new Uint8Array(buffer, HEADER + items * 17, items),
+    chars: new Uint16Array(buffer, HEADER + items * 18, items * CHARS_PER_ITEM),
   }
 }
 
@@ -105,12 +120,28 @@ export const UNDEFINED = 2
 export const NULL = 3
 export const TRUE = 4
 export const FALSE = 5
+export const STRING = 6
 
 /** The value of an item kept in the cell (`kind` is not IN_JOURNAL). */
-export function cellValue(kind: number, values: Float64Array, k: number): unknown {
+export function cellValue(
+  kind: number,
+  values: Float64Array,
+  k: number,
+  chars: Uint16Array,
+): unknown {
   switch (kind) {
     case NUMBER:
       return values[k]
+    case STRING: {
+      const packed = values[k] as number
+      const offset = Math.floor(packed / STRING_SHIFT)
+      const length = packed - offset * STRING_SHIFT
+      if (length === 0) return ''
+      return String.fromCharCode.apply(
+        null,
+        chars.subarray(offset, offset + length) as unknown as number[],
+      )
+    }
     case NULL:
       return null
     case TRUE:

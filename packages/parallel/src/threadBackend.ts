@@ -350,7 +350,7 @@ class ThreadChunk implements ChunkHandle {
       this.#end({ completed: 0 })
       return
     }
-    const { durations, failed, kinds, values: cellValues } = this.#views
+    const { durations, failed, kinds, values: cellValues, chars } = this.#views
     const listener = this.#listener
     let j = 0
     for (let k = 0; k < ran; k++) {
@@ -361,7 +361,7 @@ class ThreadChunk implements ChunkHandle {
       this.#received++
       const kind = kinds[k] as number
       if (kind !== IN_JOURNAL) {
-        listener.item(k, true, cellValue(kind, cellValues, k), durations[k] as number)
+        listener.item(k, true, cellValue(kind, cellValues, k, chars), durations[k] as number)
         continue
       }
       const value = values[j++]
@@ -380,7 +380,7 @@ class ThreadChunk implements ChunkHandle {
 
   /** Reports every item outcome already posted by the worker. */
   #drainPort(): void {
-    const { durations, failed, kinds, values } = this.#views
+    const { durations, failed, kinds, values, chars } = this.#views
     const n = kinds.length
     for (;;) {
       const k = this.#received
@@ -389,7 +389,7 @@ class ThreadChunk implements ChunkHandle {
       const kind = Atomics.load(kinds, k)
       if (kind !== IN_JOURNAL) {
         this.#received++
-        this.#listener.item(k, true, cellValue(kind, values, k), durations[k] as number)
+        this.#listener.item(k, true, cellValue(kind, values, k, chars), durations[k] as number)
         continue
       }
       const packet = receiveMessageOnPort(this.#port)

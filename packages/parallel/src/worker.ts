@@ -11,9 +11,12 @@ import {
   FALSE,
   itemViews,
   LOADING,
+  MAX_CELL_STRING,
   markProgress,
   NULL,
   NUMBER,
+  STRING,
+  STRING_SHIFT,
   TRUE,
   UNDEFINED,
 } from './progress.js'
@@ -154,7 +157,7 @@ export interface ChunkReply {
 async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
   const { p: cell, port, inputs } = message
   const n = inputs.length
-  const { words, since, durations, values: cellValues, failed, kinds } = itemViews(cell, n)
+  const { words, since, durations, values: cellValues, failed, kinds, chars } = itemViews(cell, n)
   markProgress(cell, LOADING)
   let fn: Handler
   try {
@@ -174,6 +177,8 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
   // about 10x faster than a holey one). Primitives are read from the cell instead.
   const values: unknown[] = []
   let journalOnly = false
+  // Next free character of the cell (short string results are kept there, not posted).
+  let charAt = 0
   // One clock reading per item: each item's end is the next one's start.
   let start = performance.now()
   let i = 0
@@ -197,7 +202,16 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
     start = end
     // The journal: written before the next item starts, so that no later crash can lose it. A
     // primitive is kept in the cell (no message); anything else is posted on the port.
-    if (ok) {
+    if (ok && typeof value === 'string') {
+      const length = value.length
+      if (length <= MAX_CELL_STRING && charAt + length <= chars.length) {
+        for (let c = 0; c < length; c++) chars[charAt + c] = value.charCodeAt(c)
+        cellValues[i] = charAt * STRING_SHIFT + length
+        charAt += length
+        Atomics.store(kinds, i, STRING)
+        continue
+      }
+    } else if (ok) {
       const kind = primitiveKind(value)
       if (kind !== 0) {
         if (kind === NUMBER) cellValues[i] = value as number
