@@ -1,12 +1,15 @@
 // One measured run of the cross-process overhead benchmark (bench/overhead.mjs starts it):
 // 10,000 loopback TCP round trips that publish a bookgen:cache and a bookgen:db:query message each,
 // as @bookgen/cache and @bookgen/db-optimizer do. Prints the process CPU time of the measured
-// workload in microseconds, as JSON. argv[2] is the mode.
+// workload in microseconds, as JSON. argv[2] is the mode. 'bare', 'bare-again' and 'idle' never
+// load the profiler (it subscribes to the channels when it loads); 'idle' and 'idle-loaded' skip
+// the measured workload (the instruction counts of bench/overhead.mjs subtract them).
 import { channel } from 'node:diagnostics_channel'
 import { connect, createServer } from 'node:net'
-import { performanceProfile, startProfile } from '@bookgen/profiler'
 
 const mode = process.argv[2]
+const unloaded = mode === 'bare' || mode === 'bare-again' || mode === 'idle'
+const { performanceProfile, startProfile } = unloaded ? {} : await import('@bookgen/profiler')
 const OPS = 10_000
 const CONCURRENCY = 50
 const db = channel('bookgen:db:query')
@@ -71,13 +74,21 @@ async function workload() {
 }
 
 // Warm-up: the same work once, unmeasured ('after' also runs one isolated profile, to measure
-// what a finished profile leaves behind).
+// what a finished profile leaves behind; 'second' one default profile, to measure a profile that
+// is not the process's first).
 if (mode === 'after') await performanceProfile(() => workload(), { isolate: true })
+else if (mode === 'second') await performanceProfile(() => workload())
 else await workload()
 
 const cpu = process.cpuUsage()
-if (mode === 'bare' || mode === 'bare-again' || mode === 'after') {
+if (mode === 'idle' || mode === 'idle-loaded') {
+  // nothing measured
+} else if (mode === 'bare' || mode === 'bare-again' || mode === 'loaded' || mode === 'after') {
   await workload()
+} else if (mode === 'second') {
+  const p = startProfile()
+  await workload()
+  p.stop()
 } else if (mode === 'startProfile') {
   const p = startProfile()
   await workload()
