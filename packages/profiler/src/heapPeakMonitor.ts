@@ -1,5 +1,6 @@
 import { GCProfiler, getHeapStatistics } from 'node:v8'
-import type { GcKind, GcMetrics, GcPauseStats } from './types.js'
+import { GcPauseTally } from './gcPauses.js'
+import type { GcKind, GcMetrics } from './types.js'
 
 /** Restart interval of the GC profiler, which keeps every GC's statistics until stopped. */
 const ROLL_MS = 1000
@@ -16,12 +17,7 @@ export class HeapPeakMonitor {
   #peak: number
   #profiler: GCProfiler | undefined
   #timer: NodeJS.Timeout | undefined
-  #gc: Record<GcKind, GcPauseStats> = {
-    minor: { count: 0, total: 0, max: 0 },
-    major: { count: 0, total: 0, max: 0 },
-    incremental: { count: 0, total: 0, max: 0 },
-    weakcb: { count: 0, total: 0, max: 0 },
-  }
+  readonly #gc = new GcPauseTally()
 
   /** `gcProfiler: false` leaves V8's GC profiler off: only samples and the ends count. */
   constructor(gcProfiler = true) {
@@ -53,18 +49,7 @@ export class HeapPeakMonitor {
   /** GC pauses per kind, seconds, from the GC profiler's records (all zero without it). */
   gcPauses(): GcMetrics {
     this.#roll()
-    let count = 0
-    let total = 0
-    let max = 0
-    const byKind = {} as Record<GcKind, GcPauseStats>
-    for (const kind of Object.keys(this.#gc) as GcKind[]) {
-      const s = this.#gc[kind]
-      byKind[kind] = { ...s }
-      count += s.count
-      total += s.total
-      if (s.max > max) max = s.max
-    }
-    return { count, total, max, byKind }
+    return this.#gc.metrics()
   }
 
   /** Folds the last collections in and releases the profiler and its timer. */
@@ -92,11 +77,7 @@ export class HeapPeakMonitor {
       this.observe(s.beforeGC?.heapStatistics?.usedHeapSize ?? 0)
       const kind = GC_KINDS[s.gcType ?? '']
       if (kind === undefined) continue
-      const pause = this.#gc[kind]
-      const seconds = (s.cost ?? 0) / 1e6
-      pause.count++
-      pause.total += seconds
-      if (seconds > pause.max) pause.max = seconds
+      this.#gc.add(kind, (s.cost ?? 0) / 1e6)
     }
   }
 }

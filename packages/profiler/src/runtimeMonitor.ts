@@ -7,7 +7,8 @@ import {
   constants as perfConstants,
   performance,
 } from 'node:perf_hooks'
-import type { EventLoopDelayMetrics, GcKind, GcMetrics, GcPauseStats } from './types.js'
+import { GcPauseTally } from './gcPauses.js'
+import type { EventLoopDelayMetrics, GcKind, GcMetrics } from './types.js'
 
 const GC_KINDS: Record<number, GcKind> = {
   [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
@@ -23,12 +24,7 @@ export class RuntimeMonitor {
   #eluStart: EventLoopUtilization
   #elu: number | undefined
   #observer: PerformanceObserver | undefined
-  #gc: Record<GcKind, GcPauseStats> = {
-    minor: emptyPause(),
-    major: emptyPause(),
-    incremental: emptyPause(),
-    weakcb: emptyPause(),
-  }
+  readonly #gc = new GcPauseTally()
   #stopped = false
 
   constructor(options: { eventLoopResolutionMs: number; eventLoop: boolean; gc: boolean }) {
@@ -71,18 +67,7 @@ export class RuntimeMonitor {
 
   /** GC pauses per kind, in seconds. */
   get gc(): GcMetrics {
-    let count = 0
-    let total = 0
-    let max = 0
-    const byKind = {} as Record<GcKind, GcPauseStats>
-    for (const kind of Object.keys(this.#gc) as GcKind[]) {
-      const s = this.#gc[kind]
-      byKind[kind] = { ...s }
-      count += s.count
-      total += s.total
-      if (s.max > max) max = s.max
-    }
-    return { count, total, max, byKind }
+    return this.#gc.metrics()
   }
 
   /** Takes the GC entries not yet delivered, freezes the figures and releases every observer. */
@@ -104,15 +89,7 @@ export class RuntimeMonitor {
       const detail = (entry as { detail?: unknown }).detail as { kind?: number } | undefined
       const kind = GC_KINDS[detail?.kind ?? -1]
       if (kind === undefined) continue
-      const s = this.#gc[kind]
-      const pause = entry.duration / 1000
-      s.count++
-      s.total += pause
-      if (pause > s.max) s.max = pause
+      this.#gc.add(kind, entry.duration / 1000)
     }
   }
-}
-
-function emptyPause(): GcPauseStats {
-  return { count: 0, total: 0, max: 0 }
 }
