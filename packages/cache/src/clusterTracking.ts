@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
+import { SerialRunner } from './serialRunner.js'
 
 /** What `ClusterTracking` reports to its listener. */
 export interface ClusterTrackingEvents {
@@ -157,8 +158,7 @@ class NodeTracker {
   readonly #onDataClose: () => void
   #established = false
   #closed = false
-  #starting: Promise<void> | undefined
-  #startAgain = false
+  readonly #starts = new SerialRunner(() => this.#start())
 
   constructor(data: Redis, nodeAddress: string, prefix: string, events: NodeEvents) {
     this.data = data
@@ -172,7 +172,7 @@ class NodeTracker {
       readOnly: false,
     })
     this.#subscriber.on('error', (error: Error) => events.error(error))
-    this.#subscriber.on('ready', () => this.#restart())
+    this.#subscriber.on('ready', () => this.#starts.request())
     this.#subscriber.on('close', () => this.#lost())
     this.#subscriber.on('messageBuffer', (channel: Buffer, message: unknown) =>
       events.message(channel, message),
@@ -180,7 +180,7 @@ class NodeTracker {
     // Tracking belongs to a connection: a reconnected data connection has none.
     this.#onDataReady = () => {
       this.#lost()
-      this.#restart()
+      this.#starts.request()
     }
     this.#onDataClose = () => this.#lost()
     data.on('ready', this.#onDataReady)
@@ -208,20 +208,6 @@ class NodeTracker {
     if (!this.#established) return
     this.#established = false
     this.#events.changed()
-  }
-
-  #restart(): void {
-    if (this.#starting !== undefined) {
-      this.#startAgain = true
-      return
-    }
-    this.#starting = this.#start().finally(() => {
-      this.#starting = undefined
-      if (this.#startAgain) {
-        this.#startAgain = false
-        this.#restart()
-      }
-    })
   }
 
   async #start(): Promise<void> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Cluster, type Redis } from 'ioredis'
 import { ClusterTracking, TRACKING_CHANNEL } from './clusterTracking.js'
 import type { RedisClient } from './redisConnection.js'
+import { SerialRunner } from './serialRunner.js'
 
 /** How a `TieredCache` hears about writes made by other processes. */
 export type InvalidationMode = 'auto' | 'tracking' | 'bus' | false
@@ -42,8 +43,7 @@ export class InvalidationListener {
   #subscriberId: number | undefined
   #coherent = false
   #closed = false
-  #starting: Promise<void> | undefined
-  #startAgain = false
+  readonly #starts = new SerialRunner(() => this.#start())
 
   constructor(
     data: RedisClient,
@@ -63,7 +63,7 @@ export class InvalidationListener {
         ? data.duplicate()
         : data.duplicate({ autoResubscribe: false, lazyConnect: false })
     this.#subscriber.on('error', (error: Error) => this.#target.error(error))
-    this.#subscriber.on('ready', () => this.#restart())
+    this.#subscriber.on('ready', () => this.#starts.request())
     this.#subscriber.on('close', () => this.#incoherent())
     this.#subscriber.on('messageBuffer', (channel: Buffer, message: unknown) =>
       this.#onMessage(channel, message),
@@ -71,7 +71,7 @@ export class InvalidationListener {
     this.#onDataReady = () => {
       // Tracking belongs to a connection: a reconnected data connection has none.
       this.#incoherent()
-      this.#restart()
+      this.#starts.request()
     }
     this.#onDataClose = () => this.#incoherent()
     data.on('ready', this.#onDataReady)
@@ -103,7 +103,7 @@ export class InvalidationListener {
         this.#cluster = undefined
         this.#mode = 'bus'
         this.#incoherent()
-        this.#restart()
+        this.#starts.request()
       },
       error: (error) => this.#target.error(error),
     })
@@ -131,21 +131,6 @@ export class InvalidationListener {
     this.#data.off('close', this.#onDataClose)
     this.#cluster?.close()
     this.#subscriber.disconnect()
-  }
-
-  /** Runs #start, one at a time: a second request while one runs makes it run once more. */
-  #restart(): void {
-    if (this.#starting !== undefined) {
-      this.#startAgain = true
-      return
-    }
-    this.#starting = this.#start().finally(() => {
-      this.#starting = undefined
-      if (this.#startAgain) {
-        this.#startAgain = false
-        this.#restart()
-      }
-    })
   }
 
   async #start(): Promise<void> {
@@ -182,7 +167,7 @@ export class InvalidationListener {
       this.#target.error(error)
       if (this.#mode === 'tracking' && !this.#fixed && !this.#closed) {
         this.#mode = 'bus'
-        this.#startAgain = true
+        this.#starts.request()
       }
     }
   }
