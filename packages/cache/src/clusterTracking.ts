@@ -21,6 +21,9 @@ export const TRACKING_CHANNEL = '__redis__:invalidate'
 /** How often the topology is asked for again while some master is not tracked, in milliseconds. */
 const RESYNC_MS = 250
 
+/** How long a node waits before it tries again to start tracking after a failure, in milliseconds. */
+const RETRY_MS = 250
+
 /**
  * Server-assisted client-side caching on a Redis Cluster: every master's data connection (the one
  * the Cluster client sends that master's commands on) gets `CLIENT TRACKING on REDIRECT <id> BCAST
@@ -158,6 +161,9 @@ class NodeTracker {
   readonly #onDataClose: () => void
   #established = false
   #closed = false
+  /** The subscriber connection's id while it is subscribed (a subscribed connection refuses CLIENT ID). */
+  #subscriberId: number | undefined
+  #retry: NodeJS.Timeout | undefined
   readonly #starts = new SerialRunner(() => this.#start())
 
   constructor(data: Redis, nodeAddress: string, prefix: string, events: NodeEvents) {
@@ -173,7 +179,11 @@ class NodeTracker {
     })
     this.#subscriber.on('error', (error: Error) => events.error(error))
     this.#subscriber.on('ready', () => this.#starts.request())
-    this.#subscriber.on('close', () => this.#lost())
+    this.#subscriber.on('close', () => {
+      // A new connection has a new id and no subscriptions (autoResubscribe is off).
+      this.#subscriberId = undefined
+      this.#lost()
+    })
     this.#subscriber.on('messageBuffer', (channel: Buffer, message: unknown) =>
       events.message(channel, message),
     )
@@ -195,6 +205,7 @@ class NodeTracker {
   close(): void {
     this.#closed = true
     this.#established = false
+    clearTimeout(this.#retry)
     this.data.off('ready', this.#onDataReady)
     this.data.off('close', this.#onDataClose)
     this.#subscriber.disconnect()
@@ -213,8 +224,12 @@ class NodeTracker {
   async #start(): Promise<void> {
     if (this.#closed || this.#subscriber.status !== 'ready') return
     try {
-      const id = Number(await this.#subscriber.client('ID'))
-      await this.#subscriber.subscribe(TRACKING_CHANNEL)
+      if (this.#subscriberId === undefined) {
+        const id = Number(await this.#subscriber.client('ID'))
+        await this.#subscriber.subscribe(TRACKING_CHANNEL)
+        this.#subscriberId = id
+      }
+      const id = this.#subscriberId
       // The Cluster's node connection may be lazy: this connects it if needed.
       await this.data.call('CLIENT', 'TRACKING', 'OFF')
       await this.data.call(
@@ -234,8 +249,20 @@ class NodeTracker {
       this.#events.changed()
     } catch (error) {
       if (this.#closed) return
-      if (isUnsupported(error)) this.#events.unsupported(error)
-      else this.#events.error(error)
+      if (isUnsupported(error)) {
+        this.#events.unsupported(error)
+        return
+      }
+      this.#events.error(error)
+      // A failure on the way (a connection dropped, a command timed out) is tried again: nothing
+      // else would start this node's tracking while its connections stay up.
+      if (this.#retry === undefined) {
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined
+          if (!this.#closed && !this.#established) this.#starts.request()
+        }, RETRY_MS)
+        this.#retry.unref()
+      }
     }
   }
 }

@@ -64,7 +64,11 @@ export class InvalidationListener {
         : data.duplicate({ autoResubscribe: false, lazyConnect: false })
     this.#subscriber.on('error', (error: Error) => this.#target.error(error))
     this.#subscriber.on('ready', () => this.#starts.request())
-    this.#subscriber.on('close', () => this.#incoherent())
+    this.#subscriber.on('close', () => {
+      // A new connection has a new id and no subscriptions (autoResubscribe is off).
+      this.#subscriberId = undefined
+      this.#incoherent()
+    })
     this.#subscriber.on('messageBuffer', (channel: Buffer, message: unknown) =>
       this.#onMessage(channel, message),
     )
@@ -140,8 +144,13 @@ export class InvalidationListener {
     try {
       const subscriber = this.#subscriber as Redis
       if (this.#mode === 'tracking') {
-        this.#subscriberId = Number(await subscriber.client('ID'))
-        await subscriber.subscribe(TRACKING_CHANNEL)
+        // A subscribed connection refuses CLIENT ID: a second start on the same connection (the
+        // data connection reconnected) reuses the id it learnt.
+        if (this.#subscriberId === undefined) {
+          const id = Number(await subscriber.client('ID'))
+          await subscriber.subscribe(TRACKING_CHANNEL)
+          this.#subscriberId = id
+        }
         const data = this.#data as Redis
         await data.call('CLIENT', 'TRACKING', 'OFF')
         await data.call(

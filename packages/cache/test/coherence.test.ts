@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { waitFor } from '../../../tools/testing/servers.mjs'
+import { startRedis, waitFor } from '../../../tools/testing/servers.mjs'
 import { RedisCache, TieredCache } from '../src/index.js'
 import { REDIS_URL, rawClient, STEADY, sleep, testNamespace } from './helpers.js'
 
@@ -171,6 +171,34 @@ describe('TieredCache coherence in one process', () => {
       await tiered.clear()
       await tiered.close()
       await writer.close()
+    }
+  })
+
+  it('with tracking: after its data connection is killed and comes back, tracking is set up again (not the bus)', async () => {
+    // A throwaway server: every normal connection on it is this test's, so it may kill them.
+    const server = await startRedis()
+    const namespace = testNamespace('coherent-reconnect')
+    const admin = rawClient(server.url)
+    const tiered = new TieredCache({ remote: { url: server.url, namespace, ...STEADY } })
+    const tracking = async () =>
+      ((await admin.client('LIST')) as string).split('\n').some((c) => /flags=\S*t/.test(c))
+    let writer: RedisCache | undefined
+    try {
+      await waitFor(async () => tiered.coherent && (await tracking()), 10_000, 'coherent')
+      // The data connection (type normal); the subscriber is a pubsub client and stays.
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+      await waitFor(async () => tiered.coherent && (await tracking()), 15_000, 'tracking again')
+      writer = new RedisCache({ url: server.url, namespace, ...STEADY })
+      await writer.set('k', 1, 60)
+      expect(await tiered.get('k')).toBe(1)
+      await waitFor(heldAfterGet(tiered, 'k', 1), 5000, 'a memory copy')
+      await writer.set('k', 2, 60)
+      await waitFor(async () => (await tiered.get('k')) === 2, 5000, 'the new value')
+    } finally {
+      await writer?.close()
+      await tiered.close()
+      admin.disconnect()
+      await server.stop()
     }
   })
 
