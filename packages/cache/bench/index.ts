@@ -119,15 +119,38 @@ const targets: [label: string, value: string, goal: string, met: boolean][] = []
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 const ms = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(3))
 
+/**
+ * A Markdown table as Biome formats it (so the written RESULTS.md passes `biome check`): every
+ * column padded to its widest cell, right-aligned columns (`r`) padded on the left and marked
+ * `---:`, the others padded on the right.
+ */
+function markdownTable(head: string[], align: string, rows: string[][]): string {
+  const width = (cell: string) => [...cell].length
+  const widths = head.map((h, c) => Math.max(3, width(h), ...rows.map((row) => width(row[c]!))))
+  const pad = (cell: string, c: number) => {
+    const fill = ' '.repeat(widths[c]! - width(cell))
+    return align[c] === 'r' ? fill + cell : cell + fill
+  }
+  const line = (cells: string[]) => `| ${cells.map(pad).join(' | ')} |`
+  const rule = widths.map((w, c) => (align[c] === 'r' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)))
+  return [line(head), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n')
+}
+
 function table(title: string, results: Measured[], baseline: Measured, unit = 'ops/s'): void {
   out.push(`\n## ${title}\n`)
-  out.push(`| implementation | ${unit} (median) | p50 ms | p99 ms | vs ${baseline.name} |`)
-  out.push('| --- | ---: | ---: | ---: | ---: |')
-  for (const r of results) {
-    out.push(
-      `| ${r.name} | ${fmt(median(r.rounds.map((x) => x.opsPerSec)))} | ${ms(median(r.rounds.map((x) => x.p50)))} | ${ms(median(r.rounds.map((x) => x.p99)))} | ${r === baseline ? '1.00×' : `${ratio(r, baseline).toFixed(2)}×`} |`,
-    )
-  }
+  out.push(
+    markdownTable(
+      ['implementation', `${unit} (median)`, 'p50 ms', 'p99 ms', `vs ${baseline.name}`],
+      'lrrrr',
+      results.map((r) => [
+        r.name,
+        fmt(median(r.rounds.map((x) => x.opsPerSec))),
+        ms(median(r.rounds.map((x) => x.p50))),
+        ms(median(r.rounds.map((x) => x.p99))),
+        r === baseline ? '1.00×' : `${ratio(r, baseline).toFixed(2)}×`,
+      ]),
+    ),
+  )
 }
 
 function target(label: string, value: number, goal: number): void {
@@ -385,13 +408,19 @@ async function main() {
   out.push(
     `Time from a write's reply to the other instance's first read of the new value (polled every 1 ms, capped at ${CAP} ms); a foreign client's write is invisible to a bus.\n`,
   )
-  out.push('| setup | p50 ms | p99 ms | max ms | not seen within the cap |')
-  out.push('| --- | ---: | ---: | ---: | ---: |')
-  for (const [name, w] of windows) {
-    out.push(
-      `| ${name} | ${w.p50.toFixed(1)} | ${w.p99.toFixed(1)} | ${w.max.toFixed(1)} | ${w.unseen} / ${S} |`,
-    )
-  }
+  out.push(
+    markdownTable(
+      ['setup', 'p50 ms', 'p99 ms', 'max ms', 'not seen within the cap'],
+      'lrrrr',
+      windows.map(([name, w]) => [
+        name,
+        w.p50.toFixed(1),
+        w.p99.toFixed(1),
+        w.max.toFixed(1),
+        `${w.unseen} / ${S}`,
+      ]),
+    ),
+  )
 
   // 6. cached() with 1,000 concurrent callers on a cold key.
   let oursCalls = 0
@@ -426,29 +455,34 @@ async function main() {
   )
   const cmMs = performance.now() - t2
   out.push('\n## cached() / getOrSet / wrap, 1,000 concurrent callers on a cold key\n')
-  out.push('| implementation | factory calls | wall ms |')
-  out.push('| --- | ---: | ---: |')
-  out.push(`| **@bookgen/cache cached()** | ${oursCalls} | ${oursMs.toFixed(1)} |`)
-  out.push(`| bentocache getOrSet | ${bentoCalls} | ${bentoMs.toFixed(1)} |`)
-  out.push(`| cache-manager wrap | ${cmCalls} | ${cmMs.toFixed(1)} |`)
+  out.push(
+    markdownTable(['implementation', 'factory calls', 'wall ms'], 'lrr', [
+      ['**@bookgen/cache cached()**', String(oursCalls), oursMs.toFixed(1)],
+      ['bentocache getOrSet', String(bentoCalls), bentoMs.toFixed(1)],
+      ['cache-manager wrap', String(cmCalls), cmMs.toFixed(1)],
+    ]),
+  )
 
   const loadAfter = loadAverage()
   const report = [
     '# @bookgen/cache benchmark results',
     '',
     `- Date: ${startedAt.toISOString().slice(0, 10)} (run started ${startedAt.toISOString().slice(11, 16)} UTC)`,
-    '- Command: `cd packages/cache && npm run bench` (`tsx bench/index.ts`)',
+    `- Command: \`${process.env.BENCH_ROUNDS === undefined ? '' : `BENCH_ROUNDS=${ROUNDS} `}npx nx run @bookgen/cache:bench\` (builds the package, then \`tsx bench/index.ts\` in packages/cache)`,
     `- Machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, Redis at ${REDIS_URL}, shared with other engineers' test runs: load average ${loadBefore} at the start, ${loadAfter} at the end.`,
     `- Method: ${ROUNDS} rounds per scenario after a warm-up pass; implementations in a new random order every round; ops/s and latencies are medians over rounds, every ratio is the median of the per-round ratios. Same transport for every ioredis-based implementation (auto-pipelining on: raw ioredis, ours, bentocache's connection); cache-manager's @keyv/redis uses node-redis, which always pipelines the commands of a tick.`,
     '- Peers: ioredis 5.9.2, bentocache 1.6.1, cache-manager 7.2.9 + @keyv/redis 5.1.6 (keyv 5.6.0), lru-cache 11.5.3.',
     ...out,
     '\n## Targets\n',
-    '| target | this run (median of per-round ratios) | goal | verdict |',
-    '| --- | ---: | ---: | --- |',
-    ...targets.map(
-      ([label, v, goal, met]) => `| ${label} | ${v} | ${goal} | ${met ? 'met' : '**missed**'} |`,
-    ),
-    `| cached(): 1,000 concurrent callers on a cold key | ${oursCalls} factory call(s) | 1 | ${oursCalls === 1 ? 'met' : '**missed**'} |`,
+    markdownTable(['target', 'this run (median of per-round ratios)', 'goal', 'verdict'], 'lrrl', [
+      ...targets.map(([label, v, goal, met]) => [label, v, goal, met ? 'met' : '**missed**']),
+      [
+        'cached(): 1,000 concurrent callers on a cold key',
+        `${oursCalls} factory call(s)`,
+        '1',
+        oursCalls === 1 ? 'met' : '**missed**',
+      ],
+    ]),
     '',
   ].join('\n')
   if (process.env.BENCH_OUT !== '-') {

@@ -65,14 +65,19 @@ export const float32Codec: Codec<Float32Array> = {
   },
   decode(data) {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data
-    if (bytes.byteLength % 4 !== 0) {
-      throw new Error(`float32 codec: ${bytes.byteLength} bytes is not a multiple of 4`)
-    }
-    // One copy, not a view: the Buffer may share memory with the socket's read buffer.
-    return new Float32Array(
-      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-    )
+    return float32At(bytes, 0)
   },
+}
+
+/** The vector stored in `bytes` from `offset` on, copied out (no view on the reply's memory). */
+function float32At(bytes: Buffer, offset: number): Float32Array {
+  const length = bytes.byteLength - offset
+  if (length % 4 !== 0) {
+    throw new Error(`float32 codec: ${length} bytes is not a multiple of 4`)
+  }
+  // One copy, not a view: the Buffer may share memory with the socket's read buffer.
+  const start = bytes.byteOffset + offset
+  return new Float32Array(bytes.buffer.slice(start, start + length) as ArrayBuffer)
 }
 
 const byName: Record<string, Codec> = {
@@ -172,7 +177,29 @@ export function codecFor(options: { codec?: CodecOption } | undefined, fallback:
 
 const CODEC_NAME = /^[A-Za-z0-9._-]{1,32}$/
 const TAG = 0
-const headers = new Map<string, { text: string; bytes: Buffer }>()
+const headers = new Map<string, Header>()
+
+interface Header {
+  /** `\0<name>\0` */
+  readonly text: string
+  readonly bytes: Buffer
+}
+
+let lastCodec: Codec | undefined
+let lastHeader: Header | undefined
+
+function headerOf(codec: Codec): Header {
+  if (codec === lastCodec) return lastHeader!
+  let header = headers.get(codec.name)
+  if (header === undefined) {
+    const text = `\0${codec.name}\0`
+    header = { text, bytes: Buffer.from(text, 'latin1') }
+    headers.set(codec.name, header)
+  }
+  lastCodec = codec
+  lastHeader = header
+  return header
+}
 
 /**
  * The bytes stored for a value: a header naming the codec that wrote it (`\0<name>\0`), then the
@@ -180,15 +207,22 @@ const headers = new Map<string, { text: string; bytes: Buffer }>()
  * @internal
  */
 export function tagValue(codec: Codec, encoded: string | Buffer): string | Buffer {
-  let header = headers.get(codec.name)
-  if (header === undefined) {
-    const text = `\0${codec.name}\0`
-    header = { text, bytes: Buffer.from(text, 'latin1') }
-    headers.set(codec.name, header)
-  }
+  const header = headerOf(codec)
   return typeof encoded === 'string'
     ? header.text + encoded
     : Buffer.concat([header.bytes, encoded], header.bytes.length + encoded.length)
+}
+
+/**
+ * `tagValue(float32Codec, float32Codec.encode(vector))` with one copy of the vector instead of two.
+ * @internal
+ */
+export function tagFloat32(vector: Float32Array): Buffer {
+  const header = headerOf(float32Codec as Codec).bytes
+  const out = Buffer.allocUnsafe(header.length + vector.byteLength)
+  header.copy(out, 0)
+  out.set(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength), header.length)
+  return out
 }
 
 /**
@@ -199,15 +233,53 @@ export function tagValue(codec: Codec, encoded: string | Buffer): string | Buffe
  * @internal
  */
 export function decodeTagged(raw: Buffer, preferred: Codec): unknown {
-  const end = raw[0] === TAG ? raw.indexOf(TAG, 1) : -1
-  if (end < 2 || end > 33) {
-    throw new Error('the stored value has no codec header (written by another client?)')
+  const own = headerOf(preferred).bytes
+  let codec: Codec | undefined
+  let start: number
+  if (startsWith(raw, own)) {
+    codec = preferred
+    start = own.length
+  } else {
+    const end = raw[0] === TAG ? raw.indexOf(TAG, 1) : -1
+    if (end < 2 || end > 33) throw noHeader()
+    const name = raw.toString('latin1', 1, end)
+    codec = name === preferred.name ? preferred : byName[name]
+    if (codec === undefined) {
+      throw new Error(`the stored value was written by the unknown codec "${name}"`)
+    }
+    start = end + 1
   }
-  const name = raw.toString('latin1', 1, end)
-  const codec = name === preferred.name ? preferred : byName[name]
-  if (codec === undefined) {
-    throw new Error(`the stored value was written by the unknown codec "${name}"`)
-  }
-  const payload = raw.subarray(end + 1)
-  return codec.decode(codec.binary ? payload : payload.toString('utf8'))
+  if (codec === float32Codec) return float32At(raw, start)
+  return codec.decode(codec.binary ? raw.subarray(start) : raw.toString('utf8', start))
+}
+
+/** What `decodeTaggedText` answers when only the stored bytes can give `decodeTagged`'s answer. */
+export const NEEDS_BYTES: unique symbol = Symbol('needs bytes')
+
+/**
+ * Decodes a stored value read as UTF-8 text (the reply of a plain GET) with a text codec
+ * `preferred`, giving exactly what `decodeTagged` gives for the bytes: the value, or the same
+ * error. The text identifies the bytes only in part (UTF-8 decoding is lossy for binary data), so
+ * it answers `NEEDS_BYTES` when the value is not `preferred`'s and has a header: then the caller
+ * reads the bytes. Exact because a header is ASCII: text starting with `preferred`'s header comes
+ * from bytes starting with it, and the rest decodes as the bytes after it would; text not starting
+ * with NUL comes from bytes not starting with 0 (no header).
+ * @internal
+ */
+export function decodeTaggedText(text: string, preferred: Codec): unknown {
+  if (preferred.binary) return NEEDS_BYTES
+  const header = headerOf(preferred).text
+  if (text.startsWith(header)) return preferred.decode(text.slice(header.length))
+  if (text.charCodeAt(0) !== TAG) throw noHeader()
+  return NEEDS_BYTES
+}
+
+function noHeader(): Error {
+  return new Error('the stored value has no codec header (written by another client?)')
+}
+
+function startsWith(bytes: Buffer, prefix: Buffer): boolean {
+  if (bytes.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false
+  return true
 }

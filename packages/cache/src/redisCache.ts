@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis'
+import { BatchedReads, type BatchReply, type ReadBatch } from './batchedReads.js'
 import {
   cacheChannel,
   eventStart,
@@ -12,7 +13,16 @@ import { namespacePrefix } from './cacheKey.js'
 import { StatsCounter } from './cacheStats.js'
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuitBreaker.js'
 import { clusterSlot } from './clusterSlot.js'
-import { codecFor, decodeTagged, resolveCodec, tagValue } from './codecs.js'
+import {
+  codecFor,
+  decodeTagged,
+  decodeTaggedText,
+  float32Codec,
+  NEEDS_BYTES,
+  resolveCodec,
+  tagFloat32,
+  tagValue,
+} from './codecs.js'
 import { Deadlines } from './deadlines.js'
 import { openRedisClient, type RedisClient, RedisConnection } from './redisConnection.js'
 import { kReadTimed, kReportError, kSetMs, readValue, type TimedValue } from './storeProtocol.js'
@@ -144,6 +154,9 @@ export const redisCacheDefaults = {
 const FAILED: unique symbol = Symbol('failed')
 type Failed = typeof FAILED
 
+/** A value as read: text (UTF-8) for text codecs, bytes for binary ones, `null` for nothing. */
+type Raw = string | Buffer | null
+
 /**
  * A cache on Redis (ioredis). Never throws because of the server: when Redis is down, slow or
  * restarting, every call returns within `commandTimeout` as a miss (reads) or `false` (writes),
@@ -172,6 +185,12 @@ export class RedisCache implements Cache {
   readonly #commandTimeout: number
   /** The deadlines of the commands in flight (few shared timers). */
   readonly #deadlines: Deadlines
+  /**
+   * The reads of a tick coalesced into one command (single server only): text replies for text
+   * codecs, Buffers for binary ones.
+   */
+  readonly #textReads: BatchedReads | undefined
+  readonly #bufferReads: BatchedReads | undefined
   #errors = 0
   #lastError: Error | undefined
   #closed = false
@@ -208,7 +227,11 @@ export class RedisCache implements Cache {
         : new CircuitBreaker(o.circuitBreaker, 'options.circuitBreaker')
     const own = o.client === undefined
     this.client = o.client ?? openRedisClient(o)
-    if (!(this.client instanceof Cluster)) this.#breaker = breaker
+    if (!(this.client instanceof Cluster)) {
+      this.#breaker = breaker
+      this.#textReads = new BatchedReads(this.client, o.commandTimeout, true)
+      this.#bufferReads = new BatchedReads(this.client, o.commandTimeout, false)
+    }
     this.#connection = new RedisConnection(
       this.client,
       o.closeClient ?? own,
@@ -235,18 +258,49 @@ export class RedisCache implements Cache {
     return { errors: this.#errors, circuit, lastError: this.#lastError }
   }
 
+  /**
+   * Concurrent reads on a single server are coalesced: the reads of one tick go as one MGET (one
+   * GET when alone), bounded together by one deadline; a key the MGET cannot answer exactly (`nil`
+   * is also its answer for a key of another type, and a text reply cannot carry another codec's
+   * bytes) is read again with GET within the same deadline, so every call gets what its own GET
+   * would give.
+   */
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     assertKey(key, this.#maxKeyLength)
     if (this.#closed) throw closedError()
     const codec = codecFor(options, this.#codec)
     const start = eventStart(this.#events)
-    const raw = await this.#command(key, start, (c) => c.getBuffer(this.keyPrefix + key))
-    if (raw === FAILED) {
-      // The read's outcome is a miss, as getStats() counts it; the fault itself was an 'error'.
+    const reads = codec.binary ? this.#bufferReads : this.#textReads
+    if (reads === undefined) {
+      const raw = await this.#command(key, start, (c) => c.getBuffer(this.keyPrefix + key))
+      if (raw === FAILED) {
+        // The read's outcome is a miss, as getStats() counts it; the fault itself was an 'error'.
+        this.#stats.miss(key, start)
+        return undefined
+      }
+      return readValue(this.#decoded<T>(key, raw, codec, start), options)
+    }
+    const breaker = this.#breaker
+    if (this.#refused(key, start, breaker)) {
       this.#stats.miss(key, start)
       return undefined
     }
-    return readValue(this.#decoded<T>(key, raw, codec, start), options)
+    const full = this.keyPrefix + key
+    const batch = reads.join(full)
+    const index = batch.keys.length - 1
+    let raw = replyAt(await batch.reply, index)
+    if (raw instanceof Error) return this.#failedRead(key, raw, start, breaker)
+    breaker?.success()
+    if (raw !== null || batch.exact) {
+      const value = this.#decodedRaw<T>(key, raw, codec, start)
+      if (value !== NEEDS_BYTES) return readValue(value, options)
+    }
+    const retry: ReadBatch = batch.retry()
+    const again = retry.add(full)
+    raw = replyAt(await retry.reply, again)
+    if (raw instanceof Error) return this.#failedRead(key, raw, start, breaker)
+    breaker?.success()
+    return readValue(this.#decoded<T>(key, raw as Buffer | null, codec, start), options)
   }
 
   async set(
@@ -275,7 +329,10 @@ export class RedisCache implements Cache {
   ): Promise<boolean> {
     assertKey(key, this.#maxKeyLength)
     const codec = codecFor(options, this.#codec)
-    const stored = tagValue(codec, encodeValue(codec, value))
+    const stored =
+      codec === float32Codec && value instanceof Float32Array
+        ? tagFloat32(value)
+        : tagValue(codec, encodeValue(codec, value))
     if (this.#closed) throw closedError()
     const start = eventStart(this.#events)
     const full = this.keyPrefix + key
@@ -378,50 +435,105 @@ export class RedisCache implements Cache {
     const out = new Map<string, T>()
     if (keys.length === 0) return out
     const start = eventStart(this.#events)
-    const raws = await this.#readRaw(keys, start, false)
+    const { values } = await this.#readDecoded<T>(keys, codec, start, false)
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i]
+      if (value === undefined) continue
+      const read = readValue(value, options)
+      if (read !== undefined) out.set(keys[i]!, read)
+    }
+    return out
+  }
+
+  /**
+   * The decoded values of `keys` (`undefined` for a miss), hits and misses counted, and their
+   * PTTLs when `withTtl`. Text codecs read text; the keys whose text cannot give the exact value
+   * (another codec's bytes) are read again as bytes, within the same deadline.
+   */
+  async #readDecoded<T>(
+    keys: readonly string[],
+    codec: Codec,
+    start: number,
+    withTtl: boolean,
+  ): Promise<{ values: (T | undefined)[]; ttls: number[] }> {
+    const deadline = performance.now() + this.#commandTimeout
+    const { values: raws, ttls } = await this.#readRaw(keys, start, withTtl, !codec.binary)
+    const values: (T | undefined)[] = new Array(keys.length)
+    const again: number[] = []
     for (let i = 0; i < keys.length; i++) {
       const raw = raws[i]!
       if (raw === FAILED) {
         this.#stats.miss(keys[i]!, start)
         continue
       }
-      const value = readValue(this.#decoded<T>(keys[i]!, raw.value, codec, start), options)
-      if (value !== undefined) out.set(keys[i]!, value)
+      const value = this.#decodedRaw<T>(keys[i]!, raw, codec, start)
+      if (value === NEEDS_BYTES) again.push(i)
+      else values[i] = value
     }
-    return out
+    if (again.length === 0) return { values, ttls }
+    const bytes = await this.#readRaw(
+      again.map((i) => keys[i]!),
+      start,
+      withTtl,
+      false,
+      deadline - performance.now(),
+    )
+    again.forEach((i, n) => {
+      const raw = bytes.values[n]!
+      if (withTtl) ttls[i] = bytes.ttls[n]!
+      if (raw === FAILED) this.#stats.miss(keys[i]!, start)
+      else values[i] = this.#decoded<T>(keys[i]!, raw as Buffer | null, codec, start)
+    })
+    return { values, ttls }
   }
 
   /**
-   * The stored bytes of `keys` (and their PTTL when `withTtl`), in their order: one MGET on a
-   * single server; on a Cluster one guarded batch per master, so a dead master fails only its own
-   * keys. `FAILED` for the keys whose batch failed.
+   * The stored values of `keys` as text or bytes (and their PTTL when `withTtl`, else `ttls` is
+   * empty), in their order: one MGET on a single server; on a Cluster one guarded batch per
+   * master, so a dead master fails only its own keys. `FAILED` for the keys whose batch failed.
    */
   async #readRaw(
     keys: readonly string[],
     start: number,
     withTtl: boolean,
-  ): Promise<({ value: Buffer | null; ttlMs: number } | Failed)[]> {
-    const out: ({ value: Buffer | null; ttlMs: number } | Failed)[] = new Array(keys.length)
+    text: boolean,
+    timeoutMs?: number,
+  ): Promise<{ values: (Raw | Failed)[]; ttls: number[] }> {
+    const read = (groupKeys: readonly string[]) =>
+      this.#command(
+        groupKeys[0]!,
+        start,
+        (c): Promise<[Raw[], number[] | undefined]> =>
+          withTtl
+            ? Promise.all([
+                this.#mget(c, groupKeys, text),
+                Promise.all(groupKeys.map((k) => c.pttl(this.keyPrefix + k))),
+              ])
+            : this.#mget(c, groupKeys, text).then(valuesOnly),
+        timeoutMs,
+      )
+    if (!this.#connection.isCluster) {
+      const replies = await read(keys)
+      if (replies === FAILED) return { values: new Array(keys.length).fill(FAILED), ttls: [] }
+      return { values: replies[0], ttls: replies[1] ?? [] }
+    }
+    const values: (Raw | Failed)[] = new Array(keys.length)
+    const ttls: number[] = withTtl ? new Array(keys.length).fill(-1) : []
     await Promise.all(
       this.#byNode(keys).map(async (group) => {
-        const groupKeys = group.map((i) => keys[i]!)
-        const replies = await this.#command(groupKeys[0]!, start, (c) =>
-          Promise.all([
-            this.#mget(c, groupKeys),
-            withTtl
-              ? Promise.all(groupKeys.map((k) => c.pttl(this.keyPrefix + k)))
-              : Promise.resolve(undefined),
-          ]),
-        )
-        group.forEach((index, n) => {
-          out[index] =
-            replies === FAILED
-              ? FAILED
-              : { value: replies[0][n] ?? null, ttlMs: replies[1]?.[n] ?? -1 }
-        })
+        const replies = await read(group.map((i) => keys[i]!))
+        for (let n = 0; n < group.length; n++) {
+          const index = group[n]!
+          if (replies === FAILED) {
+            values[index] = FAILED
+            continue
+          }
+          values[index] = replies[0][n] ?? null
+          if (withTtl) ttls[index] = replies[1]?.[n] ?? -1
+        }
       }),
     )
-    return out
+    return { values, ttls }
   }
 
   async setMany(
@@ -525,15 +637,12 @@ export class RedisCache implements Cache {
     const out: (TimedValue<T> | undefined)[] = new Array(keys.length).fill(undefined)
     if (keys.length === 0) return out
     const start = eventStart(this.#events)
-    const raws = await this.#readRaw(keys, start, true)
+    const { values, ttls } = await this.#readDecoded<T>(keys, codec, start, true)
     for (let i = 0; i < keys.length; i++) {
-      const raw = raws[i]!
-      if (raw === FAILED) {
-        this.#stats.miss(keys[i]!, start)
-        continue
-      }
-      const value = readValue(this.#decoded<T>(keys[i]!, raw.value, codec, start), options)
-      if (value !== undefined) out[i] = { value, ttlMs: raw.ttlMs }
+      const value = values[i]
+      if (value === undefined) continue
+      const read = readValue(value, options)
+      if (read !== undefined) out[i] = { value: read, ttlMs: ttls[i]! }
     }
     return out
   }
@@ -557,16 +666,22 @@ export class RedisCache implements Cache {
     key: string,
     start: number,
     run: (client: RedisClient) => Promise<T>,
+    timeoutMs?: number,
   ): Promise<T | Failed> {
     const breaker = this.#breakerFor(key)
-    if (breaker !== undefined && !breaker.allow()) {
-      this.#fail(key, circuitOpen, start, breaker)
-      return Promise.resolve(FAILED)
-    }
-    const down = this.#connection.unavailable()
-    if (down !== undefined) {
-      this.#fail(key, new Error(down), start, breaker)
-      return Promise.resolve(FAILED)
+    if (this.#refused(key, start, breaker)) return Promise.resolve(FAILED)
+    if (timeoutMs !== undefined) {
+      // What is left of an earlier deadline (a read again within the call's bound): its own timer.
+      return this.#bounded(() => run(this.client), timeoutMs).then(
+        (value) => {
+          breaker?.success()
+          return value
+        },
+        (error: unknown) => {
+          this.#fail(key, error, start, breaker)
+          return FAILED
+        },
+      )
     }
     return new Promise<T | Failed>((resolve) => {
       let settled = false
@@ -606,6 +721,36 @@ export class RedisCache implements Cache {
     })
   }
 
+  /**
+   * True when a call must not go to the server now (the breaker is open, the connection is known
+   * to be down); the failure is then counted.
+   */
+  #refused(key: string, start: number, breaker: CircuitBreaker | undefined): boolean {
+    if (breaker !== undefined && !breaker.allow()) {
+      this.#fail(key, circuitOpen, start, breaker)
+      return true
+    }
+    const down = this.#connection.unavailable()
+    if (down !== undefined) {
+      this.#fail(key, new Error(down), start, breaker)
+      return true
+    }
+    return false
+  }
+
+  /** A read that failed: the failure counted, the read a miss. */
+  #failedRead(
+    key: string,
+    error: Error,
+    start: number,
+    breaker: CircuitBreaker | undefined,
+  ): undefined {
+    this.#fail(key, error, start, breaker)
+    // The read's outcome is a miss, as getStats() counts it; the fault itself was an 'error'.
+    this.#stats.miss(key, start)
+    return undefined
+  }
+
   #timeoutError(): Error {
     return new Error(`Redis command timed out after ${this.#commandTimeout} ms`)
   }
@@ -640,11 +785,17 @@ export class RedisCache implements Cache {
     return [...groups.values()]
   }
 
-  /** The values of `keys` as Buffers: one MGET, or one GET per key (auto-pipelined) on a Cluster. */
-  #mget(c: RedisClient, keys: readonly string[]): Promise<(Buffer | null)[]> {
+  /**
+   * The values of `keys` as text or Buffers: one MGET, or one GET per key (auto-pipelined) on a
+   * Cluster.
+   */
+  #mget(c: RedisClient, keys: readonly string[], text: boolean): Promise<Raw[]> {
     const full = keys.map((k) => this.keyPrefix + k)
     // Keys of different slots cannot share an MGET on a Cluster.
-    return c instanceof Cluster ? Promise.all(full.map((k) => c.getBuffer(k))) : c.mgetBuffer(full)
+    if (c instanceof Cluster) {
+      return Promise.all(full.map((k) => (text ? c.get(k) : c.getBuffer(k))))
+    }
+    return text ? c.mget(full) : c.mgetBuffer(full)
   }
 
   async #clusterMasters(): Promise<Redis[]> {
@@ -691,6 +842,29 @@ export class RedisCache implements Cache {
       }
     } while (cursor !== '0')
     return removed
+  }
+
+  /**
+   * `#decoded` for a value read as text or bytes: `NEEDS_BYTES` (nothing counted) when text cannot
+   * give the exact value and the bytes must be read.
+   */
+  #decodedRaw<T>(
+    key: string,
+    raw: Raw,
+    codec: Codec,
+    start: number,
+  ): T | undefined | typeof NEEDS_BYTES {
+    if (typeof raw !== 'string') return this.#decoded<T>(key, raw, codec, start)
+    let value: T | typeof NEEDS_BYTES
+    try {
+      value = decodeTaggedText(raw, codec) as T | typeof NEEDS_BYTES
+    } catch (error) {
+      this.#recordError(key, error, start)
+      this.#stats.miss(key, start)
+      return undefined
+    }
+    if (value !== NEEDS_BYTES) this.#stats.hit(key, start)
+    return value
   }
 
   #decoded<T>(key: string, raw: Buffer | null, codec: Codec, start: number): T | undefined {
@@ -740,13 +914,14 @@ export class RedisCache implements Cache {
    * it (behind an auto-pipeline still in flight, in the offline queue) counts against the bound,
    * and a call settles on its own timer, with no further work after the deadline.
    */
-  #bounded<T>(send: () => Promise<T>): Promise<T> {
+  #bounded<T>(send: () => Promise<T>, timeoutMs = this.#commandTimeout): Promise<T> {
+    if (timeoutMs <= 0) return Promise.reject(this.#timeoutError())
     return new Promise<T>((resolve, reject) => {
       let settled = false
       const timer = setTimeout(() => {
         settled = true
         reject(this.#timeoutError())
-      }, this.#commandTimeout)
+      }, timeoutMs)
       timer.unref()
       let pending: Promise<T>
       try {
@@ -773,6 +948,17 @@ export class RedisCache implements Cache {
 }
 
 const circuitOpen = new Error('circuit open')
+
+/** The reply of one call of a batch: its value, or the error of the batch or of its key. */
+function replyAt(reply: BatchReply, index: number): Raw | Error {
+  if (reply instanceof Error) return reply
+  const raw = reply[index]
+  return raw === undefined ? new Error('no reply for the key in its batch') : raw
+}
+
+function valuesOnly(values: Raw[]): [Raw[], undefined] {
+  return [values, undefined]
+}
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)

@@ -77,6 +77,43 @@ describe('commands sent to Redis', () => {
     }
   })
 
+  it('concurrent gets are one MGET; a lone get is one GET; what MGET cannot tell is read again', async () => {
+    const cache = new RedisCache({
+      url: server.url,
+      namespace: testNamespace('monitor-get'),
+      ...STEADY,
+    })
+    try {
+      await cache.setMany({ a: 1, b: 2, c: 3 }, 60)
+      const ns = cache.namespace
+      await raw.rpush(`${ns}:list`, 'x')
+      let values: unknown[] = []
+      const together = await commandsOf(async () => {
+        values = await Promise.all(['a', 'b', 'c'].map((k) => cache.get(k)))
+      })
+      expect(values).toEqual([1, 2, 3])
+      expect(together).toEqual([['mget', `${ns}:a`, `${ns}:b`, `${ns}:c`]])
+      const alone = await commandsOf(() => cache.get('a'))
+      expect(alone).toEqual([['get', `${ns}:a`]])
+      // nil from MGET is a miss or a key of another type (GET tells: WRONGTYPE, a counted error).
+      const mixed = await commandsOf(async () => {
+        values = await Promise.all(['a', 'none', 'list'].map((k) => cache.get(k)))
+      })
+      expect(values).toEqual([1, undefined, undefined])
+      expect(mixed).toEqual([
+        ['mget', `${ns}:a`, `${ns}:none`, `${ns}:list`],
+        ['get', `${ns}:none`],
+        ['get', `${ns}:list`],
+      ])
+      expect(cache.getHealth().errors).toBe(1)
+      expect(cache.getStats()).toMatchObject({ hits: 5, misses: 2 })
+    } finally {
+      await raw.del(`${cache.namespace}:list`)
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
   it('TieredCache.getMany asks Redis only for what memory lacks, in one MGET (and PTTLs)', async () => {
     const tiered = new TieredCache({
       remote: new RedisCache({
