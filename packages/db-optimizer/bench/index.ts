@@ -126,6 +126,31 @@ function copyText(row: Row): string {
     .join('\t')}\n`
 }
 
+/** The bench table `dbo_bench_src_<id>` on a fresh database of `driver`, and `rows` rows for it. */
+async function openBenchTable(driver: 'postgres-js' | 'pglite', tableId: string, rows: number) {
+  const database =
+    driver === 'postgres-js' ? await createDatabase(DATABASE_URL) : await createDatabase()
+  const table = `dbo_bench_src_${tableId}`
+  await exec(database, `drop table if exists "${table}"`)
+  await exec(
+    database,
+    `create table "${table}" (id serial primary key, url text not null, title text, author text, published_at timestamp, score double precision, verified boolean, meta jsonb, biography_id integer)`,
+  )
+  const optimizer = new QueryOptimizer(database.db, { logger: { warn: () => {} } })
+  return {
+    database,
+    table,
+    optimizer,
+    rows: makeRows(rows),
+    truncate: () => exec(database, `truncate "${table}" restart identity`),
+    close: async () => {
+      optimizer.close()
+      await exec(database, `drop table if exists "${table}"`)
+      await database.close()
+    },
+  }
+}
+
 interface Summary {
   driver: string
   ours: number
@@ -143,17 +168,7 @@ interface Summary {
 }
 
 async function benchDriver(name: 'postgres-js' | 'pglite'): Promise<Summary> {
-  const database =
-    name === 'postgres-js' ? await createDatabase(DATABASE_URL) : await createDatabase()
-  const table = `dbo_bench_src_${id}`
-  await exec(database, `drop table if exists "${table}"`)
-  await exec(
-    database,
-    `create table "${table}" (id serial primary key, url text not null, title text, author text, published_at timestamp, score double precision, verified boolean, meta jsonb, biography_id integer)`,
-  )
-  const truncate = () => exec(database, `truncate "${table}" restart identity`)
-  const optimizer = new QueryOptimizer(database.db, { logger: { warn: () => {} } })
-  const rows = makeRows(ROWS)
+  const { database, table, truncate, optimizer, rows, close } = await openBenchTable(name, id, ROWS)
   const rounds = name === 'postgres-js' ? 3 : 2
   try {
     out(`\n### ${name}: bulk insert of ${fmt(ROWS)} rows (8 columns)\n`)
@@ -352,10 +367,8 @@ async function benchDriver(name: 'postgres-js' | 'pglite'): Promise<Summary> {
       loopStatements,
     }
   } finally {
-    optimizer.close()
-    await exec(database, `drop table if exists "${table}"`)
     await exec(database, `drop table if exists "dbo_bench_bio_${id}"`)
-    await database.close()
+    await close()
   }
 }
 
@@ -451,17 +464,11 @@ interface BatchSummary {
 }
 
 async function benchBatch(name: 'postgres-js' | 'pglite', rowsN: number): Promise<BatchSummary> {
-  const database =
-    name === 'postgres-js' ? await createDatabase(DATABASE_URL) : await createDatabase()
-  const table = `dbo_bench_src_${id}`
-  await exec(database, `drop table if exists "${table}"`)
-  await exec(
-    database,
-    `create table "${table}" (id serial primary key, url text not null, title text, author text, published_at timestamp, score double precision, verified boolean, meta jsonb, biography_id integer)`,
+  const { database, table, truncate, optimizer, rows, close } = await openBenchTable(
+    name,
+    id,
+    rowsN,
   )
-  const truncate = () => exec(database, `truncate "${table}" restart identity`)
-  const optimizer = new QueryOptimizer(database.db, { logger: { warn: () => {} } })
-  const rows = makeRows(rowsN)
   const rounds = Number(process.env.BENCH_ROUNDS ?? (name === 'postgres-js' ? 5 : 3))
   const info = tableInfo(sources)
   const columns = writeColumns(database.db, info)
@@ -486,7 +493,7 @@ async function benchBatch(name: 'postgres-js' | 'pglite', rowsN: number): Promis
   // the exact-rows work of the fast path, alone: every row checked and its $defaultFn values
   // computed, every value converted by its column and checked against the column's type
   const checks = async () => {
-    const prepared = prepareRows(info, columns, rows)
+    const prepared = prepareRows(columns, rows)
     const sent = prepared.keys.map((k) => columns.get(k) as WriteColumn)
     const casts = sent.map((c) => types?.columns.get(c.name)?.cast as string)
     if (textArrays(sent, casts, prepared.rows) === undefined) throw new Error('not plain')
@@ -552,9 +559,7 @@ async function benchBatch(name: 'postgres-js' | 'pglite', rowsN: number): Promis
       )
     }
   } finally {
-    optimizer.close()
-    await exec(database, `drop table if exists "${table}"`)
-    await database.close()
+    await close()
   }
   const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]))
   const summary: BatchSummary = {

@@ -1,6 +1,13 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
-import { type BatchProgress, bindParameterLimit, fixedBatches, runBatches } from './batchRunner.js'
+import {
+  type BatchProgress,
+  bindParameterLimit,
+  drizzleFailure,
+  fixedBatches,
+  isDataError,
+  runBatches,
+} from './batchRunner.js'
 import { CopyFallback, copyChunks, copyInto } from './copyInsert.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrument } from './instrumentation.js'
@@ -15,12 +22,15 @@ import {
   checkRowObject,
 } from './validate.js'
 import {
+  arrayLiteral,
+  asIsText,
   type CastTypes,
   isSqlValue,
   NOT_PLAIN,
   parameterCount,
   plainText,
   qualifiedName,
+  sendsAsIs,
   type WriteColumn,
   withCastTypes,
   writeColumns,
@@ -61,8 +71,12 @@ export interface BatchInsertOptions<TKey extends string = string> {
    * transaction), with every value converted exactly as on the unnest path and encoded before
    * anything is sent; the rows it writes and the errors it raises are the same. It falls back to
    * `'auto'` (from the first row on) where COPY cannot be used: on PGlite, with `onConflict`, when
-   * rows do not share one set of keys or hold values that are not plain. COPY ignores rewrite rules
-   * (`CREATE RULE … ON INSERT`) and tables with row-level security refuse it.
+   * rows do not share one set of keys or hold values that are not plain. When a COPY fails on the
+   * data (any SQLSTATE but a lost connection, exhausted resources or an internal error), it is
+   * rolled back and the rows go the unnest way, which raises drizzle's error (COPY checks a row
+   * field by field, drizzle parses every value first). COPY ignores rewrite rules
+   * (`CREATE RULE … ON INSERT`); tables with row-level security refuse it, and their rows are then
+   * written the unnest way.
    * @default 'auto'
    */
   method?: 'auto' | 'values' | 'unnest' | 'copy'
@@ -95,8 +109,6 @@ const DEFAULTS = {
   copyBatchSize: 100_000,
 } as const
 const METHODS = ['auto', 'values', 'unnest', 'copy'] as const
-/** SQLSTATEs of a value that does not fit its column's modifier (length of a string, of bits). */
-const MODIFIER_STATES = new Set(['22001', '22026'])
 
 /** @internal */
 export async function batchInsert(
@@ -115,7 +127,7 @@ export async function batchInsert(
   checkOptionalFunction('options.onProgress', options.onProgress)
 
   const columns = writeColumns(db, info)
-  const prepared = prepareRows(info, columns, rows)
+  const prepared = prepareRows(columns, rows)
   const conflict =
     options.onConflict === undefined
       ? undefined
@@ -138,8 +150,12 @@ export async function batchInsert(
   }
   if (!wantFast || !prepared.uniform || prepared.keys.length === 0) return values()
 
+  // drizzle's order (the table's columns): drizzle binds (and so parses) a row's values in it
+  const order = new Map([...columns.keys()].map((k, i) => [k, i]))
+  const sent = prepared.keys
+    .map((k) => columns.get(k) as WriteColumn)
+    .sort((a, b) => (order.get(a.key) as number) - (order.get(b.key) as number))
   return withCastTypes(db, info.table, async (types, cached) => {
-    const sent = prepared.keys.map((k) => columns.get(k) as WriteColumn)
     const casts = types === undefined ? undefined : castsOf(types, sent)
     if (casts === undefined) return values()
     if (method === 'copy' && driver === 'postgres-js' && conflict === undefined) {
@@ -157,33 +173,45 @@ export async function batchInsert(
           },
         )
       } catch (error) {
-        // a value that is not plain: the COPY was abandoned and rolled back; write another way
-        // COPY applies each column's modifier while it parses the row (a too-long string in an
-        // earlier column fails before a bad number in a later one, where drizzle reports the
-        // number): for such a failure, the unnest path below reports drizzle's SQLSTATE
+        // a value that is not plain: the COPY was abandoned and rolled back; write another way.
+        // A database error: COPY checks a row field by field, each value parsed and fitted to its
+        // column's modifier at once, where drizzle's statement parses every value (at bind time)
+        // before it fits any or checks a constraint; the COPY was rolled back, and the unnest
+        // path below reports the error drizzle reports (or writes the rows, where only COPY
+        // was refused).
         if (
           !(error instanceof DbOptimizerError) ||
-          !(error.cause instanceof CopyFallback || MODIFIER_STATES.has(error.sqlState as string))
+          !(error.cause instanceof CopyFallback || isDataError(error))
         )
           throw error
       }
     }
     const arrays = textArrays(sent, casts, input)
     if (arrays === undefined) return values()
-    const statement = unnestInsert(info, sent, casts, conflict, cached ? types?.guard : undefined)
+    const guard = cached ? types?.guard : undefined
+    const statement = unnestInsert(info, sent, casts, conflict, guard)
     const size = options.batchSize ?? DEFAULTS.unnestBatchSize
-    return runBatches(
-      db,
-      fixedBatches(input.length, size),
-      'batchInsert',
-      options.onProgress,
-      async (tx, [start, end]) =>
-        affectedRows(
-          await tx.execute(
-            statement(arrays.map((a) => (end - start === a.length ? a : a.slice(start, end)))),
-          ),
-        ),
-    )
+    const bounds = fixedBatches(input.length, size)
+    const part = (start: number, end: number) => arrays.map((a) => arrayLiteral(a, start, end))
+    try {
+      return await runBatches(
+        db,
+        bounds,
+        'batchInsert',
+        options.onProgress,
+        async (tx, [start, end]) => affectedRows(await tx.execute(statement(part(start, end)))),
+      )
+    } catch (error) {
+      // a stale cached type (the guard's 22012) is withCastTypes' to handle
+      if (guard !== undefined && error instanceof DbOptimizerError && error.sqlState === '22012')
+        throw error
+      throw await drizzleFailure(db, error, 'batchInsert', bounds.length, async (tx, [s, e]) => {
+        const limit = bindParameterLimit(instrument(db).driver)
+        const batch = input.slice(s, e)
+        for (const [from, to] of valuesBatches(db, columns, batch, DEFAULTS.valuesBatchSize, limit))
+          await valuesStatement(tx, info, conflict, batch.slice(from, to))
+      })
+    }
   })
 }
 
@@ -198,20 +226,30 @@ function valuesInsert(
   const size = options.batchSize ?? DEFAULTS.valuesBatchSize
   const limit = bindParameterLimit(instrument(db).driver)
   const bounds = valuesBatches(db, columns, input, size, limit)
-  return runBatches(db, bounds, 'batchInsert', options.onProgress, async (tx, [start, end]) => {
-    const query = tx.insert(info.table).values(input.slice(start, end) as never)
-    if (conflict === undefined) return affectedRows(await query)
-    if (conflict.action === 'nothing')
-      return affectedRows(
-        await query.onConflictDoNothing({ target: conflict.target.map((c) => c.column) }),
-      )
+  return runBatches(db, bounds, 'batchInsert', options.onProgress, (tx, [start, end]) =>
+    valuesStatement(tx, info, conflict, input.slice(start, end)),
+  )
+}
+
+/** drizzle's own multi-row INSERT of `rows` (with the conflict clause), on `tx`. */
+async function valuesStatement(
+  tx: AnyPgDatabase,
+  info: TableInfo,
+  conflict: Conflict | undefined,
+  rows: readonly Record<string, unknown>[],
+): Promise<number> {
+  const query = tx.insert(info.table).values(rows as never)
+  if (conflict === undefined) return affectedRows(await query)
+  if (conflict.action === 'nothing')
     return affectedRows(
-      await query.onConflictDoUpdate({
-        target: conflict.target.map((c) => c.column),
-        set: Object.fromEntries(conflict.set.map((c) => [c.key, sql.raw(`excluded.${c.quoted}`)])),
-      }),
+      await query.onConflictDoNothing({ target: conflict.target.map((c) => c.column) }),
     )
-  })
+  return affectedRows(
+    await query.onConflictDoUpdate({
+      target: conflict.target.map((c) => c.column),
+      set: Object.fromEntries(conflict.set.map((c) => [c.key, sql.raw(`excluded.${c.quoted}`)])),
+    }),
+  )
 }
 
 /** The cast type of each column, or undefined when the database does not know one of them. */
@@ -242,7 +280,6 @@ export interface PreparedRows {
  * @internal
  */
 export function prepareRows(
-  info: TableInfo,
   columns: ReadonlyMap<string, WriteColumn>,
   rows: readonly Record<string, unknown>[],
 ): PreparedRows {
@@ -254,37 +291,48 @@ export function prepareRows(
   )
   const out: Record<string, unknown>[] = new Array(rows.length)
   let firstKeys: Set<string> | undefined
+  let firstOrder: string[] = []
   let uniform = true
-  const all = new Set<string>()
+  // the keys of every row, kept only once the rows stop sharing one set of keys (until then they
+  // are `firstKeys`)
+  let all: Set<string> | undefined
+  const lose = (keys: Iterable<string>) => {
+    uniform = false
+    all = new Set(firstKeys)
+    for (const key of keys) all.add(key)
+  }
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]
     checkRowObject('rows', i, row)
     let changed = fill.length > 0
+    // one pass over the keys: each is a column, and the row keeps the first row's keys
+    let present = 0
+    let foreign = false
     for (const key in row) {
       const column = columns.get(key)
-      if (column === undefined || !info.columns.has(key)) {
+      if (column === undefined) {
         throw new DbOptimizerError(
           'UNKNOWN_COLUMN',
           `rows[${i}] has key ${JSON.stringify(key)}, which is not a column of the table`,
         )
       }
       if (row[key] === undefined || !column.insertable) changed = true
+      // rows built alike list their keys in one order: a comparison, the set only when it differs
+      if (firstKeys !== undefined && firstOrder[present] !== key && !firstKeys.has(key))
+        foreign = true
+      present++
     }
     if (!changed) {
       // nothing to fill or drop: the row itself, uncopied
-      let present = 0
-      for (const key in row) {
-        present++
-        all.add(key)
-        if (firstKeys !== undefined && uniform && !firstKeys.has(key)) uniform = false
-      }
-      if (firstKeys === undefined) firstKeys = new Set(Object.keys(row))
-      else if (present !== firstKeys.size) uniform = false
+      if (firstKeys === undefined) {
+        firstOrder = Object.keys(row)
+        firstKeys = new Set(firstOrder)
+      } else if (uniform && (foreign || present !== firstKeys.size)) lose(Object.keys(row))
+      else if (!uniform) for (const key in row) (all as Set<string>).add(key)
       out[i] = row
       continue
     }
     const copy: Record<string, unknown> = {}
-    let present = 0
     for (const key in row) {
       const column = columns.get(key) as WriteColumn
       const value = row[key]
@@ -298,20 +346,28 @@ export function prepareRows(
           ? c.column.defaultFn()
           : (c.column.onUpdateFn as () => unknown)()
     }
+    present = 0
+    foreign = false
     for (const key in copy) {
       if (copy[key] === undefined) {
         delete copy[key]
         continue
       }
       present++
-      all.add(key)
-      if (firstKeys !== undefined && uniform && !firstKeys.has(key)) uniform = false
+      if (firstKeys !== undefined && !firstKeys.has(key)) foreign = true
     }
-    if (firstKeys === undefined) firstKeys = new Set(Object.keys(copy))
-    else if (present !== firstKeys.size) uniform = false
+    if (firstKeys === undefined) {
+      firstOrder = Object.keys(copy)
+      firstKeys = new Set(firstOrder)
+    } else if (uniform && (foreign || present !== firstKeys.size)) lose(Object.keys(copy))
+    else if (!uniform) for (const key in copy) (all as Set<string>).add(key)
     out[i] = copy
   }
-  return { rows: out, keys: uniform ? [...(firstKeys ?? [])] : [...all], uniform }
+  return {
+    rows: out,
+    keys: [...((uniform ? firstKeys : all) ?? [])],
+    uniform,
+  }
 }
 
 /** Text arrays, one per column, or undefined when some value must go through drizzle. @internal */
@@ -324,9 +380,12 @@ export function textArrays(
   for (let c = 0; c < columns.length; c++) {
     const col = columns[c] as WriteColumn
     const cast = casts[c] as string
+    const key = col.key
     const array = arrays[c] as (string | null)[]
+    const identity = sendsAsIs(col.column)
     for (let i = 0; i < rows.length; i++) {
-      const text = plainText(col.column, cast, (rows[i] as Record<string, unknown>)[col.key])
+      const value = (rows[i] as Record<string, unknown>)[key]
+      const text = identity ? asIsText(col.column, cast, value) : plainText(col.column, cast, value)
       if (text === NOT_PLAIN) return undefined
       array[i] = text
     }
@@ -454,7 +513,7 @@ function unnestInsert(
   casts: readonly string[],
   conflict: Conflict | undefined,
   guard: string | undefined,
-): (arrays: (string | null)[][]) => SQL {
+): (arrays: readonly string[]) => SQL {
   const names = sql.raw(columns.map((c) => c.quoted).join(', '))
   const aliases = sql.raw(columns.map((_, i) => `c${i}`).join(', '))
   const select = sql.raw(columns.map((_, i) => `u.c${i}::${casts[i]} as c${i}`).join(', '))

@@ -1,3 +1,4 @@
+import { TransactionRollbackError } from 'drizzle-orm'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrument } from './instrumentation.js'
 import { describeCause } from './redactError.js'
@@ -115,12 +116,75 @@ export async function runBatches(
     const range = bounds[current] as readonly [number, number]
     const cause = unwrap(failed ? failure : error)
     if (cause instanceof DbOptimizerError && cause.code !== 'BATCH_FAILED') throw cause
-    throw new DbOptimizerError(
-      'BATCH_FAILED',
-      `${operation}: batch ${current + 1} of ${bounds.length} (rows ${range[0]}..${range[1] - 1}) failed, nothing was written (${describeCause(cause)})`,
-      { cause, batch: current, rowRange: range },
-    )
+    throw batchFailure(operation, current, bounds.length, range, cause)
   }
+}
+
+/**
+ * The `BATCH_FAILED` error of batch `batch` (of `batches`), rows `range`, failed with `cause`
+ * (drizzle's wrapper removed). @internal
+ */
+export function batchFailure(
+  operation: string,
+  batch: number,
+  batches: number,
+  range: readonly [number, number],
+  cause: unknown,
+): DbOptimizerError {
+  const inner = unwrap(cause)
+  return new DbOptimizerError(
+    'BATCH_FAILED',
+    `${operation}: batch ${batch + 1} of ${batches} (rows ${range[0]}..${range[1] - 1}) failed, nothing was written (${describeCause(inner)})`,
+    { cause: inner, batch, rowRange: range },
+  )
+}
+
+/**
+ * Whether a failed batch failed on the data (a value, a constraint, a trigger): any SQLSTATE but
+ * those of a lost or broken connection, exhausted resources and internal errors. @internal
+ */
+export function isDataError(error: DbOptimizerError): boolean {
+  const state = error.sqlState
+  return (
+    error.code === 'BATCH_FAILED' &&
+    state !== undefined &&
+    !['08', '53', '57', '58', 'XX'].includes(state.slice(0, 2))
+  )
+}
+
+/**
+ * The error drizzle's own statements raise for the failed batch of `error`. A statement of the
+ * fast paths checks its rows one after the other, where PostgreSQL parses every parameter of
+ * drizzle's statement at bind time before it fits any value to its column or checks a constraint:
+ * when a batch failed on its data, `replay` writes its rows again with drizzle, in a transaction
+ * that is always rolled back (nothing is written), and a data exception it raises (class 22: a
+ * value that does not parse or does not fit) is the failure drizzle reports. Anything else
+ * (the replay succeeds, or fails on a constraint that may depend on earlier batches) leaves
+ * `error` as it is.
+ * @internal
+ */
+export async function drizzleFailure(
+  db: AnyPgDatabase,
+  error: unknown,
+  operation: string,
+  batches: number,
+  replay: (tx: AnyPgDatabase, range: readonly [number, number], batch: number) => Promise<void>,
+): Promise<unknown> {
+  if (!(error instanceof DbOptimizerError) || !isDataError(error)) return error
+  const { batch, rowRange } = error
+  if (batch === undefined || rowRange === undefined) return error
+  const failure = await db
+    .transaction(async (tx) => {
+      await replay(tx as unknown as AnyPgDatabase, rowRange, batch)
+      tx.rollback()
+    })
+    .then(
+      () => undefined,
+      (e: unknown) => (e instanceof TransactionRollbackError ? undefined : e),
+    )
+  if (failure === undefined) return error
+  const drizzles = batchFailure(operation, batch, batches, rowRange, failure)
+  return drizzles.sqlState?.startsWith('22') === true ? drizzles : error
 }
 
 /** True when `signal` resolves within `ms` (the transaction failed because its connection closed). */

@@ -1,6 +1,6 @@
 import { eq, type SQL, sql } from 'drizzle-orm'
 import type { PgTable } from 'drizzle-orm/pg-core'
-import { type BatchProgress, runBatches } from './batchRunner.js'
+import { type BatchProgress, drizzleFailure, runBatches } from './batchRunner.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import {
   affectedRows,
@@ -18,10 +18,13 @@ import {
   checkRowObject,
 } from './validate.js'
 import {
+  arrayLiteral,
+  asIsText,
   type ColumnType,
   isSqlValue,
   NOT_PLAIN,
   plainText,
+  sendsAsIs,
   type WriteColumn,
   withCastTypes,
   writeColumns,
@@ -77,7 +80,7 @@ interface Batch {
   /** Text arrays (key first) for the unnest statement, or undefined: one drizzle UPDATE per entry. */
   arrays: (string | null)[][] | undefined
   casts: string[]
-  /** The unnest statement's select list, c0 (the key) first. */
+  /** The unnest statement's select list (c0 the key, c1… the SET values), in drizzle's order. */
   select: string[]
 }
 
@@ -154,6 +157,7 @@ export async function batchUpdate(
   }
 
   const onUpdate = [...columns.values()].filter((c) => c.column.onUpdateFn !== undefined)
+  const order = new Map([...columns.keys()].map((k, i) => [k, i]))
   return withCastTypes(db, info.table, async (types, cached) => {
     // Round r holds the r-th update of each key: rounds run in order, so updates of one key apply in
     // input order (each checked by PostgreSQL, as one UPDATE each would be), and updates of
@@ -173,9 +177,12 @@ export async function batchUpdate(
     const batches: Batch[] = []
     const bounds: [number, number][] = []
     for (const group of groups.values()) {
-      const setKeys = Object.keys((group[0] as Entry).set).sort()
+      const setKeys = Object.keys((group[0] as Entry).set)
       const extra = onUpdate.filter((c) => !setKeys.includes(c.key) && c.key !== key.key)
-      const sent = [...setKeys.map((k) => columns.get(k) as WriteColumn), ...extra]
+      // drizzle's SET list: the table's columns in order (its parameters are parsed in that order)
+      const sent = [...setKeys.map((k) => columns.get(k) as WriteColumn), ...extra].sort(
+        (a, b) => (order.get(a.key) as number) - (order.get(b.key) as number),
+      )
       for (let s = 0; s < group.length; s += batchSize) {
         const part = group.slice(s, s + batchSize)
         let low = Number.POSITIVE_INFINITY
@@ -190,6 +197,7 @@ export async function batchUpdate(
     }
 
     const missing: { first: number; key: unknown }[] = []
+    const guard = cached ? types?.guard : undefined
     const updated = await runBatches(
       db,
       bounds,
@@ -200,7 +208,7 @@ export async function batchUpdate(
         const result =
           batch.arrays === undefined
             ? await oneByOne(tx, info, keyColumn, batch)
-            : await unnestUpdate(tx, info, keyColumn, batch, cached ? types?.guard : undefined)
+            : await unnestUpdate(tx, info, keyColumn, batch, guard)
         if (result.missing.length > 0 && requireAll) {
           throw new DbOptimizerError(
             'ROWS_NOT_FOUND',
@@ -213,7 +221,21 @@ export async function batchUpdate(
         missing.push(...result.missing)
         return result.changed
       },
-    )
+    ).catch(async (error: unknown) => {
+      // drizzle's UPDATEs of the batch, one by one, name the update and the error drizzle
+      // reports; not for a stale cached type (the guard's 22012, withCastTypes' to handle) nor
+      // for a batch that ran as drizzle's UPDATEs already
+      const b = error instanceof DbOptimizerError ? error.batch : undefined
+      if (b === undefined || batches[b]?.arrays === undefined) throw error
+      if (guard !== undefined && (error as DbOptimizerError).sqlState === '22012') throw error
+      throw await drizzleFailure(db, error, 'batchUpdate', bounds.length, async (tx) => {
+        for (const entry of (batches[b] as Batch).entries)
+          await tx
+            .update(info.table)
+            .set(entry.set as never)
+            .where(eq(keyColumn.column, entry.key))
+      })
+    })
     if (missing.length > 0 && options.onMissing !== undefined) {
       missing.sort((a, b) => a.first - b.first)
       options.onMissing(missing.map((e) => e.key))
@@ -256,7 +278,7 @@ function plan(
   const assigns: ColumnType[] = []
   for (const c of [key, ...sent]) {
     const t = types.get(c.name)
-    if (t === undefined) return oneByOne
+    if (t === undefined || t.assign === undefined) return oneByOne
     casts.push(t.cast)
     assigns.push(t)
   }
@@ -277,23 +299,35 @@ function plan(
   for (let c = 0; c < sent.length; c++) {
     const col = sent[c] as WriteColumn
     const array: (string | null)[] = new Array(entries.length)
+    const identity = sendsAsIs(col.column)
+    const cast = casts[c + 1] as string
     for (let i = 0; i < entries.length; i++) {
-      const text = plainText(
-        col.column,
-        casts[c + 1] as string,
-        (values[i] as Record<string, unknown>)[col.key],
-      )
+      const value = (values[i] as Record<string, unknown>)[col.key]
+      const text = identity ? asIsText(col.column, cast, value) : plainText(col.column, cast, value)
       if (text === NOT_PLAIN) return { ...oneByOne, entries: withValues(entries, values) }
       array[i] = text
     }
     arrays.push(array)
   }
-  // every value is converted as the UPDATE's assignment would convert it, matched row or not: a
-  // plain UPDATE checks its parameters even when no row matches
-  const select = [
-    `u.c0::${casts[0]} as c0`,
-    ...sent.map((_, i) => `${(assigns[i + 1] as ColumnType).assign(`u.c${i + 1}`)} as c${i + 1}`),
-  ]
+  // Every value is converted as drizzle's UPDATE converts it, matched row or not, and in its
+  // order: the parameters are parsed at bind time (the SET values in the table's column order,
+  // then the key), then the planner applies the modifiers (in the table's column order, attnum)
+  // while it folds the SET list, whether a row matches or not. A modified column is parsed first
+  // as `p<i>` (unused), then fitted to its modifier as `c<i>`.
+  const select: string[] = []
+  for (let i = 0; i < sent.length; i++) {
+    const t = assigns[i + 1] as ColumnType
+    select.push(`u.c${i + 1}::${t.cast} as ${t.modified ? 'p' : 'c'}${i + 1}`)
+  }
+  select.push(`u.c0::${casts[0]} as c0`)
+  const modified = sent
+    .map((_, i) => i + 1)
+    .filter((i) => (assigns[i] as ColumnType).modified)
+    .sort((a, b) => (assigns[a] as ColumnType).position - (assigns[b] as ColumnType).position)
+  for (const i of modified) {
+    const assign = (assigns[i] as ColumnType).assign as (value: string) => string
+    select.push(`${assign(`u.c${i}`)} as c${i}`)
+  }
   return { entries, columns: sent, arrays, casts, select }
 }
 
@@ -319,7 +353,7 @@ async function unnestUpdate(
   const select = sql.raw(batch.select.join(', '))
   const set = sql.raw(batch.columns.map((c, i) => `${c.quoted} = v.c${i + 1}`).join(', '))
   const params = sql.join(
-    arrays.map((a) => sql`${sql.param(a)}::text[]`),
+    arrays.map((a) => sql`${sql.param(arrayLiteral(a, 0, a.length))}::text[]`),
     sql`, `,
   )
   const query: SQL = sql`with u as (select ${select}, (u.ord)::int as ord from unnest(${params}) with ordinality as u(${sql.raw(aliases.join(', '))}, ord)${sql.raw(guard === undefined ? '' : ` where 1 / (${guard})::int = 1`)}), v as (select distinct on (c0) * from u order by c0, ord desc), w as (update ${info.table} set ${set} from v where ${info.table}.${sql.raw(key.quoted)} = v.c0 returning v.c0) select (select count(*) from w)::int as changed, coalesce((select array_agg(u.ord) from u where not exists (select 1 from w where w.c0 = u.c0)), '{}') as missing`

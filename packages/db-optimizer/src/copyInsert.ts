@@ -1,7 +1,7 @@
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import type { AnyPgDatabase } from './types.js'
-import { NOT_PLAIN, plainText, type WriteColumn } from './writeColumns.js'
+import { asIsText, NOT_PLAIN, plainText, sendsAsIs, type WriteColumn } from './writeColumns.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: postgres.js query objects are untyped here
 type Any = any
@@ -22,7 +22,11 @@ const CHUNK_CHARS = 1 << 18
  */
 export function copyField(text: string | null): string {
   if (text === null) return '\\N'
-  return SPECIAL.test(text) ? text.replace(SPECIALS, (c) => ESCAPES[c] as string) : text
+  return SPECIAL.test(text) ? text.replace(SPECIALS, escaped) : text
+}
+
+function escaped(c: string): string {
+  return ESCAPES[c] as string
 }
 
 /**
@@ -53,25 +57,32 @@ export function* copyChunks(
 ): Generator<string, void, undefined> {
   const cols: PgColumn[] = columns.map((c) => c.column)
   const keys = columns.map((c) => c.key)
+  const asIs = cols.map(sendsAsIs)
   const n = columns.length
-  let parts: string[] = []
-  let size = 0
+  let chunk = ''
   for (let i = start; i < end; i++) {
     const row = rows[i] as Record<string, unknown>
     for (let c = 0; c < n; c++) {
-      const text = plainText(cols[c] as PgColumn, casts[c] as string, row[keys[c] as string])
+      const value = row[keys[c] as string]
+      const column = cols[c] as PgColumn
+      const identity = asIs[c] as boolean
+      const text = identity
+        ? asIsText(column, casts[c] as string, value)
+        : plainText(column, casts[c] as string, value)
       if (text === NOT_PLAIN) throw new CopyFallback()
-      const field = copyField(text)
-      parts.push(field, c === n - 1 ? '\n' : '\t')
-      size += field.length + 1
+      // sent as is, a number or a boolean is a text that holds no character COPY gives a meaning
+      const field =
+        identity && (typeof value === 'number' || typeof value === 'boolean')
+          ? (text as string)
+          : copyField(text)
+      chunk += c === n - 1 ? `${field}\n` : `${field}\t`
     }
-    if (size >= CHUNK_CHARS) {
-      yield parts.join('')
-      parts = []
-      size = 0
+    if (chunk.length >= CHUNK_CHARS) {
+      yield chunk
+      chunk = ''
     }
   }
-  if (parts.length > 0) yield parts.join('')
+  if (chunk.length > 0) yield chunk
 }
 
 /**

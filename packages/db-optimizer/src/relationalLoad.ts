@@ -18,24 +18,6 @@ import type { AnyPgDatabase } from './types.js'
 
 type OrderBy = SQL | PgColumn | SQL.Aliased
 
-/**
- * drizzle column types whose values come back from a JSON document (how drizzle's relational
- * query returns nested rows) exactly as the driver returns them for a plain select. Everything
- * else (numeric, bigint, json/jsonb, timestamp strings, custom types…) can decode differently,
- * so a load that selects such a child column is not delegated (or not aggregated).
- */
-const JSON_EXACT = new Set([
-  'PgSerial',
-  'PgSmallSerial',
-  'PgInteger',
-  'PgSmallInt',
-  'PgText',
-  'PgVarchar',
-  'PgBoolean',
-  'PgDoublePrecision',
-  'PgTimestamp',
-])
-
 /** Column types whose JSON value needs no decoding at all (a JSON number, string or boolean). */
 const JSON_IDENTITY = new Set([
   'PgSerial',
@@ -46,6 +28,15 @@ const JSON_IDENTITY = new Set([
   'PgVarchar',
   'PgBoolean',
 ])
+
+/**
+ * drizzle column types whose values come back from a JSON document (how drizzle's relational
+ * query returns nested rows) exactly as the driver returns them for a plain select: the identity
+ * types, and two whose decoder reads the JSON value as it reads the driver's. Everything else
+ * (numeric, bigint, json/jsonb, timestamp strings, custom types…) can decode differently, so a
+ * load that selects such a child column is not delegated (or not aggregated).
+ */
+const JSON_EXACT = new Set([...JSON_IDENTITY, 'PgDoublePrecision', 'PgTimestamp'])
 
 /** Whether every column decodes the same from JSON as from the driver. @internal */
 export function jsonExact(columns: readonly ColumnInfo[]): boolean {

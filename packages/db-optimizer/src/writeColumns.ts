@@ -1,4 +1,4 @@
-import { is, Param, SQL, sql } from 'drizzle-orm'
+import { Column, is, Param, SQL, sql } from 'drizzle-orm'
 import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import type { TableInfo } from './tableInfo.js'
@@ -61,9 +61,17 @@ export interface ColumnType {
   /**
    * An expression (over `value`, a text expression) that converts to the column's type the way an
    * assignment does, modifier included: over-long strings raise 22001 (never truncated), numerics
-   * and timestamps are rounded.
+   * and timestamps are rounded. Undefined for arrays of a length-limited type (`varchar(n)[]`):
+   * SQL offers no call that checks their elements as an assignment does (a cast truncates them).
    */
-  assign(value: string): string
+  readonly assign: ((value: string) => string) | undefined
+  /** Whether the column has a type modifier (`varchar(5)`, `numeric(8,2)`, `timestamp(3)`, …). */
+  readonly modified: boolean
+  /**
+   * The column's position in the table (`attnum`): PostgreSQL applies the modifiers of an
+   * INSERT's single row and of an UPDATE's SET list in this order.
+   */
+  readonly position: number
 }
 
 /** Length coercions whose explicit form truncates: call them as an assignment would (isExplicit false). */
@@ -100,14 +108,16 @@ export async function loadCastTypes(
 ): Promise<CastTypes | undefined> {
   const name = qualifiedName(table)
   const result: Any = await db.execute(
-    sql`select a.attname as name, format_type(a.atttypid, -1) as type, format_type(a.atttypid, a.atttypmod) as full, a.atttypmod as typmod, t.typname as base, ${sql.raw(fingerprintOf(quoteLiteral(name)))} as fingerprint from pg_attribute a join pg_type t on t.oid = a.atttypid where a.attrelid = to_regclass(${name}) and a.attnum > 0 and not a.attisdropped`,
+    sql`select a.attname as name, a.attnum as position, format_type(a.atttypid, -1) as type, format_type(a.atttypid, a.atttypmod) as full, a.atttypmod as typmod, t.typname as base, (select e.typname from pg_type e where e.oid = t.typelem and t.typcategory = 'A') as elem, ${sql.raw(fingerprintOf(quoteLiteral(name)))} as fingerprint from pg_attribute a join pg_type t on t.oid = a.atttypid where a.attrelid = to_regclass(${name}) and a.attnum > 0 and not a.attisdropped`,
   )
   const rows: {
     name: string
+    position: number
     type: string
     full: string
     typmod: number
     base: string
+    elem: string | null
     fingerprint: string
   }[] = Array.isArray(result) ? result : result.rows
   if (rows.length === 0) return undefined
@@ -116,12 +126,14 @@ export async function loadCastTypes(
     rows.map((r) => {
       const typmod = Number(r.typmod)
       const cast = r.type
-      let assign: (value: string) => string
+      let assign: ((value: string) => string) | undefined
       if (typmod < 0) assign = (v) => `${v}::${cast}`
       else if (LENGTH_COERCIONS.has(r.base))
         assign = (v) => `pg_catalog.${quote(r.base)}(${v}::${cast}, ${typmod}, false)`
+      else if (r.elem !== null && LENGTH_COERCIONS.has(r.elem)) assign = undefined
       else assign = (v) => `${v}::${r.full}`
-      return [r.name, { cast, assign }] as const
+      const type: ColumnType = { cast, assign, modified: typmod >= 0, position: Number(r.position) }
+      return [r.name, type] as const
     }),
   )
   const guard = `coalesce(${fingerprintOf(quoteLiteral(name))} = ${quoteLiteral(fingerprint)}, false)`
@@ -226,6 +238,63 @@ export function plainText(
         return `\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`
       return NOT_PLAIN
   }
+}
+
+/**
+ * True when drizzle sends the column's values as they are (its `mapToDriverValue` is drizzle's
+ * own identity, `Column.prototype.mapToDriverValue`: text, varchar, integer, boolean, double
+ * precision, uuid, enums, …): {@link plainText} of a string is then the string, of a number
+ * `String(number)`.
+ * @internal
+ */
+export function sendsAsIs(column: PgColumn): boolean {
+  return column.mapToDriverValue === Column.prototype.mapToDriverValue
+}
+
+/** Characters an element of an array literal escapes (inside its double quotes). */
+const ARRAY_SPECIAL = /["\\]/
+const ARRAY_SPECIALS = /["\\]/g
+
+/**
+ * Elements `[start, end)` of `texts` as a PostgreSQL array literal, exactly as postgres.js and
+ * PGlite write a JavaScript array of strings for a `text[]` parameter (every element quoted,
+ * backslash and double quote escaped, NULL as `null`): the drivers pass a string through as it
+ * is, so the statement gets the same bytes, with one test per element instead of two
+ * replacements.
+ * @internal
+ */
+export function arrayLiteral(
+  texts: readonly (string | null)[],
+  start: number,
+  end: number,
+): string {
+  if (end <= start) return '{}'
+  let out = '{'
+  for (let i = start; i < end; i++) {
+    const t = texts[i] as string | null
+    if (i > start) out += ','
+    if (t === null) out += 'null'
+    else if (ARRAY_SPECIAL.test(t)) out += `"${t.replace(ARRAY_SPECIALS, '\\$&')}"`
+    else out += `"${t}"`
+  }
+  return `${out}}`
+}
+
+/**
+ * {@link plainText} for a column whose encoder is the identity ({@link sendsAsIs}), with the
+ * common values done inline: a string is itself, a number `String(number)`, a boolean in a
+ * boolean column `'true'`/`'false'`; anything else goes through plainText.
+ * @internal
+ */
+export function asIsText(
+  column: PgColumn,
+  castType: string,
+  value: unknown,
+): string | null | typeof NOT_PLAIN {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'boolean' && castType === 'boolean') return value ? 'true' : 'false'
+  return plainText(column, castType, value)
 }
 
 /** How many bind parameters drizzle sends for one value. @internal */

@@ -407,6 +407,11 @@ export interface TableSpec {
   otherSchema: boolean
   /** No SQL-valued kinds and no rows that leave out some keys only: the fast path can take it. */
   uniform: boolean
+  /**
+   * The order of `columns` in the DDL (a permutation of their indexes): the table's column order
+   * may differ from drizzle's, and PostgreSQL applies some checks in one, some in the other.
+   */
+  ddlOrder: number[]
 }
 
 const SQL_KINDS = new Set(['custom sql', '$defaultFn sql', '$onUpdate sql'])
@@ -418,15 +423,18 @@ export function tableSpec(tag: string): fc.Arbitrary<TableSpec> {
       otherSchema: fc.boolean(),
       uniform: fc.boolean(),
     })
-    .map(({ specs, otherSchema, uniform }) => ({
-      otherSchema,
-      uniform,
-      columns: (uniform ? specs.filter((s) => !SQL_KINDS.has(s.kind)) : specs).map((spec, i) => ({
-        key: `c${i}Col`,
-        name: `c${i}_col`,
-        spec,
-      })),
-    }))
+    .chain(({ specs, otherSchema, uniform }) => {
+      const columns = (uniform ? specs.filter((s) => !SQL_KINDS.has(s.kind)) : specs).map(
+        (spec, i) => ({ key: `c${i}Col`, name: `c${i}_col`, spec }),
+      )
+      const indexes = columns.map((_, i) => i)
+      return fc
+        .oneof(
+          fc.constant(indexes),
+          fc.shuffledSubarray(indexes, { minLength: indexes.length, maxLength: indexes.length }),
+        )
+        .map((ddlOrder) => ({ otherSchema, uniform, columns, ddlOrder }))
+    })
 }
 
 /** The drizzle table and its DDL under `name`; with `casing` the columns carry no names. */
@@ -435,7 +443,10 @@ export function buildTable(t: TableSpec, name: string, casing: boolean) {
   for (const c of t.columns) columns[c.key] = c.spec.build(casing ? undefined : c.name)
   const table = t.otherSchema ? pgSchema(OTHER_SCHEMA).table(name, columns) : pgTable(name, columns)
   const qualified = t.otherSchema ? `${OTHER_SCHEMA}."${name}"` : `"${name}"`
-  const ddl = `create table ${qualified} (${t.columns.map((c) => `"${c.name}" ${c.spec.ddl}`).join(', ')})`
+  const ddl = `create table ${qualified} (${t.ddlOrder
+    .map((i) => t.columns[i] as TableSpec['columns'][number])
+    .map((c) => `"${c.name}" ${c.spec.ddl}`)
+    .join(', ')})`
   return { table, qualified, ddl }
 }
 

@@ -1,6 +1,6 @@
 // batchUpdate leaves a table exactly as drizzle's update().set().where(eq(key, value)), run once per
 // update in one transaction, leaves it, or fails the same way, on generated tables (fast-check).
-import { eq } from 'drizzle-orm'
+import { eq, TransactionRollbackError } from 'drizzle-orm'
 import { integer, type PgColumn, type PgTable } from 'drizzle-orm/pg-core'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -39,7 +39,11 @@ async function sortedJson(db: AnyDb, qualified: string): Promise<unknown[]> {
 }
 
 function withKey(t: TableSpec): TableSpec {
-  return { ...t, columns: [{ key: 'kId', name: 'k_id', spec: keySpec }, ...t.columns] }
+  return {
+    ...t,
+    columns: [{ key: 'kId', name: 'k_id', spec: keySpec }, ...t.columns],
+    ddlOrder: [0, ...t.ddlOrder.map((i) => i + 1)],
+  }
 }
 
 function updatesFor(t: TableSpec, seeded: number): fc.Arbitrary<Record<string, unknown>[]> {
@@ -74,6 +78,7 @@ describe.each(drivers)('batchUpdate leaves what drizzle leaves, on $name', (driv
 
   it('same rows (to_jsonb), counts and missing keys, or the same failure', async () => {
     let compared = 0
+    let singles = 0
     await fc.assert(
       fc.asyncProperty(
         exactCase(10, (t) =>
@@ -156,6 +161,42 @@ describe.each(drivers)('batchUpdate leaves what drizzle leaves, on $name', (driv
                 expect((got as DbOptimizerError).sqlState).toMatch(/^[0-9A-Z]{5}$/)
               }
               expect(await sortedJson(db, ours.qualified)).toEqual(start)
+              // An update alone (on the seeded rows) that drizzle fails, we fail the same way,
+              // even when several of its values are bad (one parsed, another too long, …).
+              for (const u of updates) {
+                const { kId, ...set } = u
+                const alone = outcome(
+                  await db
+                    .transaction(async (tx) => {
+                      await tx
+                        .update(plain.table as PgTable)
+                        .set(set as never)
+                        .where(eq(key, kId))
+                      tx.rollback()
+                    })
+                    .then(
+                      () => undefined,
+                      (e: unknown) => (e instanceof TransactionRollbackError ? undefined : e),
+                    ),
+                )
+                if (alone === undefined) continue
+                const mine = await new QueryOptimizer(db)
+                  .batchUpdate(ours.table, [u] as never, { key: 'kId' as never })
+                  .then(
+                    (n) => n,
+                    (e: unknown) => e,
+                  )
+                expect(mine).toBeInstanceOf(Error)
+                if (alone !== 'js') {
+                  expect(mine).toBeInstanceOf(DbOptimizerError)
+                  expect({ u, state: (mine as DbOptimizerError).sqlState }).toEqual({
+                    u,
+                    state: alone,
+                  })
+                }
+                singles++
+              }
+              expect(await sortedJson(db, ours.qualified)).toEqual(start)
             }
           })
         },
@@ -163,5 +204,6 @@ describe.each(drivers)('batchUpdate leaves what drizzle leaves, on $name', (driv
       { numRuns: RUNS },
     )
     expect(compared).toBeGreaterThan(0)
+    expect(singles).toBeGreaterThan(0)
   })
 })

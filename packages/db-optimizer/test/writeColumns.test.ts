@@ -5,23 +5,32 @@ import {
   boolean,
   char,
   customType,
+  doublePrecision,
   integer,
+  jsonb,
   pgEnum,
   pgSchema,
   pgTable,
   text,
+  timestamp,
   varchar,
 } from 'drizzle-orm/pg-core'
 import { drizzle } from 'drizzle-orm/pglite'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { textArrays } from '../src/batchInsert.js'
+import { CopyFallback, copyChunks, copyField } from '../src/copyInsert.js'
 import type { Database } from '../src/index.js'
 import { tableInfo } from '../src/tableInfo.js'
 import {
+  arrayLiteral,
   isSqlValue,
   loadCastTypes,
   NOT_PLAIN,
   plainText,
   qualifiedName,
+  sendsAsIs,
+  type WriteColumn,
   writeColumns,
 } from '../src/writeColumns.js'
 import { drivers, suffix } from './drivers.js'
@@ -75,6 +84,99 @@ describe('writeColumns', () => {
     expect(isSqlValue(sql`1`)).toBe(true)
     expect(isSqlValue({})).toBe(false)
   })
+
+  // The fast paths skip drizzle's encoder where it is the identity: the texts and the COPY bytes
+  // they produce are exactly those of plainText (and copyField) for every value.
+  it('sends every value as plainText would, in text arrays and COPY chunks (property)', () => {
+    const wrapped = customType<{ data: string; driverData: string }>({
+      dataType: () => 'text',
+      toDriver: (v) => `<${v}>`,
+    })
+    const t = pgTable('wc_same', {
+      label: text('label'),
+      n: integer('n'),
+      score: doublePrecision('score'),
+      flag: boolean('flag'),
+      meta: jsonb('meta'),
+      at: timestamp('at', { mode: 'date' }),
+      w: wrapped('w'),
+    })
+    const columns = [...writeColumns(drizzle.mock(), tableInfo(t)).values()] as WriteColumn[]
+    expect(columns.map((c) => sendsAsIs(c.column))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ])
+    const casts = ['text', 'integer', 'double precision', 'boolean', 'jsonb', 'timestamp', 'text']
+    const value = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 6 }),
+      fc.constantFrom('a\tb', '\\N', 'x\ny\r', '\\', ''),
+      fc.double(),
+      fc.constantFrom(-0, 1e21, Number.NaN, Number.POSITIVE_INFINITY),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.jsonValue({ maxDepth: 1 }),
+      fc.date({ noInvalidDate: true }),
+      fc.bigInt(),
+    )
+    // drizzle's own encoders of jsonb and timestamp throw on some values (a bigint, a string)
+    const arbitraryOf = (c: WriteColumn) =>
+      c.key === 'meta'
+        ? fc.option(fc.jsonValue({ maxDepth: 1 }), { nil: null })
+        : c.key === 'at'
+          ? fc.option(fc.date({ noInvalidDate: true }), { nil: null })
+          : value
+    const row = fc.tuple(...columns.map(arbitraryOf)).map((vs) => {
+      const r: Record<string, unknown> = {}
+      columns.forEach((c, i) => {
+        r[c.key] = vs[i]
+      })
+      return r
+    })
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 8 }), (rows) => {
+        const texts = columns.map((c, i) =>
+          rows.map((r) => plainText(c.column, casts[i] as string, r[c.key])),
+        )
+        const plain = texts.every((a) => a.every((x) => x !== NOT_PLAIN))
+        const arrays = textArrays(columns, casts, rows)
+        if (!plain) expect(arrays).toBeUndefined()
+        else {
+          expect(arrays).toEqual(texts)
+          // the literal postgres.js and PGlite write for a JavaScript array of strings
+          const driverLiteral = (xs: (string | null)[]) =>
+            xs.length === 0
+              ? '{}'
+              : `{${xs.map((x) => (x === null ? 'null' : `"${x.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`
+          for (const a of arrays as (string | null)[][]) {
+            expect(arrayLiteral(a, 0, a.length)).toBe(driverLiteral(a))
+            expect(arrayLiteral(a, 1, a.length)).toBe(driverLiteral(a.slice(1)))
+          }
+        }
+        let copied: string | CopyFallback
+        try {
+          copied = [...copyChunks(columns, casts, rows, 0, rows.length)].join('')
+        } catch (error) {
+          if (!(error instanceof CopyFallback)) throw error
+          copied = error
+        }
+        if (!plain) expect(copied).toBeInstanceOf(CopyFallback)
+        else {
+          const lines = rows.map(
+            (_, r) =>
+              `${columns.map((_, c) => copyField(texts[c]?.[r] as string | null)).join('\t')}\n`,
+          )
+          expect(copied).toBe(lines.join(''))
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
 })
 
 describe.each(drivers)('loadCastTypes on $name', (driver) => {
@@ -96,7 +198,7 @@ describe.each(drivers)('loadCastTypes on $name', (driver) => {
       `create schema "wc_s_${id}"`,
       `create type "wcMood_${id}" as enum ('a', 'B')`,
       `create type "wc_s_${id}"."Mood_${id}" as enum ('x')`,
-      `create table "wc_s_${id}"."wc_t_${id}" (v varchar(5), c char(3), m "wcMood_${id}", o "wc_s_${id}"."Mood_${id}", b bit(4), n numeric(6, 2))`,
+      `create table "wc_s_${id}"."wc_t_${id}" (v varchar(5), c char(3), m "wcMood_${id}", o "wc_s_${id}"."Mood_${id}", b bit(4), n numeric(6, 2), a varchar(3)[])`,
     ])
       await database.db.execute(sql.raw(ddl))
   })
@@ -118,11 +220,20 @@ describe.each(drivers)('loadCastTypes on $name', (driver) => {
         (r) => (Array.isArray(r) ? r : (r as unknown as { rows: unknown[] }).rows)[0],
         (e: { code?: string; cause?: { code?: string } }) => e.cause?.code ?? e.code,
       )
-    expect(await run(types?.columns.get('v')?.assign("'ABCDEFGHIJ'::text") as string)).toBe('22001')
-    expect(await run(types?.columns.get('b')?.assign("'101'::text") as string)).toBe('22026')
-    expect(await run(types?.columns.get('n')?.assign("'1.005'::text") as string)).toEqual({
+    expect(await run(types?.columns.get('v')?.assign?.("'ABCDEFGHIJ'::text") as string)).toBe(
+      '22001',
+    )
+    expect(await run(types?.columns.get('b')?.assign?.("'101'::text") as string)).toBe('22026')
+    expect(await run(types?.columns.get('n')?.assign?.("'1.005'::text") as string)).toEqual({
       x: '1.01',
     })
+    // positions and modifiers: the order PostgreSQL fits values to their columns in
+    expect(types?.columns.get('n')?.position).toBe(6)
+    expect(types?.columns.get('n')?.modified).toBe(true)
+    expect(types?.columns.get('m')?.modified).toBe(false)
+    // an array of a length-limited type: no expression checks its elements as an assignment does
+    expect(types?.columns.get('a')?.cast).toBe('character varying[]')
+    expect(types?.columns.get('a')?.assign).toBe(undefined)
     expect(await loadCastTypes(database.db, pgTable(`wc_none_${id}`, { a: text() }))).toBe(
       undefined,
     )
