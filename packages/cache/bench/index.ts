@@ -165,6 +165,33 @@ function loadAverage(): string {
 }
 
 /**
+ * Raw ioredis with the gets of a tick sent as one MGET by hand (DataLoader-style), JSON-parsed: not
+ * a peer, the reference for what coalescing gives without a cache around it.
+ */
+function handCoalesced(client: Redis): (key: string) => Promise<unknown> {
+  let open: { keys: string[]; reply: Promise<(string | null)[]> } | undefined
+  return async (key) => {
+    let batch = open
+    if (batch === undefined) {
+      const keys: string[] = []
+      let resolve!: (values: (string | null)[]) => void
+      const reply = new Promise<(string | null)[]>((r) => {
+        resolve = r
+      })
+      batch = { keys, reply }
+      open = batch
+      process.nextTick(() => {
+        open = undefined
+        void client.mget(keys).then(resolve)
+      })
+    }
+    const index = batch.keys.push(key) - 1
+    const text = (await batch.reply)[index]
+    return text == null ? undefined : JSON.parse(text)
+  }
+}
+
+/**
  * Staleness window between two instances: `write(i)` on one, `read()` polled every millisecond on
  * the other; the time from the write's reply to the first read of the new value (capped at `capMs`).
  */
@@ -231,6 +258,7 @@ async function main() {
   // 1. Hit-path get, 100 concurrent callers.
   const N = 20_000
   const C = 100
+  const coalescedGet = handCoalesced(rawAuto)
   const hit = await compare(N, C, [
     [
       'raw ioredis GET + JSON.parse',
@@ -239,6 +267,10 @@ async function main() {
     ['**@bookgen/cache RedisCache**', (i) => ours.get(keyOf(i))],
     ['bentocache (L2 redis only)', (i) => bento.get({ key: keyOf(i) })],
     ['cache-manager + @keyv/redis', (i) => cm.get(keyOf(i))],
+    [
+      'reference: raw ioredis, one MGET per tick by hand',
+      (i) => coalescedGet(`${run}:raw:${keyOf(i)}`),
+    ],
   ])
   const [rawGet, oursGet, bentoGet, cmGet] = hit as [Measured, Measured, Measured, Measured]
   table(
