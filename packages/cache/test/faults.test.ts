@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { performance } from 'node:perf_hooks'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   getFreePort,
@@ -191,6 +192,42 @@ describe('RedisCache when Redis fails', () => {
     } finally {
       await cache.clear()
       await cache.close()
+    }
+  })
+
+  it('keeps the bound of a read that goes again as GET after the MGET of its tick', async () => {
+    const client = new Redis(server.url, { maxRetriesPerRequest: 0 })
+    const admin = new Redis(server.url)
+    const cache = new RedisCache({
+      client,
+      namespace: testNamespace('fault-again'),
+      commandTimeout: 200,
+    })
+    const bound = 200 + 20
+    try {
+      expect(await cache.set('a', 1, 60)).toBe(true)
+      await admin.ping()
+      // The MGET is answered 100 ms late, then the server stops answering: the GET that tells
+      // the nil of `none` apart (a miss, or a key of another type) has only what is left of the
+      // first deadline (a fresh one would end at 300 ms).
+      const mget = client.mget.bind(client)
+      client.mget = ((keys: string[]) =>
+        sleep(100).then(() => mget(keys))) as unknown as typeof client.mget
+      const getBuffer = client.getBuffer.bind(client)
+      client.getBuffer = ((key: string) =>
+        admin
+          .call('CLIENT', 'PAUSE', '600')
+          .then(() => getBuffer(key))) as unknown as typeof client.getBuffer
+      const both = await timed(() => Promise.all([cache.get('a'), cache.get('none')]), bound)
+      expect(both.value).toEqual([1, undefined])
+      expect(both.inBound).toBe(true)
+      expect(cache.getHealth().lastError?.message).toMatch(/timed out after 200 ms/)
+    } finally {
+      await sleep(700)
+      await cache.clear()
+      await cache.close()
+      admin.disconnect()
+      client.disconnect()
     }
   })
 
