@@ -3,6 +3,10 @@
 // async closures, the CPU-heavy map is compared with bare worker_threads split by hand. Every
 // round runs every subject of a scenario once, in a shuffled order; the verdict is the median of
 // the per-round ratios. `npx tsx bench/fair.ts` in packages/parallel (build first: npx tsup).
+// Next to each median time: the median CPU time of the main thread and of the whole process
+// (every thread) per run, which load changes far less than wall time. ONLY=tiny,strings,
+// closures,heavy runs some scenarios only.
+import { readFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import pLimit from 'p-limit'
@@ -15,6 +19,23 @@ import { hashDocument } from './tasks.mjs'
 const ROUNDS = Number(process.env.ROUNDS ?? 7)
 const THREADS = 2
 const TASKS_URL = new URL('./tasks.mjs', import.meta.url)
+const ONLY = process.env.ONLY?.split(',')
+const want = (name: string) => ONLY === undefined || ONLY.includes(name)
+
+/** CPU time of the main thread so far (ns; its tid is the pid), or NaN where /proc lacks it. */
+function mainCpuNs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0])
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** CPU time of every thread of the process so far (ms). */
+function processCpuMs(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
 
 interface Subject {
   name: string
@@ -46,11 +67,18 @@ const loadAtStart = load()
 async function scenario(title: string, subjects: Subject[]): Promise<Map<string, number>> {
   for (const s of subjects) await s.run() // warm-up: threads started, code compiled
   const times = new Map<string, number[]>(subjects.map((s) => [s.name, []]))
+  const mainCpu = new Map<string, number[]>(subjects.map((s) => [s.name, []]))
+  const allCpu = new Map<string, number[]>(subjects.map((s) => [s.name, []]))
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of shuffle(subjects)) {
+      const main0 = mainCpuNs()
+      const all0 = processCpuMs()
       const start = performance.now()
       await s.run()
-      times.get(s.name)?.push(performance.now() - start)
+      const ms = performance.now() - start
+      allCpu.get(s.name)?.push(processCpuMs() - all0)
+      mainCpu.get(s.name)?.push((mainCpuNs() - main0) / 1e6)
+      times.get(s.name)?.push(ms)
     }
   }
   const ours = times.get(subjects[0]?.name as string) as number[]
@@ -61,12 +89,20 @@ async function scenario(title: string, subjects: Subject[]): Promise<Map<string,
     // Speed of ours relative to this subject, per round: > 1 means ours is faster.
     const ratio = median(t.map((ms, k) => ms / (ours[k] as number)))
     ratios.set(s.name, ratio)
+    const cpu = `CPU main ${median(mainCpu.get(s.name) as number[]).toFixed(1)}, all ${median(allCpu.get(s.name) as number[]).toFixed(1)} ms`
     lines.push(
-      `  ${s.name.padEnd(44)} ${median(t).toFixed(1).padStart(9)} ms   ours x${ratio.toFixed(2)}`,
+      `  ${s.name.padEnd(44)} ${median(t).toFixed(1).padStart(9)} ms   ours x${ratio.toFixed(2)}   ${cpu}`,
     )
   }
   console.log(lines.slice(-subjects.length - 1).join('\n'))
   return ratios
+}
+
+/** Prints how many messages our threads got per run (`rows` of ours, warm-up included). */
+function messagesPerRun(executor: ParallelTaskExecutor, rows: number): void {
+  const perRun = executor.getMetrics().threadMessages / (rows * (ROUNDS + 1))
+  lines.push(`  (ours: ${perRun.toFixed(1)} messages to threads per run)`)
+  console.log(lines.at(-1))
 }
 
 const verdicts: string[] = []
@@ -74,61 +110,84 @@ function verdict(name: string, ok: boolean, detail: string): void {
   verdicts.push(`${ok ? 'MET' : 'MISSED'}: ${name} (${detail})`)
 }
 
-// 1. 100,000 tiny CPU tasks, and the cost of a per-task timeout on them.
-{
-  const n = 100_000
-  const items = Array.from({ length: n }, (_, i) => i)
-  const batches: number[][] = []
+/**
+ * 100,000 tiny CPU tasks over `items` through the worker task `name` (`${name}Batch` for the
+ * batched peers): ours with automatic chunks (and with a per-task timeout when `timed`), tinypool
+ * and piscina given THREADS * 4 batches (one run() each, their advice for tiny tasks).
+ */
+async function tinyScenario<T>(
+  title: string,
+  items: T[],
+  name: string,
+  expected: (last: T) => unknown,
+  timed: boolean,
+): Promise<{ tinypool: number; piscina: number; timed: number | undefined }> {
+  const n = items.length
+  const batches: T[][] = []
   const per = Math.ceil(n / (THREADS * 4))
   for (let s = 0; s < n; s += per) batches.push(items.slice(s, s + per))
   const executor = new ParallelTaskExecutor({ threads: THREADS })
-  const double = defineWorkerTask<number, number>(TASKS_URL, 'double')
-  const tinypool = new Tinypool({
-    filename: TASKS_URL.href,
-    minThreads: THREADS,
-    maxThreads: THREADS,
-  })
-  const piscina = new Piscina({
-    filename: TASKS_URL.href,
-    minThreads: THREADS,
-    maxThreads: THREADS,
-  })
-  const check = (out: number[]) => {
-    if (out[n - 1] !== (n - 1) * 2) throw new Error('wrong result')
+  const task = defineWorkerTask<T, unknown>(TASKS_URL, name)
+  const pools = { minThreads: THREADS, maxThreads: THREADS, filename: TASKS_URL.href }
+  const tinypool = new Tinypool(pools)
+  const piscina = new Piscina(pools)
+  const want = expected(items[n - 1] as T)
+  const check = (out: unknown[]) => {
+    if (out.length !== n || out[n - 1] !== want) throw new Error('wrong result')
   }
-  const ratios = await scenario(`100,000 tiny CPU tasks, ${THREADS} threads`, [
+  const batched = (pool: Tinypool | Piscina) => async () =>
+    check(
+      (
+        await Promise.all(
+          batches.map((b) => pool.run(b, { name: `${name}Batch` }) as Promise<unknown[]>),
+        )
+      ).flat(),
+    )
+  const peers = {
+    tinypool: `tinypool, ${batches.length} batches (one run() each)`,
+    piscina: `piscina, ${batches.length} batches (one run() each)`,
+    timed: '@bookgen/parallel, timeout: 10000',
+  }
+  const subjects: Subject[] = [
     {
       name: '@bookgen/parallel parallelMap (auto chunks)',
-      run: async () => check(await executor.parallelMap(double, items)),
+      run: async () => check(await executor.parallelMap(task, items)),
     },
-    {
-      name: '@bookgen/parallel, timeout: 10000',
-      run: async () => check(await executor.parallelMap(double, items, { timeout: 10_000 })),
-    },
-    {
-      name: `tinypool, ${batches.length} batches (one run() each)`,
-      run: async () =>
-        check(
-          (await Promise.all(batches.map((b) => tinypool.run(b, { name: 'doubleBatch' })))).flat(),
-        ),
-    },
-    {
-      name: `piscina, ${batches.length} batches (one run() each)`,
-      run: async () =>
-        check(
-          (await Promise.all(batches.map((b) => piscina.run(b, { name: 'doubleBatch' })))).flat(),
-        ),
-    },
-  ])
+  ]
+  if (timed) {
+    subjects.push({
+      name: peers.timed,
+      run: async () => check(await executor.parallelMap(task, items, { timeout: 10_000 })),
+    })
+  }
+  subjects.push({ name: peers.tinypool, run: batched(tinypool) })
+  subjects.push({ name: peers.piscina, run: batched(piscina) })
+  const ratios = await scenario(title, subjects)
+  messagesPerRun(executor, subjects.length - 2)
   await Promise.all([executor.close(), tinypool.destroy(), piscina.close()])
-  const tiny = ratios.get(`tinypool, ${batches.length} batches (one run() each)`) as number
-  const pisc = ratios.get(`piscina, ${batches.length} batches (one run() each)`) as number
+  return {
+    tinypool: ratios.get(peers.tinypool) as number,
+    piscina: ratios.get(peers.piscina) as number,
+    timed: ratios.get(peers.timed),
+  }
+}
+
+// 1. 100,000 tiny CPU tasks, and the cost of a per-task timeout on them.
+if (want('tiny')) {
+  const items = Array.from({ length: 100_000 }, (_, i) => i)
+  const r = await tinyScenario(
+    `100,000 tiny CPU tasks, ${THREADS} threads`,
+    items,
+    'double',
+    (last) => last * 2,
+    true,
+  )
   verdict(
     'tiny tasks >= 1.0x batched tinypool and piscina',
-    tiny >= 1 && pisc >= 1,
-    `x${tiny.toFixed(2)} / x${pisc.toFixed(2)}`,
+    r.tinypool >= 1 && r.piscina >= 1,
+    `x${r.tinypool.toFixed(2)} / x${r.piscina.toFixed(2)}`,
   )
-  const timed = ratios.get('@bookgen/parallel, timeout: 10000') as number
+  const timed = r.timed as number
   verdict(
     'per-task timeout costs <= 3x the untimed run',
     timed <= 3,
@@ -138,59 +197,24 @@ function verdict(name: string, ok: boolean, detail: string): void {
 
 // 1b. The same with strings: inputs and results a structured clone must copy one by one (numbers
 // travel as a Float64Array and come back in the shared cell), reported next to the target.
-{
-  const n = 100_000
-  const items = Array.from({ length: n }, (_, i) => `w${i}`)
-  const batches: string[][] = []
-  const per = Math.ceil(n / (THREADS * 4))
-  for (let s = 0; s < n; s += per) batches.push(items.slice(s, s + per))
-  const executor = new ParallelTaskExecutor({ threads: THREADS })
-  const shout = defineWorkerTask<string, string>(TASKS_URL, 'shout')
-  const tinypool = new Tinypool({
-    filename: TASKS_URL.href,
-    minThreads: THREADS,
-    maxThreads: THREADS,
-  })
-  const piscina = new Piscina({
-    filename: TASKS_URL.href,
-    minThreads: THREADS,
-    maxThreads: THREADS,
-  })
-  const check = (out: string[]) => {
-    if (out[n - 1] !== `w${n - 1}!`) throw new Error('wrong result')
-  }
-  const ratios = await scenario(`100,000 tiny CPU tasks on strings, ${THREADS} threads`, [
-    {
-      name: '@bookgen/parallel parallelMap (auto chunks)',
-      run: async () => check(await executor.parallelMap(shout, items)),
-    },
-    {
-      name: `tinypool, ${batches.length} batches (one run() each)`,
-      run: async () =>
-        check(
-          (await Promise.all(batches.map((b) => tinypool.run(b, { name: 'shoutBatch' })))).flat(),
-        ),
-    },
-    {
-      name: `piscina, ${batches.length} batches (one run() each)`,
-      run: async () =>
-        check(
-          (await Promise.all(batches.map((b) => piscina.run(b, { name: 'shoutBatch' })))).flat(),
-        ),
-    },
-  ])
-  await Promise.all([executor.close(), tinypool.destroy(), piscina.close()])
-  const tiny = ratios.get(`tinypool, ${batches.length} batches (one run() each)`) as number
-  const pisc = ratios.get(`piscina, ${batches.length} batches (one run() each)`) as number
+if (want('strings')) {
+  const items = Array.from({ length: 100_000 }, (_, i) => `w${i}`)
+  const r = await tinyScenario(
+    `100,000 tiny CPU tasks on strings, ${THREADS} threads`,
+    items,
+    'shout',
+    (last) => `${last}!`,
+    false,
+  )
   verdict(
     '(note) tiny string tasks vs batched tinypool and piscina',
-    tiny >= 1 && pisc >= 1,
-    `x${tiny.toFixed(2)} / x${pisc.toFixed(2)}`,
+    r.tinypool >= 1 && r.piscina >= 1,
+    `x${r.tinypool.toFixed(2)} / x${r.piscina.toFixed(2)}`,
   )
 }
 
 // 2. 100,000 async closures (I/O-shaped), concurrency 8.
-{
+if (want('closures')) {
   const n = 100_000
   const items = Array.from({ length: n }, (_, i) => i)
   const fn = async (i: number) => i + 1
@@ -237,7 +261,7 @@ function verdict(name: string, ok: boolean, detail: string): void {
 }
 
 // 3. CPU-heavy map vs bare worker_threads split by hand.
-{
+if (want('heavy')) {
   const docs = Array.from(
     { length: 600 },
     (_, i) => `${'Marie Curie radium polonium '.repeat(100)}${i}`,
@@ -269,6 +293,7 @@ function verdict(name: string, ok: boolean, detail: string): void {
       { name: 'bare worker_threads, even split, one message each', run: bare },
     ],
   )
+  messagesPerRun(executor, 1)
   await Promise.all([executor.close(), ...workers.map((w) => w.terminate())])
   const r = ratios.get('bare worker_threads, even split, one message each') as number
   verdict('CPU-heavy map >= 0.95x of bare worker_threads', r >= 0.95, `x${r.toFixed(2)}`)

@@ -32,6 +32,57 @@ export class Samples {
     }
   }
 
+  /** `add(values[k])` for k in `0 .. count - 1`, in one pass. */
+  addMany(values: ArrayLike<number>, count: number): void {
+    const kept = this.#values
+    let n = this.#count
+    let sum = this.#sum
+    let max = this.#max
+    for (let k = 0; k < count; k++, n++) {
+      const value = values[k] as number
+      sum += value
+      if (value > max) max = value
+      if (n < RESERVOIR) kept[n] = value
+      else if (n === this.#next) {
+        kept[Math.floor(Math.random() * RESERVOIR)] = value
+        this.#skip()
+      }
+      if (n === RESERVOIR - 1) {
+        this.#w = 1
+        this.#next = n
+        this.#skip()
+      }
+    }
+    this.#count = n
+    this.#sum = sum
+    this.#max = max
+  }
+
+  /** `add(value)` `count` times; past the reservoir's size, only the kept counts cost anything. */
+  addRepeated(value: number, count: number): void {
+    const kept = this.#values
+    let n = this.#count
+    const end = n + count
+    let sum = this.#sum
+    for (let k = 0; k < count; k++) sum += value
+    this.#sum = sum
+    if (count > 0 && value > this.#max) this.#max = value
+    for (; n < end && n < RESERVOIR; n++) {
+      kept[n] = value
+      if (n === RESERVOIR - 1) {
+        this.#w = 1
+        this.#next = n
+        this.#skip()
+      }
+    }
+    // Every count before #next is skipped, as `add` would.
+    while (n < end && this.#next < end) {
+      kept[Math.floor(Math.random() * RESERVOIR)] = value
+      this.#skip()
+    }
+    this.#count = end
+  }
+
   /** Draws the next kept count (Li's algorithm L). */
   #skip(): void {
     this.#w *= Math.exp(Math.log(random()) / RESERVOIR)
@@ -104,6 +155,15 @@ export class MetricsRecorder {
     else this.#busyInProcess += runMs * weight
   }
 
+  /** Records `count` timed attempts on threads, `runMs[k]` each, all of them waiting `waitMs`. */
+  attempts(runMs: ArrayLike<number>, count: number, waitMs: number): void {
+    this.runTime.addMany(runMs, count)
+    this.waitTime.addRepeated(waitMs, count)
+    let busy = this.#busyThreads
+    for (let k = 0; k < count; k++) busy += runMs[k] as number
+    this.#busyThreads = busy
+  }
+
   message(): void {
     this.#messages++
   }
@@ -112,11 +172,11 @@ export class MetricsRecorder {
     this.#retried++
   }
 
-  settled(outcome: Outcome): void {
-    if (outcome === 'ok') this.#succeeded++
-    else if (outcome === 'failed') this.#failed++
-    else if (outcome === 'timeout') this.#timedOut++
-    else this.#cancelled++
+  settled(outcome: Outcome, count = 1): void {
+    if (outcome === 'ok') this.#succeeded += count
+    else if (outcome === 'failed') this.#failed += count
+    else if (outcome === 'timeout') this.#timedOut += count
+    else this.#cancelled += count
   }
 
   snapshot(): ExecutorMetrics {

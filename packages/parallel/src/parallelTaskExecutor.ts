@@ -167,6 +167,17 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       attemptsOf[i] = attempts
       onResult?.(toResult<Out>(i, success, value, error, ms, attempts, taskIds))
     }
+    if (onResult === undefined) {
+      // Nothing observes a single settlement: a chunk whose tasks all succeeded lands at once.
+      sink.range = (base, count, vals, durs, attemptsOfRun) => {
+        for (let k = 0; k < count; k++) {
+          const i = base + k
+          values[i] = vals[k] as Out
+          durations[i] = durs[k] as number
+          attemptsOf[i] = attemptsOfRun[i] as number
+        }
+      }
+    }
     await this.#run(source, feed, options, true, sink)
     if (firstFailure !== undefined) {
       const all = Array.from({ length: source.n }, (_, i) =>
@@ -286,11 +297,29 @@ export class ParallelTaskExecutor implements AsyncDisposable {
 
   #resultSink<T>(results: TaskResult<T>[], options: RunOptions<T>): Sink {
     const { onResult, taskIds } = options
-    return (i, success, value, error, ms, attempts) => {
+    const sink: Sink = (i, success, value, error, ms, attempts) => {
       const result = toResult<T>(i, success, value, error, ms, attempts, taskIds)
       results[i] = result
       onResult?.(result)
     }
+    if (onResult === undefined) {
+      sink.range = (base, count, values, durations, attempts) => {
+        for (let k = 0; k < count; k++) {
+          const i = base + k
+          const ms = durations[k] as number
+          results[i] = toResult<T>(
+            i,
+            true,
+            values[k],
+            undefined,
+            ms,
+            attempts[i] as number,
+            taskIds,
+          )
+        }
+      }
+    }
+    return sink
   }
 
   #stream<T>(

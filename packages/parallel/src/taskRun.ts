@@ -40,14 +40,28 @@ export interface RunFeed {
 }
 
 /** Receives every settled task exactly once. */
-export type Sink = (
-  i: number,
-  success: boolean,
-  value: unknown,
-  error: unknown,
-  durationMs: number,
-  attempts: number,
-) => void
+export interface Sink {
+  (
+    i: number,
+    success: boolean,
+    value: unknown,
+    error: unknown,
+    durationMs: number,
+    attempts: number,
+  ): void
+  /**
+   * Optional bulk form, for a sink that runs no user code: tasks `base .. base + count - 1` all
+   * succeeded, task `base + k` with `values[k]` in `durationsMs[k]` ms after `attempts[base + k]`
+   * attempts. Both `values` and `durationsMs` are read during the call only.
+   */
+  range?: (
+    base: number,
+    count: number,
+    values: ArrayLike<unknown>,
+    durationsMs: ArrayLike<number>,
+    attempts: Uint16Array,
+  ) => void
+}
 
 /** Resolved settings of one run. */
 export interface RunConfig {
@@ -341,6 +355,40 @@ export class TaskRun {
   cancelItem(i: number): void {
     const reason = this.#ctrl.signal.reason ?? cancelled(undefined)
     this.#settle(i, false, undefined, reason, 0, 'cancelled')
+  }
+
+  /**
+   * Settles tasks `base .. base + count - 1`, every one a success of a chunk sent at `sentAt`
+   * (`performance.now()`), in one pass: what `count` calls of `settle` would do when the sink has
+   * a bulk form and nothing else observes a single settlement (no channel subscriber, no retry
+   * timing). Returns false, having done nothing, when that does not hold or a task of the range
+   * is not running: the caller then settles them one by one.
+   */
+  settleRange(
+    base: number,
+    count: number,
+    values: ArrayLike<unknown>,
+    durationsMs: ArrayLike<number>,
+    sentAt: number,
+  ): boolean {
+    const bulk = this.#sink.range
+    if (bulk === undefined || this.#readyAt !== undefined || taskChannel.hasSubscribers)
+      return false
+    const status = this.status
+    const end = base + count
+    for (let i = base; i < end; i++) if (status[i] !== RUNNING) return false
+    const { metrics, consumeOnSettle, feed } = this.config
+    metrics.attempts(durationsMs, count, sentAt - this.#runStart)
+    metrics.settled('ok', count)
+    status.fill(SETTLED, base, end)
+    this.#settled += count
+    if (consumeOnSettle) this.#consumed += count
+    bulk(base, count, values, durationsMs, this.attempts)
+    const release = this.source.release
+    if (release !== undefined) for (let i = base; i < end; i++) release.call(this.source, i)
+    if (this.#settled === this.#n && this.#maybeFinish()) return true
+    if (consumeOnSettle && feed !== undefined) this.#fill()
+    return true
   }
 
   /** Settles task `i` once; later calls for the same task are ignored. */

@@ -11,6 +11,7 @@ import type { TaskQueue, Tinypool } from 'tinypool'
 import type { WorkerTask } from './defineWorkerTask.js'
 import { loadTimeoutError, ParallelError } from './parallelError.js'
 import {
+  cellText,
   cellValue,
   clock,
   createProgress,
@@ -18,6 +19,7 @@ import {
   IN_JOURNAL,
   itemViews,
   LOADING,
+  NUMBER,
   QUEUED,
   readProgress,
   resetProgress,
@@ -352,21 +354,29 @@ class ThreadChunk implements ChunkHandle {
     }
     const { durations, failed, kinds, values: cellValues, chars } = this.#views
     const listener = this.#listener
-    let j = 0
-    for (let k = 0; k < ran; k++) {
-      if (this.#ended) {
-        port?.close()
-        return
+    const text = reply.chars === undefined ? undefined : cellText(chars, reply.chars)
+    if (listener.items !== undefined && reply.failures === 0 && ran > 0) {
+      // Every item succeeded: settled in one call.
+      this.#received = ran
+      listener.items(ran, successValues(this.#views, ran, values, text), durations)
+    } else {
+      let j = 0
+      for (let k = 0; k < ran; k++) {
+        if (this.#ended) {
+          port?.close()
+          return
+        }
+        this.#received++
+        const kind = kinds[k] as number
+        if (kind !== IN_JOURNAL) {
+          const value = cellValue(kind, cellValues, k, chars, text)
+          listener.item(k, true, value, durations[k] as number)
+          continue
+        }
+        const value = values[j++]
+        const ok = failed[k] !== 1
+        listener.item(k, ok, ok ? value : this.#itemError(value), durations[k] as number)
       }
-      this.#received++
-      const kind = kinds[k] as number
-      if (kind !== IN_JOURNAL) {
-        listener.item(k, true, cellValue(kind, cellValues, k, chars), durations[k] as number)
-        continue
-      }
-      const value = values[j++]
-      const ok = failed[k] !== 1
-      listener.item(k, ok, ok ? value : this.#itemError(value), durations[k] as number)
     }
     this.#ended = true
     this.#unwatch()
@@ -467,6 +477,29 @@ class ThreadChunk implements ChunkHandle {
           : { kind: 'crash', cause: error, durationMs },
     })
   }
+}
+
+/**
+ * The values of the first `ran` items of a chunk that all succeeded: the cell's own numbers when
+ * every one is a number, else one array of cell values and replied ones, in item order.
+ */
+function successValues(
+  views: ReturnType<typeof itemViews>,
+  ran: number,
+  replied: unknown[],
+  text: string | undefined,
+): ArrayLike<unknown> {
+  const { kinds, values, chars } = views
+  let k = 0
+  while (k < ran && kinds[k] === NUMBER) k++
+  if (k === ran) return values
+  const out: unknown[] = []
+  let j = 0
+  for (k = 0; k < ran; k++) {
+    const kind = kinds[k] as number
+    out.push(kind === IN_JOURNAL ? replied[j++] : cellValue(kind, values, k, chars, text))
+  }
+  return out
 }
 
 /**

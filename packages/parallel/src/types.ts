@@ -102,7 +102,7 @@ export interface ExecutorOptions {
   maxRetryDelay?: number
   /**
    * Worker tasks per message to a thread: `'auto'` sizes chunks from measured run times
-   * (about 8 ms of work per message), or a fixed positive integer.
+   * (about 16 ms of work per message), or a fixed positive integer.
    * @default 'auto'
    */
   chunkSize?: number | 'auto'
@@ -239,6 +239,12 @@ export interface ChunkEnd {
 export interface ChunkListener {
   /** Item `k` finished (`value` is its result, or what it threw): in item order, once each. */
   item(k: number, success: boolean, value: unknown, durationMs: number): void
+  /**
+   * Items `0 .. count - 1` all succeeded, `values[k]` in `durationsMs[k]` ms: the same as `count`
+   * successful `item()` calls, in one. A backend may call it instead, only before any `item()`
+   * call of the chunk; both arrays are read during the call only.
+   */
+  items?(count: number, values: ArrayLike<unknown>, durationsMs: ArrayLike<number>): void
   /** Called once, after the last `item()`. Items after `completed` (and `lost`) never started. */
   end(end: ChunkEnd): void
 }

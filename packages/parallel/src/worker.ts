@@ -149,6 +149,10 @@ async function probe(message: ProbeMessage): Promise<ProbeReply> {
 export interface ChunkReply {
   ran: number
   values?: unknown[]
+  /** How many of the items that ran failed (their failed flag is set). */
+  failures?: number
+  /** Characters of the cell holding short string results (`cellText` reads them at once). */
+  chars?: number
   /** The chunk's port, when nothing was posted on it (the main thread reuses the pair). */
   port?: MessagePort
 }
@@ -179,6 +183,7 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
   let journalOnly = false
   // Next free character of the cell (short string results are kept there, not posted).
   let charAt = 0
+  let failures = 0
   // One clock reading per item: each item's end is the next one's start.
   let start = performance.now()
   let i = 0
@@ -220,18 +225,19 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
       }
     }
     const posted = ok ? postValue(port, failed, i, value) : postError(port, failed, i, value)
+    if (failed[i] === 1) failures++
     if (posted === MOVED) journalOnly = true
     else values.push(posted)
   }
   if (journalOnly) return { ran: i }
   // Nothing was posted on the port: it goes back with the reply, for the next chunk.
-  if (values.length === 0) return withPort(i, port)
-  return { ran: i, values }
+  if (values.length === 0) return withPort(i, port, charAt)
+  return { ran: i, values, failures, chars: charAt }
 }
 
 /** A reply that moves the chunk's (empty) port back to the main thread. */
-function withPort(ran: number, port: MessagePort): ChunkReply {
-  const reply: ChunkReply = { ran, values: [], port }
+function withPort(ran: number, port: MessagePort, chars: number): ChunkReply {
+  const reply: ChunkReply = { ran, values: [], failures: 0, chars, port }
   const movable = { [kTransferable]: [port], [kValue]: reply }
   markMovable(movable)
   return movable as unknown as ChunkReply

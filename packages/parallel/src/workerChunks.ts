@@ -16,10 +16,18 @@ const MAX_RESENDS = 3
 
 /**
  * Wall-clock work per message to a worker when chunks are sized automatically. Each message costs
- * the thread a fixed ~0.1-0.2 ms (tinypool reads process.memoryUsage() per task, plus the round
- * trip): at 4 ms that was ~4% behind a bare 2-thread split on CPU-heavy maps, at 8 ms ~1%.
+ * the thread a fixed ~0.1-0.2 ms on a quiet machine (tinypool reads process.memoryUsage() per
+ * task, plus the round trip with the main thread), far more when the main thread has to wait for
+ * a core: fewer, longer messages keep a CPU-heavy map close to a bare split.
  */
-const TARGET_CHUNK_MS = 8
+const TARGET_CHUNK_MS = 16
+
+/**
+ * Near the end of a run a chunk takes this share of the items not sent yet per slot (guided
+ * self-scheduling, halved so that one slow thread cannot hold a large share): the threads finish
+ * together, in a few messages rather than a long geometric tail.
+ */
+const TAIL_SHARE = 2
 
 /**
  * Smallest automatic chunk, in wall-clock work: near the end of a run chunks shrink so that the
@@ -242,7 +250,7 @@ export class WorkerChunks {
     const perItem = Math.max(avg, 1e-5)
     const ideal = Math.max(1, Math.round(TARGET_CHUNK_MS / perItem))
     const least = Math.max(1, Math.round(MIN_CHUNK_MS / perItem))
-    const share = Math.ceil(this.#remaining / (this.#backend.concurrency * 4))
+    const share = Math.ceil(this.#remaining / (this.#backend.concurrency * TAIL_SHARE))
     return Math.min(ideal, Math.max(least, share))
   }
 
@@ -336,6 +344,17 @@ export class WorkerChunks {
       item: (k, success, value, ms) => {
         reported += ms
         this.#item(chunk, k, success, value, ms)
+      },
+      items: (count, values, durations) => {
+        for (let k = 0; k < count; k++) reported += durations[k] as number
+        if (
+          chunk.indices === undefined &&
+          run.settleRange(chunk.base, count, values, durations, chunk.start)
+        )
+          return
+        for (let k = 0; k < count; k++) {
+          this.#item(chunk, k, true, values[k], durations[k] as number)
+        }
       },
       end: (end) => {
         this.#chunks.delete(chunk)
