@@ -2,6 +2,12 @@ import { performance } from 'node:perf_hooks'
 import type { Redis } from 'ioredis'
 
 /**
+ * Most keys in one MGET: a bigger batch is split, so one command does not hold the server (or
+ * other clients' replies) for long.
+ */
+const MAX_BATCH = 1000
+
+/**
  * What a batch settles to: the replies in the order the keys joined (a string or Buffer, `null`
  * for nothing, or the error of that one key), or the error of the whole batch (its deadline passed,
  * the client failed). Settling never rejects.
@@ -109,13 +115,13 @@ export class BatchedReads {
 
   /**
    * Adds a read of `fullKey` to the batch of this tick (starting one when there is none, or when
-   * the open one is 1 ms old) and returns it; the call's reply is at index `keys.length - 1` as it
+   * the open one is 1 ms old or full) and returns it; the call's reply is at index `keys.length - 1` as it
    * is right after this call.
    */
   join(fullKey: string): ReadBatch {
     let batch = this.#open
     const now = performance.now()
-    if (batch === undefined || now - batch.startedAt >= 1) {
+    if (batch === undefined || now - batch.startedAt >= 1 || batch.keys.length === MAX_BATCH) {
       batch = new ReadBatch(this, now, this.timeoutMs)
       this.#open = batch
       process.nextTick(flush, this, batch)

@@ -114,6 +114,36 @@ describe('commands sent to Redis', () => {
     }
   })
 
+  it('sends the gets of a big tick as MGETs of at most 1,000 keys', async () => {
+    const cache = new RedisCache({
+      url: server.url,
+      namespace: testNamespace('monitor-big'),
+      ...STEADY,
+    })
+    const n = 2500
+    try {
+      await cache.setMany(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])), 60)
+      let values: unknown[] = []
+      const commands = await commandsOf(async () => {
+        values = await Promise.all(Array.from({ length: n }, (_, i) => cache.get(`k${i}`)))
+      })
+      expect(values).toEqual(Array.from({ length: n }, (_, i) => i))
+      // A batch also ends after 1 ms: on a slow machine there may be more, smaller ones (a batch
+      // of one key goes as GET).
+      expect(commands.length).toBeGreaterThanOrEqual(3)
+      for (const [name, ...keys] of commands) {
+        expect(name).toBe(keys.length === 1 ? 'get' : 'mget')
+        expect(keys.length).toBeLessThanOrEqual(1000)
+      }
+      expect(commands.flatMap((c) => c.slice(1))).toEqual(
+        Array.from({ length: n }, (_, i) => `${cache.namespace}:k${i}`),
+      )
+    } finally {
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
   it('TieredCache.getMany asks Redis only for what memory lacks, in one MGET (and PTTLs)', async () => {
     const tiered = new TieredCache({
       remote: new RedisCache({
