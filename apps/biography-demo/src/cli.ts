@@ -4,7 +4,13 @@ import { rmSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type CliArgs, parseCliArgs, serviceUrls, usage } from './cliArgs.js'
+import {
+  assertWorkersHaveRedis,
+  type CliArgs,
+  parseCliArgs,
+  serviceUrls,
+  usage,
+} from './cliArgs.js'
 import { compareRuns, renderTable, verdictLine } from './comparison.js'
 import { CorpusServer } from './corpus/corpusServer.js'
 import { figures } from './corpus/figures.js'
@@ -15,12 +21,16 @@ import { defaultFetchPolicy } from './pageFetcher.js'
 import { progressEnabled } from './progress.js'
 import { redisPing } from './redisPing.js'
 import type { RunResult, Variant } from './runTypes.js'
-import type { RunConfig } from './variantRunner.js'
+import type { DistributedConfig, RunConfig } from './variantRunner.js'
+import { WorkerFleet } from './workerFleet.js'
 
 const memoryNoteCompare =
   'Peak memory: each comparison runs in fresh child processes (naive in one; optimized cold then warm in another, so the warm run finds the cold run’s cache). The profiler resets the kernel RSS high-water mark (VmHWM) when each profile starts, so each peak covers that run only; the warm peak also holds what the cold run left behind.'
 const memoryNoteSingle =
   'Peak memory: one optimized run in this process; the profiler resets the kernel RSS high-water mark (VmHWM) when the profile starts.'
+
+const memoryNoteDistributed =
+  ' The distributed run has a child process of its own; the memory of its bookgen-worker processes is not part of its peak.'
 
 async function main(argv: readonly string[]): Promise<number> {
   let args: CliArgs | undefined
@@ -38,13 +48,14 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(args: CliArgs): Promise<number> {
+  const { redisUrl, databaseUrl } = serviceUrls(process.env)
+  assertWorkersHaveRedis(args.workers, { redisUrl })
   // The database drivers, PGlite and the four packages load only for a run (`--help` and bad
   // arguments answer without them).
   const { prepareDatabase, removeTemporaryData, resolveDatabaseTarget } = await import(
     './db/database.js'
   )
   const { defaultParallelism, runVariants } = await import('./variantRunner.js')
-  const { redisUrl, databaseUrl } = serviceUrls(process.env)
   const log = (line: string) => {
     if (!args.quiet) process.stdout.write(`${line}\n`)
   }
@@ -57,15 +68,15 @@ async function run(args: CliArgs): Promise<number> {
     schema: args.dbSchema,
   })
   let committed = false
-  // Ctrl-C or a TERM: stop the child runs and leave nothing half-written behind.
+  // Ctrl-C or a TERM: stop the child runs and the workers, and leave nothing half-written behind.
   const onSignal = (signal: NodeJS.Signals) => {
-    for (const child of children) child.kill('SIGTERM')
+    stopChildren()
     if (!committed) output.discardSync()
     if (target.kind === 'pglite' && target.temporary) {
       rmSync(target.dataDir, { recursive: true, force: true })
     }
     process.stderr.write(`\ninterrupted (${signal}): nothing was written to ${output.path}\n`)
-    process.exit(130)
+    void WorkerFleet.stopAll(5000).finally(() => process.exit(130))
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
@@ -93,7 +104,7 @@ async function run(args: CliArgs): Promise<number> {
       `corpus server on ${baseUrl} · ${args.figures.map((f) => `${f.name} (${server.sourceCount(f)} sources)`).join(', ')}`,
     )
 
-    const config = (variants: Variant[]): RunConfig => ({
+    const config = (variants: Variant[], distributed?: DistributedConfig): RunConfig => ({
       corpusBaseUrl: baseUrl,
       figures: args.figures.map((f) => f.slug),
       variants,
@@ -105,23 +116,39 @@ async function run(args: CliArgs): Promise<number> {
       quiet: args.quiet,
       ...defaultParallelism(),
       fetchPolicy: { ...defaultFetchPolicy, idleTimeoutMs: args.fetchTimeoutMs },
+      ...(distributed ? { distributed } : {}),
     })
     const runs: RunResult[] = []
+    const childRuns = (args.compare ? 2 : 0) + (args.workers !== undefined ? 1 : 0)
     if (args.compare) {
-      log('running naive (child process 1/2) …')
+      log(`running naive (child process 1/${childRuns}) …`)
       runs.push(...(await runInChild(config(['naive']), args.debug)))
-      log('running optimized cold, then warm (child process 2/2) …')
+      log(`running optimized cold, then warm (child process 2/${childRuns}) …`)
       runs.push(...(await runInChild(config(['optimized-cold', 'optimized-warm']), args.debug)))
     } else {
       log('running optimized …')
       runs.push(...(await runVariants(config(['optimized-cold']))))
+    }
+    if (args.workers !== undefined && redisUrl) {
+      const { runDistributed } = await import('./distributedRun.js')
+      runs.push(
+        await runDistributed({
+          workers: args.workers,
+          redisUrl,
+          namespace: args.cacheNamespace,
+          log,
+          onWorkerLine: args.debug ? (line) => process.stderr.write(`${line}\n`) : undefined,
+          runChild: (distributed) => runInChild(config(['distributed'], distributed), args.debug),
+          stopChild: stopChildren,
+        }),
+      )
     }
 
     const { comparison, targets } = compareRuns(runs)
     process.stdout.write(`\n${renderTable(runs, targets)}\n\n`)
     const generatedAt = new Date().toISOString()
     const backends = { cache: cacheLabel, database: database.label }
-    const memoryMeasurement = args.compare ? memoryNoteCompare : memoryNoteSingle
+    const memoryMeasurement = `${args.compare ? memoryNoteCompare : memoryNoteSingle}${args.workers === undefined ? '' : memoryNoteDistributed}`
     const metrics = {
       version: 1,
       generatedAt,
@@ -176,7 +203,12 @@ async function run(args: CliArgs): Promise<number> {
 
 const children = new Set<ChildProcess>()
 
-const variants: readonly Variant[] = ['naive', 'optimized-cold', 'optimized-warm']
+/** Stops the child runs now (SIGTERM). */
+function stopChildren(): void {
+  for (const child of children) child.kill('SIGTERM')
+}
+
+const variants: readonly Variant[] = ['naive', 'optimized-cold', 'optimized-warm', 'distributed']
 
 /** Whether a file name is one the demo writes (so an earlier run's copy may be replaced). */
 function isDemoOutput(name: string): boolean {

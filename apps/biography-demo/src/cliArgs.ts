@@ -21,6 +21,11 @@ export interface CliArgs {
   corpusLatency: number
   /** Transient faults per page of the corpus server (`--corpus-faults`). */
   corpusFaults: number
+  /**
+   * `bookgen-worker` processes of the distributed run (`--workers`); undefined: no distributed
+   * run.
+   */
+  workers: number | undefined
   /** Internal: run variants in this child process; the config arrives over IPC. */
   internalRun: boolean
 }
@@ -58,6 +63,9 @@ Options:
   --cache-namespace <ns>   Redis key namespace used with REDIS_URL (default: bookgen-demo)
   --fetch-timeout <ms>     A page fetch attempt that receives nothing for this long is retried
                            (default: 10000; doubled on each retry, 3 attempts; 5xx, resets too)
+  --workers <n>            Also run the optimized pipeline distributed: start n bookgen-worker
+                           processes and send the validations and embeddings to them through a
+                           BullMQ queue on Redis (needs REDIS_URL); reported next to the local run
   --quiet                  No progress bars or step messages
   --debug                  Print stack traces on errors
   -h, --help               Show this help
@@ -73,8 +81,9 @@ Environment:
 
 Figures: ${figures.map((f) => f.name).join(', ')}
 
-Exit codes: 0 ok, 1 run failed, 2 bad arguments or unknown figure, 3 output folder not writable,
-4 Redis or PostgreSQL unreachable, 5 the variants wrote different biographies (not comparable).`
+Exit codes: 0 ok, 1 run failed (or a worker process failed), 2 bad arguments or unknown figure
+(or --workers without REDIS_URL), 3 output folder not writable, 4 Redis or PostgreSQL
+unreachable, 5 the variants wrote different biographies (not comparable).`
 
 /** Parses and validates argv (without the node and script entries). */
 export function parseCliArgs(
@@ -155,8 +164,32 @@ export function parseCliArgs(
       min: 0,
       form: 'an integer >= 0, e.g. 1',
     }),
+    workers:
+      values.workers === undefined
+        ? undefined
+        : numberOption(values.workers, '--workers', {
+            fallback: 0,
+            integer: true,
+            min: 1,
+            form: 'a positive integer of worker processes, e.g. 3',
+          }),
     internalRun: values['internal-run'] === true,
   }
+}
+
+/**
+ * `--workers` sends tasks through a BullMQ queue, which lives in Redis: without `REDIS_URL` (the
+ * embedded defaults) there is none, and the CLI stops before anything runs.
+ */
+export function assertWorkersHaveRedis(
+  workers: number | undefined,
+  urls: { redisUrl?: string },
+): void {
+  if (workers === undefined || urls.redisUrl !== undefined) return
+  throw new DemoError(
+    DemoErrorCode.REDIS_REQUIRED,
+    `--workers ${workers} needs Redis: the distributed run sends its tasks to the bookgen-worker processes through a BullMQ queue, and the embedded defaults have no Redis. Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379 npm run demo -- --workers ${workers}`,
+  )
 }
 
 function numberOption(
@@ -240,6 +273,7 @@ function parse(argv: readonly string[]) {
       'fetch-timeout': { type: 'string' },
       'corpus-latency': { type: 'string' },
       'corpus-faults': { type: 'string' },
+      workers: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       debug: { type: 'boolean' },
       'internal-run': { type: 'boolean' },

@@ -1,4 +1,4 @@
-import type { RunResult, Variant } from './runTypes.js'
+import type { DistributedStats, RunResult, Variant } from './runTypes.js'
 
 /** One original target, measured. `met` is null when this run could not measure it. */
 export interface TargetCheck {
@@ -31,6 +31,22 @@ export interface Comparison {
   outputsIdentical: boolean
   /** How the biographies differ from the reference run's (naive when present), one line each. */
   differences: string[]
+  /** The distributed run next to the local optimized cold run (`--workers`); null without one. */
+  distributed: DistributedComparison | null
+}
+
+/** The distributed run (`--workers`) against the local run of the same pipeline. */
+export interface DistributedComparison {
+  /** The local run it is compared with: `optimized-cold` (both start from an empty cache). */
+  local: Variant
+  /** Local duration / distributed duration (above 1: the distributed run was faster); null when the results differ. */
+  speedup: number | null
+  /** The distributed run wrote exactly the local run's biographies (sources, chapters, Markdown bytes). */
+  resultsIdentical: boolean
+  /** Tasks the distributed run sent to the workers (cache misses). */
+  tasksSent: number
+  /** Task executions the workers tallied, summed over the workers (at least `tasksSent`). */
+  tasksRun: number
 }
 
 const GiB = 1024 ** 3
@@ -58,6 +74,7 @@ export function compareRuns(runs: readonly RunResult[]): {
     validationSpeedup: ratio(naive?.stages.validate, cold?.stages.validate),
     outputsIdentical: comparable,
     differences,
+    distributed: compareDistributed(runs),
   }
   // A ratio that is missing because the outputs differ is a failure, not "not measured".
   const unequal = !comparable && naive !== undefined
@@ -149,7 +166,71 @@ export function compareRuns(runs: readonly RunResult[]): {
         : null,
     },
   ]
+  if (comparison.distributed) {
+    const { resultsIdentical, local } = comparison.distributed
+    targets.push({
+      id: 'distributed-identical',
+      label: `Distributed run writes what ${local} writes`,
+      target: 'identical',
+      measured: resultsIdentical ? 'identical' : notComparable,
+      met: resultsIdentical,
+    })
+  }
   return { comparison, targets }
+}
+
+/** The distributed run against the local optimized cold run, when both ran. */
+export function compareDistributed(runs: readonly RunResult[]): DistributedComparison | null {
+  const remote = runs.find((r) => r.variant === 'distributed')
+  const local = runs.find((r) => r.variant === 'optimized-cold')
+  if (!remote?.distributed || !local) return null
+  const resultsIdentical = compareOutputs([local, remote]).length === 0
+  return {
+    local: local.variant,
+    speedup:
+      resultsIdentical && remote.durationMs > 0 ? local.durationMs / remote.durationMs : null,
+    resultsIdentical,
+    tasksSent: remote.distributed.sent.total,
+    tasksRun: remote.distributed.perWorker.reduce((n, w) => n + w.total, 0),
+  }
+}
+
+/**
+ * The terminal's distributed block: the distributed run next to the local one (duration, the
+ * two stages that went to the workers), the tasks sent, how many each worker ran, and whether
+ * the results are identical. Undefined without a distributed run.
+ */
+export function renderDistributed(runs: readonly RunResult[]): string | undefined {
+  const remote = runs.find((r) => r.variant === 'distributed')
+  const local = runs.find((r) => r.variant === 'optimized-cold')
+  const d = remote?.distributed
+  const c = compareDistributed(runs)
+  if (!remote || !d || !local || !c) return undefined
+  const speed = c.speedup === null ? '' : ` (${c.speedup.toFixed(2)}× local)`
+  return table([
+    [
+      'distributed vs local',
+      `${local.variant} (local)`,
+      `distributed (${d.workers} worker${d.workers === 1 ? '' : 's'} × ${d.threadsPerWorker} threads)`,
+    ],
+    ['duration', fmtMs(local.durationMs), `${fmtMs(remote.durationMs)}${speed}`],
+    ['validation stage', fmtMs(local.stages.validate), fmtMs(remote.stages.validate)],
+    ['embedding stage', fmtMs(local.stages.embed), fmtMs(remote.stages.embed)],
+    ['tasks sent to workers', '–', describeSent(d)],
+    ['tasks per worker', '–', describePerWorker(d)],
+    ['results identical', '–', c.resultsIdentical ? 'yes' : 'NO'],
+  ]).join('\n')
+}
+
+/** "262 (212 validations, 50 embeddings)". */
+export function describeSent(d: DistributedStats): string {
+  return `${d.sent.total} (${d.sent.validations} validations, ${d.sent.embeddings} embeddings)`
+}
+
+/** "pid 4711: 90 · pid 4712: 88 (sum 178)". */
+export function describePerWorker(d: DistributedStats): string {
+  const sum = d.perWorker.reduce((n, w) => n + w.total, 0)
+  return `${d.perWorker.map((w) => `pid ${w.pid}: ${w.total}`).join(' · ')} (sum ${sum})`
 }
 
 const notComparable = 'not comparable (outputs differ)'
@@ -207,7 +288,7 @@ export function verdictLine(comparison: Comparison): string | undefined {
   return `✗ OUTPUTS DIFFER: the variants did not write the same biography (${comparison.differences.length} difference${comparison.differences.length === 1 ? '' : 's'}); speed-ups and memory savings are not comparable.`
 }
 
-/** The terminal table: one column per run, then the targets. */
+/** The terminal table: one column per run, the distributed run next to the local one, then the targets. */
 export function renderTable(runs: readonly RunResult[], targets: readonly TargetCheck[]): string {
   const naive = runs.find((r) => r.variant === 'naive')
   const comparable = compareOutputs(runs).length === 0
@@ -261,6 +342,8 @@ export function renderTable(runs: readonly RunResult[], targets: readonly Target
     ['embeddings computed', ...runs.map((r) => `${r.embeddings.computed}/${r.embeddings.total}`)],
   ]
   const lines = [...table([header, ...rows]), '']
+  const distributed = renderDistributed(runs)
+  if (distributed !== undefined) lines.push(distributed, '')
   lines.push(
     ...table([
       ['target', 'goal', 'measured', 'met'],

@@ -3,9 +3,13 @@ export const DemoErrorCode = {
   BAD_ARGUMENT: 'BAD_ARGUMENT',
   UNKNOWN_CHARACTER: 'UNKNOWN_CHARACTER',
   OUTPUT_NOT_WRITABLE: 'OUTPUT_NOT_WRITABLE',
+  /** `--workers` was given without a Redis server (`REDIS_URL`) for the queue. */
+  REDIS_REQUIRED: 'REDIS_REQUIRED',
   REDIS_UNREACHABLE: 'REDIS_UNREACHABLE',
   DATABASE_UNREACHABLE: 'DATABASE_UNREACHABLE',
   RUN_FAILED: 'RUN_FAILED',
+  /** A `bookgen-worker` process of `--workers` did not start, exited early or did not answer in time. */
+  WORKER_FAILED: 'WORKER_FAILED',
   OUTPUTS_DIFFER: 'OUTPUTS_DIFFER',
 } as const
 
@@ -27,6 +31,7 @@ export function exitCodeFor(code: DemoErrorCode): number {
   switch (code) {
     case DemoErrorCode.BAD_ARGUMENT:
     case DemoErrorCode.UNKNOWN_CHARACTER:
+    case DemoErrorCode.REDIS_REQUIRED:
       return 2
     case DemoErrorCode.OUTPUT_NOT_WRITABLE:
       return 3

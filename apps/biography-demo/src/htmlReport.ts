@@ -1,4 +1,4 @@
-import { type Comparison, fmtBytes, fmtMs, type TargetCheck } from './comparison.js'
+import { type Comparison, describeSent, fmtBytes, fmtMs, type TargetCheck } from './comparison.js'
 import type { RunResult, StageTimes } from './runTypes.js'
 
 /** What the HTML report shows. */
@@ -15,6 +15,7 @@ const colors: Record<string, string> = {
   naive: '#c0504d',
   'optimized-cold': '#4f81bd',
   'optimized-warm': '#9bbb59',
+  distributed: '#e377c2',
 }
 const stageColors: Record<keyof StageTimes, string> = {
   search: '#8064a2',
@@ -126,6 +127,7 @@ tr.met td:last-child { color: #2e7d32; font-weight: 600; } tr.missed td:last-chi
 <tbody>
 ${targetRows}
 </tbody></table>
+${distributedSection(runs, input.comparison)}
 <h2>Charts</h2>
 <div class="charts">
 ${charts.join('\n')}
@@ -140,6 +142,34 @@ ${input.comparison.differences.length > 0 ? `<ul id="differences">${input.compar
 </body>
 </html>
 `
+}
+
+/** The distributed run next to the local one, with the tasks each worker ran (empty without one). */
+function distributedSection(runs: readonly RunResult[], comparison: Comparison): string {
+  const remote = runs.find((r) => r.variant === 'distributed')
+  const local = runs.find((r) => r.variant === comparison.distributed?.local)
+  const d = remote?.distributed
+  if (!remote || !d || !local || !comparison.distributed) return ''
+  const row = (label: string, a: string, b: string) =>
+    `<tr><td>${esc(label)}</td><td>${esc(a)}</td><td>${esc(b)}</td></tr>`
+  const workers = d.perWorker
+    .map(
+      (w) =>
+        `<li>pid ${w.pid}: ${w.total} (${w.validations} validations, ${w.embeddings} embeddings)</li>`,
+    )
+    .join('')
+  const speedup = comparison.distributed.speedup
+  return `<h2>Distributed run</h2>
+<table id="distributed"><thead><tr><th></th><th>${esc(local.variant)} (local)</th><th>distributed: ${d.workers} bookgen-worker process${d.workers === 1 ? '' : 'es'} × ${d.threadsPerWorker} threads</th></tr></thead>
+<tbody>
+${row('duration', fmtMs(local.durationMs), `${fmtMs(remote.durationMs)}${speedup === null ? '' : ` (${speedup.toFixed(2)}× local)`}`)}
+${row('validation stage', fmtMs(local.stages.validate), fmtMs(remote.stages.validate))}
+${row('embedding stage', fmtMs(local.stages.embed), fmtMs(remote.stages.embed))}
+${row('tasks sent to workers', '–', describeSent(d))}
+<tr><td>tasks per worker</td><td>–</td><td><ul class="workers">${workers}</ul></td></tr>
+${row('results identical', '–', comparison.distributed.resultsIdentical ? 'yes' : 'no')}
+</tbody></table>
+<p class="note">Queue ${esc(d.queue)}; workers ready in ${fmtMs(d.readyMs)}. Only cache misses are sent; each worker's task module appends one line per completed task to a file per worker thread, read once the workers stopped (execution is at least once: a task re-run after its worker died counts twice).</p>`
 }
 
 interface Bar {

@@ -1,5 +1,30 @@
-/** How a run does its work. */
-export type Variant = 'naive' | 'optimized-cold' | 'optimized-warm'
+/**
+ * How a run does its work. `distributed` is the optimized pipeline on a cold cache with its
+ * validations and embeddings sent to `bookgen-worker` processes (`--workers`).
+ */
+export type Variant = 'naive' | 'optimized-cold' | 'optimized-warm' | 'distributed'
+
+/** What the distributed run sent to its worker processes, and which of them ran it. */
+export interface DistributedStats {
+  /** `bookgen-worker` processes started (`--workers`). */
+  workers: number
+  /** Worker threads of each process (`bookgen-worker --threads`). */
+  threadsPerWorker: number
+  /** The run's BullMQ queue (removed from Redis afterwards). */
+  queue: string
+  /** Tasks the caller sent: cache misses only (hits never leave the caller). */
+  sent: { validations: number; embeddings: number; total: number }
+  /**
+   * Task executions by worker process, counted by the workers' task modules (one line per
+   * execution in a file per worker thread, read after the workers stopped). Execution is at
+   * least once: a task re-run after its worker died is counted by both workers.
+   */
+  perWorker: { pid: number; validations: number; embeddings: number; total: number }[]
+  /** Milliseconds from spawning the workers until every one printed `ready`. */
+  readyMs: number
+  /** Exit code (or signal) of each worker after SIGTERM, in `perWorker` order. */
+  exits: (number | string)[]
+}
 
 /** Wall time of each stage of a run, milliseconds (summed over figures). */
 export interface StageTimes {
@@ -108,6 +133,8 @@ export interface RunResult {
   }[]
   /** Full profiler metrics (`profile.toJSON()`). */
   profile: Record<string, unknown>
+  /** The distributed run's workers and tasks (only on the `distributed` variant). */
+  distributed?: DistributedStats
 }
 
 /** Emptied stage times. */

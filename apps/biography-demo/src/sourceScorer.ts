@@ -42,7 +42,10 @@ const sensational = /\b(shocking|secret|incredible|you won’t believe|hidden)\b
  * Scores a fetched page: reachability, domain credibility, and content checks (the figure is
  * named, enough text, title/author/date present, no clickbait).
  */
-export function scoreSource(figure: Figure, page: FetchedPage): SourceScore {
+export function scoreSource(
+  figure: Pick<Figure, 'name' | 'surname'>,
+  page: Omit<FetchedPage, 'html'>,
+): SourceScore {
   const reasons: string[] = []
   const domain = new URL(page.url).hostname
   const credibility = domainCredibility[domain] ?? unknownCredibility

@@ -13,7 +13,7 @@ import type { FetchPolicy } from './pageFetcher.js'
 import { Progress } from './progress.js'
 import type { RunContext, RunCounters } from './runContext.js'
 import { emptyStages, type RunResult, type Variant } from './runTypes.js'
-import { termVectorTask } from './stages/embed.js'
+import { termVectorTask } from './workerTasks.js'
 
 /** What a process running variants needs (sent by the CLI to its child processes). */
 export interface RunConfig {
@@ -37,6 +37,20 @@ export interface RunConfig {
   concurrency: number
   /** Deadlines and retries of page fetches. */
   fetchPolicy: FetchPolicy
+  /** Where the `distributed` variant sends its tasks (required when it runs). */
+  distributed?: DistributedConfig
+}
+
+/** The queue and the workers behind it, for the `distributed` variant. */
+export interface DistributedConfig {
+  /** The run's BullMQ queue, served by the `bookgen-worker` processes. */
+  queue: string
+  /** Worker processes serving it. */
+  workers: number
+  /** Worker threads of each. */
+  threadsPerWorker: number
+  /** Chunks (jobs) in flight at once: the `bullmqBackend` concurrency. */
+  concurrency: number
 }
 
 /** Default worker threads and validation concurrency for this machine. */
@@ -56,19 +70,27 @@ export async function runVariants(config: RunConfig): Promise<RunResult[]> {
     threads: config.threads,
   })
   const parallelizer = new ValidationParallelizer({ maxWorkers: config.concurrency })
+  let remote: ParallelTaskExecutor | undefined
   const progress = new Progress(config.progress)
   const results: RunResult[] = []
   try {
-    if (config.variants.includes('optimized-cold')) await cache.clear()
+    if (config.variants.includes('distributed')) remote = await remoteExecutor(config)
     for (const variant of config.variants) {
+      // Both cold runs start from an empty cache; the warm run finds what the cold one stored.
+      if (variant === 'optimized-cold' || variant === 'distributed') await cache.clear()
       const outDir = join(config.outDir, variant)
       await mkdir(outDir, { recursive: true })
       const shared = { config, figures, db: database.db, cache, progress, outDir }
-      results.push(await runVariant(shared, variant, { executor, parallelizer }))
+      const workers = {
+        executor: variant === 'distributed' && remote ? remote : executor,
+        parallelizer,
+      }
+      results.push(await runVariant(shared, variant, workers))
     }
   } finally {
     progress.stop()
     await executor.close()
+    await remote?.close()
     await parallelizer.close()
     await cache.close()
     await database.close()
@@ -128,6 +150,9 @@ async function runVariant(
     async () => {
       if (variant === 'naive') {
         figures = await runNaive(ctx, counters)
+      } else if (variant === 'distributed') {
+        // The workers' threads start with the first validations they receive.
+        figures = await runOptimized(ctx, counters, workers, variant)
       } else {
         // Start the worker threads while the sources are fetched (I/O), not after.
         const warmUp = workers.executor.mapParallel(termVectorTask, [''])
@@ -205,7 +230,51 @@ async function runVariant(
         totalMs: round(s.totalMs),
       })),
     profile: prof.toJSON() as unknown as Record<string, unknown>,
+    ...(variant === 'distributed' && config.distributed
+      ? {
+          distributed: {
+            workers: config.distributed.workers,
+            threadsPerWorker: config.distributed.threadsPerWorker,
+            queue: config.distributed.queue,
+            sent: {
+              validations: counters.validationTotal - counters.validationFromCache,
+              embeddings: counters.embeddingsComputed,
+              total:
+                counters.validationTotal -
+                counters.validationFromCache +
+                counters.embeddingsComputed,
+            },
+            // Filled in by the process that ran the workers, once they stopped.
+            perWorker: [],
+            readyMs: 0,
+            exits: [],
+          },
+        }
+      : {}),
   }
+}
+
+/**
+ * The executor of the distributed run: its worker tasks go through `bullmqBackend` to the
+ * `bookgen-worker` processes serving the run's queue (loaded only for that run).
+ */
+async function remoteExecutor(config: RunConfig): Promise<ParallelTaskExecutor> {
+  const { distributed, redisUrl } = config
+  if (!distributed || !redisUrl) {
+    throw new Error('the distributed variant needs config.distributed and config.redisUrl')
+  }
+  const [{ bullmqBackend }, { default: tasks }] = await Promise.all([
+    import('@bookgen/parallel/bullmq'),
+    import('./workerTasks.js'),
+  ])
+  return new ParallelTaskExecutor({
+    backend: bullmqBackend({
+      connection: redisUrl,
+      queue: distributed.queue,
+      tasks,
+      concurrency: distributed.concurrency,
+    }),
+  })
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { cliDefaults, parseCliArgs, serviceUrls } from '../src/cliArgs.js'
-import { DemoError, maskUrl } from '../src/demoError.js'
+import { assertWorkersHaveRedis, cliDefaults, parseCliArgs, serviceUrls } from '../src/cliArgs.js'
+import { DemoError, exitCodeFor, maskUrl } from '../src/demoError.js'
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -143,5 +143,48 @@ describe('parseCliArgs unknown options', () => {
     )
     expect((message.match(/'/g) ?? []).length % 2).toBe(0)
     expect(message).not.toContain('"')
+  })
+})
+
+describe('parseCliArgs --workers', () => {
+  it('reads a positive number of worker processes; none by default', () => {
+    expect(parseCliArgs(['Ada Lovelace'], {}).workers).toBeUndefined()
+    expect(parseCliArgs(['Ada Lovelace', '--workers', '3'], {}).workers).toBe(3)
+    expect(parseCliArgs(['--characters', 'all', '--workers=1'], {}).workers).toBe(1)
+  })
+
+  it.each(['0', '-1', '2.5', 'three', ''])(
+    'rejects --workers %j, naming the flag and the value',
+    (value) => {
+      let error: unknown
+      try {
+        parseCliArgs(['Ada Lovelace', `--workers=${value}`], {})
+      } catch (caught) {
+        error = caught
+      }
+      expect((error as DemoError).code).toBe('BAD_ARGUMENT')
+      expect((error as DemoError).message).toBe(
+        `--workers must be a positive integer of worker processes, e.g. 3, got ${JSON.stringify(value)}`,
+      )
+    },
+  )
+
+  it('needs REDIS_URL: REDIS_REQUIRED on the embedded defaults, saying how to give it', () => {
+    expect(() => assertWorkersHaveRedis(undefined, {})).not.toThrow()
+    expect(() => assertWorkersHaveRedis(3, { redisUrl: 'redis://127.0.0.1:6379' })).not.toThrow()
+    let error: unknown
+    try {
+      assertWorkersHaveRedis(3, {})
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(DemoError)
+    expect((error as DemoError).code).toBe('REDIS_REQUIRED')
+    expect((error as DemoError).message).toMatch(/^--workers 3 needs Redis: /)
+    expect((error as DemoError).message).toContain(
+      'Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379 npm run demo -- --workers 3',
+    )
+    expect(exitCodeFor('REDIS_REQUIRED')).toBe(2)
+    expect(exitCodeFor('WORKER_FAILED')).toBe(1)
   })
 })

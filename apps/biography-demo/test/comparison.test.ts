@@ -256,3 +256,95 @@ describe('renderReport', () => {
     )
   })
 })
+
+describe('the distributed run (--workers)', () => {
+  const distributed = run('distributed', {
+    durationMs: 1600,
+    embeddings: { total: 40, computed: 40, fromCache: 0, onWorkerThreads: true },
+    distributed: {
+      workers: 3,
+      threadsPerWorker: 4,
+      queue: 'bookgen-demo-1a2b3c4d',
+      sent: { validations: 50, embeddings: 40, total: 90 },
+      perWorker: [
+        { pid: 101, validations: 20, embeddings: 10, total: 30 },
+        { pid: 102, validations: 15, embeddings: 20, total: 35 },
+        { pid: 103, validations: 15, embeddings: 10, total: 25 },
+      ],
+      readyMs: 900,
+      exits: [0, 0, 0],
+    },
+  })
+
+  it('is compared with the local cold run: duration ratio, tasks, identical results', () => {
+    const { comparison, targets } = compareRuns([naive, cold, warm, distributed])
+    expect(comparison.distributed).toEqual({
+      local: 'optimized-cold',
+      speedup: 0.5,
+      resultsIdentical: true,
+      tasksSent: 90,
+      tasksRun: 90,
+    })
+    expect(targets.at(-1)).toEqual({
+      id: 'distributed-identical',
+      label: 'Distributed run writes what optimized-cold writes',
+      target: 'identical',
+      measured: 'identical',
+      met: true,
+    })
+    expect(compareRuns([naive, cold, warm]).comparison.distributed).toBeNull()
+  })
+
+  it('prints the distributed block between the runs and the targets', () => {
+    const runs = [cold, distributed]
+    const table = renderTable(runs, compareRuns(runs).targets)
+    expect(table).toMatch(
+      /^distributed vs local\s+optimized-cold \(local\)\s+distributed \(3 workers × 4 threads\)$/m,
+    )
+    expect(table).toMatch(/^duration\s+800 ms\s+1\.60 s \(0\.50× local\)$/m)
+    expect(table).toMatch(/^tasks sent to workers\s+–\s+90 \(50 validations, 40 embeddings\)$/m)
+    expect(table).toMatch(
+      /^tasks per worker\s+–\s+pid 101: 30 · pid 102: 35 · pid 103: 25 \(sum 90\)$/m,
+    )
+    expect(table).toMatch(/^results identical\s+–\s+yes$/m)
+    expect(table.indexOf('distributed vs local')).toBeLessThan(table.indexOf('target'))
+    expect(renderTable([naive, cold], compareRuns([naive, cold]).targets)).not.toContain(
+      'distributed vs local',
+    )
+  })
+
+  it('fails the comparison (exit 5) when the distributed run wrote another biography', () => {
+    const differs = {
+      ...distributed,
+      figures: [{ ...naive.figures[0]!, sha256: 'other' }],
+    }
+    const runs = [naive, cold, warm, differs]
+    const { comparison, targets } = compareRuns(runs)
+    expect(comparison.outputsIdentical).toBe(false)
+    expect(comparison.differences).toEqual([
+      'Ada <Lovelace>, distributed vs naive: same sources and chapters, but the Markdown differs',
+    ])
+    expect(verdictLine(comparison)).toMatch(/^✗ OUTPUTS DIFFER/)
+    expect(comparison.distributed).toMatchObject({ resultsIdentical: false, speedup: null })
+    expect(targets.find((t) => t.id === 'distributed-identical')!.met).toBe(false)
+    expect(renderTable(runs, targets)).toMatch(/^results identical\s+–\s+NO$/m)
+  })
+
+  it('has a section of its own in report.html, with the tasks of each worker', () => {
+    const runs = [naive, cold, warm, distributed]
+    const { comparison, targets } = compareRuns(runs)
+    const html = renderReport({
+      generatedAt: '2026-01-01T00:00:00Z',
+      backends: { cache: 'Redis', database: 'PGlite' },
+      runs,
+      comparison,
+      targets,
+      memoryMeasurement: 'child processes',
+    })
+    expect(html).toContain('<table id="distributed">')
+    expect(html).toContain('distributed: 3 bookgen-worker processes × 4 threads')
+    expect(html).toContain('<li>pid 102: 35 (15 validations, 20 embeddings)</li>')
+    expect(html).toContain('<tr><td>results identical</td><td>–</td><td>yes</td></tr>')
+    expect(html).not.toMatch(/<script|<link |src="http|href="http/)
+  })
+})

@@ -1,17 +1,12 @@
 import { cacheKey } from '@bookgen/cache'
-import { defineWorkerTask, type ParallelTaskExecutor } from '@bookgen/parallel'
+import type { ParallelTaskExecutor } from '@bookgen/parallel'
 import type { RunContext, RunCounters } from '../runContext.js'
 import { termFrequencyVector, tfidf } from '../vectorizer.js'
+import { termVectorTask } from '../workerTasks.js'
 import type { ValidatedSource } from './validate.js'
 
 /** Seconds an embedding stays cached. */
 export const embeddingTtl = 86_400
-
-/** The embedding worker task: `termVector` of dist/embedTask.js, run on worker threads. */
-export const termVectorTask = defineWorkerTask<string, Float32Array>(
-  new URL('./embedTask.js', import.meta.url),
-  'termVector',
-)
 
 /** TF-IDF embeddings of the valid sources, by index into the validated list. */
 export type Embeddings = ReadonlyMap<number, Float32Array>
@@ -35,7 +30,8 @@ export function embedNaive(
  * Embed, the optimized way: term-frequency vectors read from the cache in one round trip
  * (`getMany`, float32 codec), the missing ones computed on worker threads (`mapParallel` with a
  * `defineWorkerTask` task) and stored (`setMany`); then IDF over the figure's valid sources. The
- * cache holds the per-document half, so a changed corpus changes only the weights.
+ * cache holds the per-document half, so a changed corpus changes only the weights. The executor
+ * decides where the misses run: local threads, or `bookgen-worker` processes (distributed run).
  */
 export async function embedOptimized(
   ctx: RunContext,

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
 import { cached, cacheKey } from '@bookgen/cache'
-import type { ValidationParallelizer } from '@bookgen/parallel'
+import type { ParallelTaskExecutor, ValidationParallelizer } from '@bookgen/parallel'
 import type { SearchHit } from '../corpus/corpusServer.js'
 import type { Figure } from '../corpus/figures.js'
 import { type FetchedPage, fetchPageStreaming, fetchWholePage } from '../pageFetcher.js'
 import { countFetch, type RunContext, type RunCounters } from '../runContext.js'
 import { type SourceScore, scoreSource } from '../sourceScorer.js'
+import { validateSourceTask } from '../workerTasks.js'
 
 /** Seconds a validation result stays cached. */
 export const validationTtl = 1800
@@ -85,7 +86,7 @@ export async function validateOptimized(
     {
       ttl: validationTtl,
       keyPrefix: 'validation',
-      key: (hit) => cacheKey('validation', hit.url),
+      key: validationKey,
       cache: ctx.cache,
     },
   )
@@ -109,6 +110,57 @@ export async function validateOptimized(
     const { page, verdict } = r.result as CachedValidation
     return { hit: hits[i]!, page, verdict, contentHash: hash(page.text) }
   })
+}
+
+/**
+ * Validate, distributed: the same cache entries as {@link validateOptimized}, looked up on the
+ * caller in one round trip (`getMany`); only the misses leave this process, as plain inputs of
+ * the `validateSource` worker task (the hit, the figure's name fields, the fetch policy), run by
+ * the executor's backend (`bookgen-worker` processes behind `bullmqBackend`). The definitive
+ * verdicts that come back are stored (`setMany`); a transient failure is used for this run and
+ * not stored, as in the local run.
+ */
+export async function validateDistributed(
+  ctx: RunContext,
+  counters: RunCounters,
+  executor: ParallelTaskExecutor,
+  label: string,
+  figure: Figure,
+  hits: readonly SearchHit[],
+): Promise<ValidatedSource[]> {
+  const keys = hits.map(validationKey)
+  const found = await ctx.cache.getMany<CachedValidation>(keys)
+  const outcomes: (CachedValidation | undefined)[] = keys.map((k) => found.get(k))
+  const missing = hits.flatMap((_, i) => (outcomes[i] === undefined ? [i] : []))
+  const bar = ctx.progress.bar(`${label}: validating ${figure.name}`, hits.length)
+  bar.increment(hits.length - missing.length)
+  const figureFields = { name: figure.name, surname: figure.surname }
+  const results = await executor.mapParallel(
+    validateSourceTask,
+    missing.map((i) => ({ hit: hits[i]!, figure: figureFields, policy: ctx.fetchPolicy })),
+    { onResult: () => bar.increment() },
+  )
+  bar.stop()
+  const fresh: Record<string, CachedValidation> = {}
+  results.forEach((r, m) => {
+    const i = missing[m]!
+    if (!r.success) throw new Error(`validation of ${hits[i]!.url} failed`, { cause: r.error })
+    const outcome = r.result!
+    countFetch(counters, outcome.page)
+    outcomes[i] = outcome
+    if (!outcome.page.failure) fresh[keys[i]!] = outcome
+  })
+  if (Object.keys(fresh).length > 0) await ctx.cache.setMany(fresh, validationTtl)
+  counters.validationTotal += hits.length
+  counters.validationFromCache += hits.length - missing.length
+  return outcomes.map((outcome, i): ValidatedSource => {
+    const { page, verdict } = outcome!
+    return { hit: hits[i]!, page, verdict, contentHash: hash(page.text) }
+  })
+}
+
+function validationKey(hit: SearchHit): string {
+  return cacheKey('validation', hit.url)
 }
 
 function hash(text: string): string {
