@@ -23,14 +23,13 @@ import {
 } from './validate.js'
 import {
   arrayLiteral,
-  asIsText,
   type CastTypes,
+  driverText,
+  encodingOf,
   isSqlValue,
   NOT_PLAIN,
   parameterCount,
-  plainText,
   qualifiedName,
-  sendsAsIs,
   type WriteColumn,
   withCastTypes,
   writeColumns,
@@ -382,10 +381,10 @@ export function textArrays(
     const cast = casts[c] as string
     const key = col.key
     const array = arrays[c] as (string | null)[]
-    const identity = sendsAsIs(col.column)
+    const encoding = encodingOf(col.column)
     for (let i = 0; i < rows.length; i++) {
       const value = (rows[i] as Record<string, unknown>)[key]
-      const text = identity ? asIsText(col.column, cast, value) : plainText(col.column, cast, value)
+      const text = driverText(encoding, col.column, cast, value)
       if (text === NOT_PLAIN) return undefined
       array[i] = text
     }

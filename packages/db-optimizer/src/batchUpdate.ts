@@ -19,12 +19,12 @@ import {
 } from './validate.js'
 import {
   arrayLiteral,
-  asIsText,
   type ColumnType,
+  driverText,
+  encodingOf,
   isSqlValue,
   NOT_PLAIN,
   plainText,
-  sendsAsIs,
   type WriteColumn,
   withCastTypes,
   writeColumns,
@@ -299,11 +299,11 @@ function plan(
   for (let c = 0; c < sent.length; c++) {
     const col = sent[c] as WriteColumn
     const array: (string | null)[] = new Array(entries.length)
-    const identity = sendsAsIs(col.column)
+    const encoding = encodingOf(col.column)
     const cast = casts[c + 1] as string
     for (let i = 0; i < entries.length; i++) {
       const value = (values[i] as Record<string, unknown>)[col.key]
-      const text = identity ? asIsText(col.column, cast, value) : plainText(col.column, cast, value)
+      const text = driverText(encoding, col.column, cast, value)
       if (text === NOT_PLAIN) return { ...oneByOne, entries: withValues(entries, values) }
       array[i] = text
     }

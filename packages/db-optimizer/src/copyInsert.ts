@@ -1,7 +1,13 @@
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import type { AnyPgDatabase } from './types.js'
-import { asIsText, NOT_PLAIN, plainText, sendsAsIs, type WriteColumn } from './writeColumns.js'
+import {
+  driverText,
+  type Encoding,
+  encodingOf,
+  NOT_PLAIN,
+  type WriteColumn,
+} from './writeColumns.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: postgres.js query objects are untyped here
 type Any = any
@@ -57,22 +63,19 @@ export function* copyChunks(
 ): Generator<string, void, undefined> {
   const cols: PgColumn[] = columns.map((c) => c.column)
   const keys = columns.map((c) => c.key)
-  const asIs = cols.map(sendsAsIs)
+  const encodings = cols.map(encodingOf)
   const n = columns.length
   let chunk = ''
   for (let i = start; i < end; i++) {
     const row = rows[i] as Record<string, unknown>
     for (let c = 0; c < n; c++) {
       const value = row[keys[c] as string]
-      const column = cols[c] as PgColumn
-      const identity = asIs[c] as boolean
-      const text = identity
-        ? asIsText(column, casts[c] as string, value)
-        : plainText(column, casts[c] as string, value)
+      const encoding = encodings[c] as Encoding
+      const text = driverText(encoding, cols[c] as PgColumn, casts[c] as string, value)
       if (text === NOT_PLAIN) throw new CopyFallback()
-      // sent as is, a number or a boolean is a text that holds no character COPY gives a meaning
+      // a number or a boolean sent as is holds no character COPY gives a meaning
       const field =
-        identity && (typeof value === 'number' || typeof value === 'boolean')
+        encoding === 'as-is' && (typeof value === 'number' || typeof value === 'boolean')
           ? (text as string)
           : copyField(text)
       chunk += c === n - 1 ? `${field}\n` : `${field}\t`

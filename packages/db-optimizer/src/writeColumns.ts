@@ -1,5 +1,11 @@
 import { Column, is, Param, SQL, sql } from 'drizzle-orm'
-import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core'
+import {
+  getTableConfig,
+  type PgColumn,
+  type PgTable,
+  pgTable,
+  timestamp,
+} from 'drizzle-orm/pg-core'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import type { TableInfo } from './tableInfo.js'
 import type { AnyPgDatabase } from './types.js'
@@ -241,14 +247,106 @@ export function plainText(
 }
 
 /**
- * True when drizzle sends the column's values as they are (its `mapToDriverValue` is drizzle's
- * own identity, `Column.prototype.mapToDriverValue`: text, varchar, integer, boolean, double
- * precision, uuid, enums, …): {@link plainText} of a string is then the string, of a number
- * `String(number)`.
+ * How drizzle encodes a column's values: `'as-is'` when its `mapToDriverValue` is drizzle's own
+ * identity (`Column.prototype.mapToDriverValue`: text, varchar, integer, boolean, double
+ * precision, uuid, enums, …); `'iso'` when it is drizzle's timestamp encoder (`value =>
+ * value.toISOString()`, recognised by its class and its source text); else `'drizzle'`.
  * @internal
  */
-export function sendsAsIs(column: PgColumn): boolean {
-  return column.mapToDriverValue === Column.prototype.mapToDriverValue
+export type Encoding = 'as-is' | 'iso' | 'drizzle'
+
+let isoReference: { type: unknown; source: string } | undefined
+
+/** The {@link Encoding} of a column. @internal */
+export function encodingOf(column: PgColumn): Encoding {
+  if (column.mapToDriverValue === Column.prototype.mapToDriverValue) return 'as-is'
+  if (isoReference === undefined) {
+    const reference = pgTable('dbo_iso_reference', { t: timestamp({ mode: 'date' }) }).t
+    isoReference = {
+      type: reference.constructor,
+      source: Function.prototype.toString.call(reference.mapToDriverValue),
+    }
+  }
+  return column.constructor === isoReference.type &&
+    Function.prototype.toString.call(column.mapToDriverValue) === isoReference.source
+    ? 'iso'
+    : 'drizzle'
+}
+
+/**
+ * {@link plainText}, with the common values of the common encodings done inline: sent as is, a
+ * string is itself, a number `String(number)`, a boolean in a boolean column `'true'`/`'false'`;
+ * with drizzle's timestamp encoder, a plain `Date` is {@link isoText}. Anything else goes through
+ * plainText.
+ * @internal
+ */
+export function driverText(
+  encoding: Encoding,
+  column: PgColumn,
+  castType: string,
+  value: unknown,
+): string | null | typeof NOT_PLAIN {
+  if (encoding === 'as-is') {
+    if (typeof value === 'string') return value
+    if (typeof value === 'number') return String(value)
+    if (typeof value === 'boolean' && castType === 'boolean') return value ? 'true' : 'false'
+  } else if (encoding === 'iso' && isPlainDate(value)) return isoText(value)
+  return plainText(column, castType, value)
+}
+
+const nativeToIso = Date.prototype.toISOString
+
+/** A Date whose `toISOString` is the built-in one (no subclass, own property or patch). */
+function isPlainDate(value: unknown): value is Date {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Date.prototype &&
+    Date.prototype.toISOString === nativeToIso &&
+    !Object.hasOwn(value, 'toISOString')
+  )
+}
+
+/** Milliseconds of 10000-01-01T00:00:00Z: below it (and from 1970 on), four-digit years. */
+const YEAR_10000 = 253_402_300_800_000
+
+const two = (n: number) => (n < 10 ? `0${n}` : `${n}`)
+
+/**
+ * `date.toISOString()`, computed from the time value for the years 1970 to 9999 (days to civil
+ * date by the proleptic Gregorian calendar, as the built-in does) in a third of its time; other
+ * times, and invalid dates (which throw), go to the built-in.
+ * @internal
+ */
+export function isoText(date: Date): string {
+  const t = date.getTime()
+  if (!(t >= 0 && t < YEAR_10000)) return nativeToIso.call(date)
+  const ms = t % 1000
+  let rest = (t - ms) / 1000
+  const second = rest % 60
+  rest = (rest - second) / 60
+  const minute = rest % 60
+  rest = (rest - minute) / 60
+  const hour = rest % 24
+  // days since 1970-01-01, shifted to 0000-03-01 and split into 400-year eras
+  const days = (rest - hour) / 24 + 719_468
+  const era = Math.floor(days / 146_097)
+  const dayOfEra = days - era * 146_097
+  const yearOfEra = Math.floor(
+    (dayOfEra -
+      Math.floor(dayOfEra / 1460) +
+      Math.floor(dayOfEra / 36_524) -
+      Math.floor(dayOfEra / 146_096)) /
+      365,
+  )
+  const dayOfYear =
+    dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100))
+  const m = Math.floor((5 * dayOfYear + 2) / 153)
+  const day = dayOfYear - Math.floor((153 * m + 2) / 5) + 1
+  const month = m < 10 ? m + 3 : m - 9
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+  const milli = ms < 10 ? `00${ms}` : ms < 100 ? `0${ms}` : `${ms}`
+  return `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}.${milli}Z`
 }
 
 /** Characters an element of an array literal escapes (inside its double quotes). */
@@ -278,23 +376,6 @@ export function arrayLiteral(
     else out += `"${t}"`
   }
   return `${out}}`
-}
-
-/**
- * {@link plainText} for a column whose encoder is the identity ({@link sendsAsIs}), with the
- * common values done inline: a string is itself, a number `String(number)`, a boolean in a
- * boolean column `'true'`/`'false'`; anything else goes through plainText.
- * @internal
- */
-export function asIsText(
-  column: PgColumn,
-  castType: string,
-  value: unknown,
-): string | null | typeof NOT_PLAIN {
-  if (typeof value === 'string') return value
-  if (typeof value === 'number') return String(value)
-  if (typeof value === 'boolean' && castType === 'boolean') return value ? 'true' : 'false'
-  return plainText(column, castType, value)
 }
 
 /** How many bind parameters drizzle sends for one value. @internal */

@@ -24,12 +24,13 @@ import type { Database } from '../src/index.js'
 import { tableInfo } from '../src/tableInfo.js'
 import {
   arrayLiteral,
+  encodingOf,
+  isoText,
   isSqlValue,
   loadCastTypes,
   NOT_PLAIN,
   plainText,
   qualifiedName,
-  sendsAsIs,
   type WriteColumn,
   writeColumns,
 } from '../src/writeColumns.js'
@@ -85,8 +86,28 @@ describe('writeColumns', () => {
     expect(isSqlValue({})).toBe(false)
   })
 
-  // The fast paths skip drizzle's encoder where it is the identity: the texts and the COPY bytes
-  // they produce are exactly those of plainText (and copyField) for every value.
+  it('computes toISOString for every date, invalid and out-of-range ones by the built-in', () => {
+    const check = (d: Date) => {
+      let want: string | RangeError
+      try {
+        want = d.toISOString()
+      } catch (error) {
+        want = error as RangeError
+      }
+      if (typeof want === 'string') expect(isoText(d)).toBe(want)
+      else expect(() => isoText(d)).toThrow(RangeError)
+    }
+    fc.assert(fc.property(fc.date(), check), { numRuns: 5000 })
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 253_402_300_799_999 }), (t) => check(new Date(t))),
+      { numRuns: 20_000 },
+    )
+    for (const t of [0, -1, 951_782_400_000, 253_402_300_799_999, 253_402_300_800_000, Number.NaN])
+      check(new Date(t))
+  })
+
+  // The fast paths skip drizzle's encoder where it is the identity (or its timestamp encoder): the
+  // texts and the COPY bytes they produce are exactly those of plainText (and copyField).
   it('sends every value as plainText would, in text arrays and COPY chunks (property)', () => {
     const wrapped = customType<{ data: string; driverData: string }>({
       dataType: () => 'text',
@@ -102,15 +123,19 @@ describe('writeColumns', () => {
       w: wrapped('w'),
     })
     const columns = [...writeColumns(drizzle.mock(), tableInfo(t)).values()] as WriteColumn[]
-    expect(columns.map((c) => sendsAsIs(c.column))).toEqual([
-      true,
-      true,
-      true,
-      true,
-      false,
-      false,
-      false,
+    expect(columns.map((c) => encodingOf(c.column))).toEqual([
+      'as-is',
+      'as-is',
+      'as-is',
+      'as-is',
+      'drizzle',
+      'iso',
+      'drizzle',
     ])
+    // a timestamp whose encoder is not drizzle's own is not taken for it
+    const patched = pgTable('wc_patched', { at: timestamp('at', { mode: 'date' }) }).at
+    patched.mapToDriverValue = (v: Date) => `${v.getTime()}`
+    expect(encodingOf(patched)).toBe('drizzle')
     const casts = ['text', 'integer', 'double precision', 'boolean', 'jsonb', 'timestamp', 'text']
     const value = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 6 }),
