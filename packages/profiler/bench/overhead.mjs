@@ -9,9 +9,13 @@
 // Instructions (`INSTRUCTION_ROUNDS=n`, default 3; 0 skips them; `INSTRUCTION_JOBS=n` at a time): the same children under
 // valgrind (cachegrind, no cache simulation), which counts the instructions a process executes
 // whatever else runs on the machine (user space only: the kernel's share of the loopback I/O is
-// not in it). Valgrind counts the whole process, so each round also runs `idle` and
-// `idle-loaded` (everything but the measured workload, without and with the profiler loaded)
-// and the measured workload's count is the difference. Slow (~20 s of CPU per child).
+// not in it). Valgrind counts the whole process, so each round also runs the `idle…` children
+// (everything but the measured workload: the same loading and the same warm-up) and the
+// measured workload's count is the difference. Under valgrind a child runs ~50× slower, so the
+// profile's timers would fire ~50× more often per round trip than natively: the instruction
+// runs stretch the profile's timer intervals by `INSTRUCTION_TIME_SCALE` (default 50, about the
+// measured slowdown) so that they fire as often per round trip as in a native run.
+// Slow (~20 s of CPU per child).
 import { execFile } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +27,7 @@ const ROUNDS = Number(process.argv[2] ?? 15)
 const INSTRUCTION_ROUNDS = Number(process.env.INSTRUCTION_ROUNDS ?? 3)
 // Children under valgrind at a time (instruction counts do not depend on what runs beside them).
 const INSTRUCTION_JOBS = Number(process.env.INSTRUCTION_JOBS ?? 2)
+const TIME_SCALE = Number(process.env.INSTRUCTION_TIME_SCALE ?? 50)
 const ALL = [
   'bare',
   'bare-again',
@@ -30,23 +35,34 @@ const ALL = [
   'startProfile',
   'channelsOnly',
   'performanceProfile',
+  'gcProfiler',
   'second',
+  'afterProfile',
   'after',
   'isolate',
 ]
+// The idle child whose loading and warm-up match each mode's (bench/overheadChild.mjs).
+const IDLE = {
+  bare: 'idle',
+  'bare-again': 'idle',
+  second: 'idle-profile',
+  afterProfile: 'idle-profile',
+  after: 'idle-isolated',
+}
 // A subset after the rounds: `node bench/overhead.mjs 9 startProfile channelsOnly` (bare and the A/A always run).
 const picked = process.argv.slice(3)
 const MODES =
   picked.length === 0 ? ALL : ['bare', 'bare-again', ...picked.filter((m) => ALL.includes(m))]
-const LOADED = (mode) => mode !== 'bare' && mode !== 'bare-again'
 const LABELS = {
   'bare-again': 'A/A: a second bare process (noise)',
-  loaded: 'profiler loaded, no profile (its subscribers count into a discarded sink)',
+  loaded: 'profiler loaded, no profile',
   startProfile: '`startProfile()` around the work (the process’s first profile)',
   channelsOnly:
     '`startProfile({ gc: false, eventLoop: false, sampleIntervalMs: 0 })`: channels only',
   performanceProfile: '`performanceProfile(fn)` (default, not isolated)',
+  gcProfiler: "`startProfile({ heapPeak: 'gc' })` (V8's GC profiler)",
   second: '`startProfile()`, after one earlier profile in the process',
+  afterProfile: 'bare work after one default profile ended (lasting cost)',
   after: 'bare work after one isolated profile ended (lasting cost)',
   isolate: '`performanceProfile(fn, { isolate: true })`',
 }
@@ -82,6 +98,7 @@ for (let r = 0; r < ROUNDS; r++) {
 
 // ---- Instructions ----
 async function instructions(mode) {
+  const env = { ...process.env, OVERHEAD_TIME_SCALE: String(TIME_SCALE) }
   const { stderr } = await run(
     'valgrind',
     [
@@ -93,7 +110,7 @@ async function instructions(mode) {
       child,
       mode,
     ],
-    { timeout: 900_000, maxBuffer: 1 << 24 },
+    { timeout: 900_000, maxBuffer: 1 << 24, env },
   )
   const m = /I\s+refs:\s+([\d,]+)/.exec(stderr)
   if (m === null) throw new Error(`no instruction count for ${mode}: ${stderr.slice(-500)}`)
@@ -102,22 +119,22 @@ async function instructions(mode) {
 const instr = new Map(MODES.map((m) => [m, []]))
 const bareInstr = []
 for (let r = 0; r < INSTRUCTION_ROUNDS; r++) {
-  const modes = shuffle([...MODES.filter((m) => m !== 'second'), 'idle', 'idle-loaded'])
+  const idles = new Set(MODES.map((m) => IDLE[m] ?? 'idle-loaded'))
+  const modes = shuffle([...MODES, ...idles])
   const counts = {}
-  for (let i = 0; i < modes.length; i += INSTRUCTION_JOBS) {
-    const pair = modes.slice(i, i + INSTRUCTION_JOBS)
-    const got = await Promise.all(pair.map(instructions))
-    pair.forEach((m, k) => {
-      counts[m] = got[k]
-    })
+  let next = 0
+  const worker = async () => {
+    while (next < modes.length) {
+      const m = modes[next++]
+      counts[m] = await instructions(m)
+    }
   }
+  await Promise.all(Array.from({ length: INSTRUCTION_JOBS }, worker))
   loads.push(loadavg()[0])
   const work = counts.bare - counts.idle
   bareInstr.push(work)
   for (const mode of MODES) {
-    // 'second' profiles its warm-up too, which neither idle run does: no instruction figure.
-    if (mode === 'second') continue
-    const own = counts[mode] - (LOADED(mode) ? counts['idle-loaded'] : counts.idle)
+    const own = counts[mode] - counts[IDLE[mode] ?? 'idle-loaded']
     instr.get(mode).push(own / work)
   }
 }
@@ -145,7 +162,7 @@ for (const mode of MODES.slice(1)) {
   rows.push(`| ${LABELS[mode]} | ${pct(over)} | ${Number.isNaN(overI) ? '—' : pct(overI)} | ${v} |`)
 }
 console.log(
-  `CPU rounds: ${ROUNDS}, bare workload CPU median ${median(bareMs).toFixed(0)} ms; instruction rounds: ${INSTRUCTION_ROUNDS}${INSTRUCTION_ROUNDS > 0 ? `, bare workload ${(median(bareInstr) / 1e6).toFixed(0)} M instructions` : ''}; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+  `CPU rounds: ${ROUNDS}, bare workload CPU median ${median(bareMs).toFixed(0)} ms; instruction rounds: ${INSTRUCTION_ROUNDS}${INSTRUCTION_ROUNDS > 0 ? `, bare workload ${(median(bareInstr) / 1e6).toFixed(0)} M instructions, timer intervals ×${TIME_SCALE}` : ''}; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
 )
 console.log(
   `noise floor (median |A/A − 1|): CPU ${noise.toFixed(1)} %, instructions ${noiseI.toFixed(2)} %`,

@@ -2,14 +2,42 @@
 // 10,000 loopback TCP round trips that publish a bookgen:cache and a bookgen:db:query message each,
 // as @bookgen/cache and @bookgen/db-optimizer do. Prints the process CPU time of the measured
 // workload in microseconds, as JSON. argv[2] is the mode. 'bare', 'bare-again' and 'idle' never
-// load the profiler (it subscribes to the channels when it loads); 'idle' and 'idle-loaded' skip
-// the measured workload (the instruction counts of bench/overhead.mjs subtract them).
+// load the profiler. Every mode runs the workload once unmeasured first (its warm-up: bare, or
+// under a default or an isolated profile); 'idle…' modes run only a warm-up (the instruction
+// counts of bench/overhead.mjs subtract the idle run with the same warm-up).
+// Env: BOOKGEN_PROFILER_ENTRY, another build to import (A/B of two builds); OVERHEAD_TIME_SCALE,
+// a factor for the profile's timer intervals (valgrind runs a process ~S× slower, so timers
+// would fire S× more often per round trip than natively: the instruction runs set S).
 import { channel } from 'node:diagnostics_channel'
 import { connect, createServer } from 'node:net'
 
 const mode = process.argv[2]
+const WARM_UP = {
+  idle: 'bare',
+  'idle-loaded': 'bare',
+  'idle-profile': 'profile',
+  'idle-isolated': 'isolated',
+  bare: 'bare',
+  'bare-again': 'bare',
+  loaded: 'bare',
+  startProfile: 'bare',
+  channelsOnly: 'bare',
+  gcProfiler: 'bare',
+  performanceProfile: 'bare',
+  second: 'profile',
+  afterProfile: 'profile',
+  after: 'isolated',
+  isolate: 'bare',
+}
+if (!(mode in WARM_UP)) throw new Error(`unknown mode ${mode}`)
 const unloaded = mode === 'bare' || mode === 'bare-again' || mode === 'idle'
-const { performanceProfile, startProfile } = unloaded ? {} : await import('@bookgen/profiler')
+const { performanceProfile, startProfile } = unloaded
+  ? {}
+  : await import(process.env.BOOKGEN_PROFILER_ENTRY || '@bookgen/profiler')
+const scale = Number(process.env.OVERHEAD_TIME_SCALE || 1)
+// The defaults (100 ms sampler, 10 ms event-loop resolution), stretched by the time scale.
+const timers =
+  scale === 1 ? {} : { sampleIntervalMs: 100 * scale, eventLoopResolutionMs: 10 * scale }
 const OPS = 10_000
 const CONCURRENCY = 50
 const db = channel('bookgen:db:query')
@@ -73,36 +101,35 @@ async function workload() {
   )
 }
 
-// Warm-up: the same work once, unmeasured ('after' also runs one isolated profile, to measure
-// what a finished profile leaves behind; 'second' one default profile, to measure a profile that
-// is not the process's first).
-if (mode === 'after') await performanceProfile(() => workload(), { isolate: true })
-else if (mode === 'second') await performanceProfile(() => workload())
+// Warm-up: the same work once, unmeasured (under a default profile for 'second' and
+// 'afterProfile', under an isolated one for 'after', to measure what a finished profile leaves
+// behind and what a profile that is not the process's first costs).
+const warm = WARM_UP[mode]
+if (warm === 'isolated') await performanceProfile(() => workload(), { isolate: true, ...timers })
+else if (warm === 'profile') await performanceProfile(() => workload(), timers)
 else await workload()
 
 const cpu = process.cpuUsage()
-if (mode === 'idle' || mode === 'idle-loaded') {
+if (mode.startsWith('idle')) {
   // nothing measured
-} else if (mode === 'bare' || mode === 'bare-again' || mode === 'loaded' || mode === 'after') {
+} else if (['bare', 'bare-again', 'loaded', 'after', 'afterProfile'].includes(mode)) {
   await workload()
-} else if (mode === 'second') {
-  const p = startProfile()
-  await workload()
-  p.stop()
-} else if (mode === 'startProfile') {
-  const p = startProfile()
+} else if (mode === 'startProfile' || mode === 'second') {
+  const p = startProfile(timers)
   await workload()
   p.stop()
 } else if (mode === 'channelsOnly') {
   const p = startProfile({ gc: false, eventLoop: false, sampleIntervalMs: 0 })
   await workload()
   p.stop()
+} else if (mode === 'gcProfiler') {
+  const p = startProfile({ heapPeak: 'gc', ...timers })
+  await workload()
+  p.stop()
 } else if (mode === 'performanceProfile') {
-  await performanceProfile(() => workload())
+  await performanceProfile(() => workload(), timers)
 } else if (mode === 'isolate') {
-  await performanceProfile(() => workload(), { isolate: true })
-} else {
-  throw new Error(`unknown mode ${mode}`)
+  await performanceProfile(() => workload(), { isolate: true, ...timers })
 }
 const used = process.cpuUsage(cpu)
 for (const s of sockets) s.destroy()

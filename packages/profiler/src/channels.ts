@@ -44,58 +44,52 @@ export interface ChannelSink {
 // Profiles started with startProfile() see every message; isolated performanceProfile() calls
 // only the messages published from their own async context (and its descendants).
 //
-// The handlers are subscribed once, when this module loads, and never unsubscribed, and they do
-// the same work whether a profile runs or not: between profiles the messages go to a discarded
-// sink of the same class as a profile's. Measured with instruction counts, nearly all of a
-// profile's cost on Node 20 was V8 recompiling the publishers, not the handlers' work: a
-// subscribe swaps the channel's prototype (every publisher inlining `hasSubscribers` is
-// deoptimized), and a handler that returned early between profiles had its recording branch
-// compiled as a deoptimization point, so the first message of every profile threw the
-// publishers' optimized code away again. Subscribing at load, before the publishers are
-// optimized, and keeping the type feedback of the handlers identical in and between profiles
-// leaves nothing to recompile when a profile starts or stops. The price: once this package is
-// loaded, publishers build their messages and the discarded sink counts them (tens of ns a
-// message, see bench/RESULTS.md). Arrays, replaced on change, keep the per-message path free of
-// iterator allocations.
-let discard: readonly ChannelSink[] = []
+// The handlers are subscribed when the first profile that records channels starts, and never
+// unsubscribed. A process that never profiles pays nothing: its publishers see no subscriber and
+// build no message. Subscribing swaps the channel's prototype, which deoptimizes every publisher
+// that inlined `hasSubscribers`; unsubscribing would do it again at every profile's end, so the
+// handlers stay and, between profiles, find no sink and return. Their recording code ran during
+// the first profile, so its type feedback is in place and a later profile's start or stop
+// recompiles nothing (a branch first reached inside optimized code would be a deoptimization).
+// The sinks are prototype methods of one class, read from arrays replaced on change: the
+// per-message path allocates nothing and its call sites see one target.
 let everywhere: readonly ChannelSink[] = []
-let listening = 0
+let subscribed = false
 let storage: AsyncLocalStorage<readonly ChannelSink[]> | undefined
 let scoped = 0
 
 const onCache = (message: unknown) => {
   if (message === null || typeof message !== 'object') return
-  const own = scoped > 0 ? storage!.getStore() : undefined
+  const all = everywhere
+  for (let i = 0; i < all.length; i++) all[i]!.onCache(message as CacheChannelMessage)
+  if (scoped === 0) return
+  const own = storage!.getStore()
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onCache(message as CacheChannelMessage)
-  for (let i = 0; i < everywhere.length; i++) everywhere[i]!.onCache(message as CacheChannelMessage)
 }
 const onQuery = (message: unknown) => {
   if (message === null || typeof message !== 'object') return
-  const own = scoped > 0 ? storage!.getStore() : undefined
+  const all = everywhere
+  for (let i = 0; i < all.length; i++) all[i]!.onQuery(message as DbQueryChannelMessage)
+  if (scoped === 0) return
+  const own = storage!.getStore()
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onQuery(message as DbQueryChannelMessage)
-  for (let i = 0; i < everywhere.length; i++)
-    everywhere[i]!.onQuery(message as DbQueryChannelMessage)
 }
 const onTask = (message: unknown) => {
   if (message === null || typeof message !== 'object') return
-  const own = scoped > 0 ? storage!.getStore() : undefined
+  const all = everywhere
+  for (let i = 0; i < all.length; i++) all[i]!.onTask(message as ParallelTaskChannelMessage)
+  if (scoped === 0) return
+  const own = storage!.getStore()
   if (own !== undefined)
     for (let i = 0; i < own.length; i++) own[i]!.onTask(message as ParallelTaskChannelMessage)
-  for (let i = 0; i < everywhere.length; i++)
-    everywhere[i]!.onTask(message as ParallelTaskChannelMessage)
 }
 
-/**
- * Subscribes the handlers (once per copy of this package), with `sink` receiving the messages
- * published while no profile listens everywhere. Called by profileCounters.ts when it loads,
- * before any publisher is likely to be optimized. @internal
- */
-export function subscribeChannels(sink: ChannelSink): void {
-  if (discard.length > 0) return
-  discard = [sink]
-  everywhere = discard
+/** Subscribes the handlers, once per copy of this package and thread; never undone. */
+function subscribeOnce(): void {
+  if (subscribed) return
+  subscribed = true
   subscribe(CHANNELS.cache, onCache)
   subscribe(CHANNELS.dbQuery, onQuery)
   subscribe(CHANNELS.parallelTask, onTask)
@@ -103,14 +97,13 @@ export function subscribeChannels(sink: ChannelSink): void {
 
 /** Sends every channel message to `sink` until the returned function is called. @internal */
 export function listenEverywhere(sink: ChannelSink): () => void {
-  everywhere = listening === 0 ? [sink] : [...everywhere, sink]
-  listening++
+  subscribeOnce()
+  everywhere = [...everywhere, sink]
   let open = true
   return () => {
     if (!open) return
     open = false
-    listening--
-    everywhere = listening === 0 ? discard : everywhere.filter((s) => s !== sink)
+    everywhere = everywhere.filter((s) => s !== sink)
   }
 }
 
@@ -119,6 +112,7 @@ export function listenEverywhere(sink: ChannelSink): () => void {
  * enclosing isolated profiles). Resolves or rejects like `fn`. @internal
  */
 export async function runScoped<T>(sink: ChannelSink, fn: () => Promise<T> | T): Promise<T> {
+  subscribeOnce()
   storage ??= new AsyncLocalStorage()
   const chain = [...(scoped > 0 ? (storage.getStore() ?? []) : []), sink]
   scoped++

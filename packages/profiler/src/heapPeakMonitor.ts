@@ -19,11 +19,14 @@ export class HeapPeakMonitor {
   #timer: NodeJS.Timeout | undefined
   readonly #gc = new GcPauseTally()
 
-  /** `gcProfiler: false` leaves V8's GC profiler off: only samples and the ends count. */
-  constructor(gcProfiler = true) {
+  /**
+   * `heapNow`: the heap used now, bytes. Without `gcProfiler`, V8's GC profiler stays off: only
+   * samples and the ends count.
+   */
+  constructor(heapNow: number, gcProfiler = false) {
     this.#profiler = gcProfiler ? startGcProfiler() : undefined
     this.exact = this.#profiler !== undefined
-    this.start = getHeapStatistics().used_heap_size
+    this.start = heapNow
     this.#peak = this.start
     if (this.#profiler !== undefined) {
       this.#timer = setInterval(() => this.#roll(), ROLL_MS)
@@ -39,10 +42,13 @@ export class HeapPeakMonitor {
     if (heapUsed > this.#peak) this.#peak = heapUsed
   }
 
-  /** The peak so far, bytes, the collections up to now and the heap now included. */
-  peak(): number {
+  /**
+   * The peak so far, bytes, the collections up to now and the heap now (`heapNow`, read here
+   * when not given) included.
+   */
+  peak(heapNow = getHeapStatistics().used_heap_size): number {
     this.#roll()
-    this.observe(getHeapStatistics().used_heap_size)
+    this.observe(heapNow)
     return this.#peak
   }
 
@@ -52,9 +58,9 @@ export class HeapPeakMonitor {
     return this.#gc.metrics()
   }
 
-  /** Folds the last collections in and releases the profiler and its timer. */
-  stop(): number {
-    const peak = this.peak()
+  /** Folds the last collections and `heapNow` in and releases the profiler and its timer. */
+  stop(heapNow: number): number {
+    const peak = this.peak(heapNow)
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#timer = undefined
     if (this.#profiler !== undefined) this.#fold(this.#profiler.stop())

@@ -36,11 +36,13 @@ export class MemoryPeakTracker {
   #heapFinal: number | undefined
   #gcFinal: GcMetrics | undefined
 
-  constructor(sampleIntervalMs: number, gcProfiler = true) {
+  /** `gcProfiler`: read the heap before every collection from V8's GC profiler (`heapPeak: 'gc'`). */
+  constructor(sampleIntervalMs: number, gcProfiler = false) {
     this.#hwm = new HwmHandover()
-    this.#maxRssStart = process.resourceUsage().maxRSS * 1024
-    this.#heap = new HeapPeakMonitor(gcProfiler)
+    // maxRSS is only a fallback, where the kernel mark could not be reset for this window.
+    this.#maxRssStart = this.#hwm.valid ? 0 : process.resourceUsage().maxRSS * 1024
     const usage = process.memoryUsage()
+    this.#heap = new HeapPeakMonitor(usage.heapUsed, gcProfiler)
     this.start = usage.rss
     this.heapStart = this.#heap.start
     this.#sampled = usage.rss
@@ -64,8 +66,8 @@ export class MemoryPeakTracker {
   }
 
   /**
-   * The largest V8 heap used of this thread, bytes: every collection's heap before it ran where
-   * V8's GC profiler is available (so synchronous spikes count), samples otherwise.
+   * The largest V8 heap used of this thread, bytes: every collection's heap before it ran when
+   * V8's GC profiler runs (so synchronous spikes count), samples otherwise.
    */
   get heapPeak(): number {
     return this.#heapFinal ?? this.#heap.peak()
@@ -104,18 +106,17 @@ export class MemoryPeakTracker {
   stop(): { rss: number; heapUsed: number } {
     const usage = process.memoryUsage()
     if (usage.rss > this.#sampled) this.#sampled = usage.rss
-    this.#heap.observe(usage.heapUsed)
     this.#final = this.peak()
-    this.dispose()
+    this.#dispose(usage.heapUsed)
     return { rss: usage.rss, heapUsed: usage.heapUsed }
   }
 
   /** Releases the sampler, the GC profiler and the handover channel; the figures stay. */
-  dispose(): void {
+  #dispose(heapNow: number): void {
     if (this.#stopped) return
     this.#stopped = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    this.#heapFinal = this.#heap.stop()
+    this.#heapFinal = this.#heap.stop(heapNow)
     this.#gcFinal = this.#heap.gcPauses()
     this.#hwm.close()
   }

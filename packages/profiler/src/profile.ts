@@ -45,13 +45,15 @@ export class Profile implements Disposable, AsyncDisposable {
   #pending: number[] = []
   #final: Final | undefined
   #unlisten: (() => void) | undefined
+  #gc: boolean
 
   /** @internal Use {@link startProfile} or {@link performanceProfile}. */
   constructor(options: ProfileOptions = {}, scope?: typeof SCOPED) {
     const o = resolveProfileOptions(options)
     this.#name = o.name
-    this.#memory = new MemoryPeakTracker(o.sampleIntervalMs, o.gc)
-    // V8's GC profiler, where available, gives the pauses too: no second GC observer then.
+    this.#gc = o.gc
+    this.#memory = new MemoryPeakTracker(o.sampleIntervalMs, o.heapPeak === 'gc')
+    // V8's GC profiler, when asked for and available, gives the pauses too: no GC observer then.
     this.#runtime = new RuntimeMonitor({ ...o, gc: o.gc && !this.#memory.heapPeakExact })
     this.#cpuStart = process.cpuUsage()
     this.#start = performance.now()
@@ -198,7 +200,7 @@ export class Profile implements Disposable, AsyncDisposable {
       tasks: c.taskMetrics(),
       eventLoopDelay: this.#runtime.eventLoopDelay,
       eventLoopUtilization: this.#runtime.utilization,
-      gc: this.#memory.heapPeakExact ? this.#memory.gcPauses : this.#runtime.gc,
+      gc: this.#memory.heapPeakExact && this.#gc ? this.#memory.gcPauses : this.#runtime.gc,
     }
   }
 

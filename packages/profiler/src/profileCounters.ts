@@ -1,9 +1,8 @@
-import {
-  type CacheChannelMessage,
-  type ChannelSink,
-  type DbQueryChannelMessage,
-  type ParallelTaskChannelMessage,
-  subscribeChannels,
+import type {
+  CacheChannelMessage,
+  ChannelSink,
+  DbQueryChannelMessage,
+  ParallelTaskChannelMessage,
 } from './channels.js'
 import { LogLinearHistogram } from './logLinearHistogram.js'
 import type { QueryMetrics, TaskMetrics } from './types.js'
@@ -33,7 +32,7 @@ export class ProfileCounters implements ChannelSink {
   }
 
   // Prototype methods, not closures: the handlers' call sites see one target whichever
-  // profile (or the discarded sink between profiles) receives, so V8 never recompiles them.
+  // profile receives, so V8 never recompiles them for a new profile.
   /** A `bookgen:cache` message. */
   onCache(m: CacheChannelMessage): void {
     if (!this.#open) return
@@ -93,7 +92,3 @@ export class ProfileCounters implements ChannelSink {
     this.#open = false
   }
 }
-
-// Subscribed when this module loads; between profiles the messages go to this discarded sink,
-// which does the same work as a profile's (see channels.ts for why).
-subscribeChannels(new ProfileCounters())

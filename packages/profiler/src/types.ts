@@ -129,10 +129,14 @@ export interface PerformanceMetrics {
   heapEnd: number
   /**
    * Largest V8 heap used of the profiling thread, bytes: with `heapPeakSource: 'gc'` the heap
-   * right before every collection of the window and at its ends, so synchronous spikes count.
+   * right before every collection of the window and at its ends, so synchronous spikes count;
+   * with `'sampler'` the largest heap the sampler, `updateMemoryPeak()`, start and stop saw.
    */
   heapPeak: number
-  /** `gc` where V8's GC profiler reported every collection, `sampler` where only samples did. */
+  /**
+   * `gc` where V8's GC profiler reported every collection (option `heapPeak: 'gc'`), `sampler`
+   * where only samples did.
+   */
   heapPeakSource: 'gc' | 'sampler'
   /** Number of DB queries (same as `dbQueries.count`). */
   dbQueryCount: number
@@ -150,7 +154,10 @@ export interface PerformanceMetrics {
   eventLoopDelay: EventLoopDelayMetrics
   /** Fraction of the wall time the event loop was busy, 0..1. */
   eventLoopUtilization: number
-  /** GC pauses, seconds (from V8's GC profiler; from a GC observer where it is missing). */
+  /**
+   * GC pauses, seconds: from a GC observer, or from V8's GC profiler with `heapPeak: 'gc'`; all
+   * zero with `gc: false`.
+   */
   gc: GcMetrics
 }
 
@@ -253,14 +260,26 @@ export interface ProfileOptions {
    */
   eventLoop?: boolean
   /**
-   * Record GC pauses, and the heap before every collection for `heapPeak`, both from V8's GC
-   * profiler, which records each collection as it happens (`false` leaves `heapPeak` to samples,
-   * `heapPeakSource: 'sampler'`, and counts no pauses). Where the GC profiler is missing, a GC
-   * `PerformanceObserver` counts the pauses; Node delivers its entries one event-loop turn late,
-   * so `performanceProfile()` waits that turn before it stops.
+   * Record GC pauses per kind. They come from a GC `PerformanceObserver`, whose entries Node
+   * delivers one event-loop turn late (`performanceProfile()` waits that turn before it stops; a
+   * synchronous `stop()` right after synchronous work misses that work's last pauses), or, with
+   * `heapPeak: 'gc'`, from the GC profiler's records, which are complete at any `stop()`.
    * @default true
    */
   gc?: boolean
+  /**
+   * How `heapPeak` is obtained (`heapPeakSource` in the metrics says how it was):
+   * - `'sampler'`: the heap at the sampler's ticks, `updateMemoryPeak()`, start and stop. A spike
+   *   built and freed between two of them (without an `await`) is missed here, though `memoryPeak`
+   *   still sees it through the kernel's high-water mark.
+   * - `'gc'`: V8's GC profiler (`v8.GCProfiler`) reports the heap right before every collection,
+   *   so synchronous spikes count too, and gives the GC pauses. It costs about 0.6 M instructions
+   *   per collection (V8 writes a JSON record of the heap before and after each one, Node parses
+   *   them), against ~0.25 M for the default GC observer it replaces: see bench/RESULTS.md. Where
+   *   the GC profiler is missing, the sampler is used.
+   * @default 'sampler'
+   */
+  heapPeak?: 'gc' | 'sampler'
   /**
    * Record `bookgen:cache`, `bookgen:db:query` and `bookgen:parallel:task` messages automatically.
    * @default true

@@ -8,6 +8,7 @@ export const PROFILE_DEFAULTS: Readonly<Required<ProfileOptions>> = Object.freez
   eventLoopResolutionMs: 10,
   eventLoop: true,
   gc: true,
+  heapPeak: 'sampler',
   channels: true,
 })
 
@@ -38,6 +39,9 @@ export function resolveProfileOptions(options: ProfileOptions): Required<Profile
   }
   for (const key of ['eventLoop', 'gc', 'channels'] as const) {
     if (typeof o[key] !== 'boolean') throw invalidOption(key, 'a boolean', o[key])
+  }
+  if (o.heapPeak !== 'gc' && o.heapPeak !== 'sampler') {
+    throw invalidOption('heapPeak', "'gc' or 'sampler'", o.heapPeak)
   }
   return o
 }

@@ -121,14 +121,16 @@ describe('memory peaks that hold across threads and package copies', () => {
 })
 
 describe('heap peak', () => {
-  it('leaves the heap peak to samples with gc: false', () => {
-    const m = source.startProfile({ gc: false }).stop()
-    expect(m.heapPeakSource).toBe('sampler')
-    expect(m.heapPeak).toBeGreaterThanOrEqual(Math.max(m.heapStart, m.heapEnd))
+  it('leaves the heap peak to samples by default, and with gc: false, and says so', () => {
+    for (const options of [{}, { gc: false }, { heapPeak: 'sampler' as const }]) {
+      const m = source.startProfile(options).stop()
+      expect(m.heapPeakSource).toBe('sampler')
+      expect(m.heapPeak).toBeGreaterThanOrEqual(Math.max(m.heapStart, m.heapEnd))
+    }
   })
 
-  it('sees a synchronous spike built and freed without an await', () => {
-    const p = source.startProfile()
+  it("sees a synchronous spike built and freed without an await with heapPeak: 'gc'", () => {
+    const p = source.startProfile({ heapPeak: 'gc' })
     let rows: { id: number; text: string }[] | null = []
     for (let i = 0; i < 2_500_000; i++) rows.push({ id: i, text: `row ${i}` })
     const during = process.memoryUsage().heapUsed
@@ -139,5 +141,21 @@ describe('heap peak', () => {
     expect(m.heapEnd).toBeLessThan(during - 100 * MiB)
     expect(m.heapPeakSource).toBe('gc')
     expect(m.heapPeak).toBeGreaterThanOrEqual(during)
+  })
+
+  it('the sampler sees a spike held across one of its ticks', async () => {
+    const p = source.startProfile({ sampleIntervalMs: 5 })
+    let rows: { id: number; text: string }[] | null = []
+    for (let i = 0; i < 1_000_000; i++) rows.push({ id: i, text: `row ${i}` })
+    const during = process.memoryUsage().heapUsed
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    rows = null
+    gc()
+    const m = p.stop()
+    expect(m.heapPeakSource).toBe('sampler')
+    // The rows (~60 MiB) lived through at least one tick; neither end of the window saw them.
+    expect(during).toBeGreaterThan(m.heapStart + 45 * MiB)
+    expect(m.heapEnd).toBeLessThan(m.heapStart + 20 * MiB)
+    expect(m.heapPeak).toBeGreaterThan(m.heapStart + 40 * MiB)
   })
 })

@@ -186,6 +186,9 @@ describe('bad input', () => {
     expect(codeOf(() => startProfile({ eventLoopResolutionMs: 0 }))).toBe('INVALID_OPTION')
     expect(codeOf(() => startProfile({ gc: 'yes' as unknown as boolean }))).toBe('INVALID_OPTION')
     expect(codeOf(() => startProfile({ nmae: 'x' } as never))).toBe('INVALID_OPTION')
+    expect(() => startProfile({ heapPeak: 'exact' as never })).toThrow(
+      "options.heapPeak must be 'gc' or 'sampler', got \"exact\"",
+    )
     expect(() => startProfile({ sampleIntervalMs: 1.5 })).toThrow(
       'options.sampleIntervalMs must be a non-negative integer, got 1.5',
     )

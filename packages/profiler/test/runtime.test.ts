@@ -75,13 +75,18 @@ describe('GC pauses', () => {
     expect(keep).toHaveLength(0)
   })
 
-  it('counts the pauses of synchronous work right before a synchronous stop()', () => {
+  it("counts the pauses of synchronous work right before a synchronous stop() with heapPeak: 'gc'", () => {
     // V8's GC profiler records each collection as it happens: nothing waits for an immediate.
-    const p = startProfile()
+    const p = startProfile({ heapPeak: 'gc' })
     for (let i = 0; i < 3; i++) gc()
     const m = p.stop()
     expect(m.heapPeakSource).toBe('gc')
     expect(m.gc.byKind.major.count).toBeGreaterThanOrEqual(3)
+    const off = startProfile({ heapPeak: 'gc', gc: false })
+    gc()
+    const n = off.stop()
+    expect(n.heapPeakSource).toBe('gc')
+    expect(n.gc.count).toBe(0)
   })
 
   it('performanceProfile() counts the GCs of fn s last synchronous stretch', async () => {

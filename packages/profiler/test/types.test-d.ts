@@ -6,6 +6,7 @@ import {
   type PerformanceMetrics,
   type PerformanceMetricsJSON,
   type Profile,
+  type ProfileOptions,
   type ProfileResult,
   ProfilerErrorCode,
   performanceProfile,
@@ -41,5 +42,12 @@ describe('types', () => {
     p.check({ maxMemoryPeek: 1 })
     expectTypeOf<MemoryPeakSource>().toEqualTypeOf<'vmhwm' | 'maxrss' | 'sampler'>()
     expectTypeOf(ProfilerErrorCode.ALREADY_STOPPED).toEqualTypeOf<'ALREADY_STOPPED'>()
+  })
+
+  it('names how the heap peak is obtained, in the options and in the metrics alike', () => {
+    expectTypeOf<ProfileOptions['heapPeak']>().toEqualTypeOf<'gc' | 'sampler' | undefined>()
+    expectTypeOf<PerformanceMetrics['heapPeakSource']>().toEqualTypeOf<'gc' | 'sampler'>()
+    // @ts-expect-error not a source
+    startProfile({ heapPeak: 'exact' })
   })
 })
