@@ -185,22 +185,33 @@ export async function batchInsert(
           throw error
       }
     }
-    const arrays = textArrays(sent, casts, input)
-    if (arrays === undefined) return values()
-    const guard = cached ? types?.guard : undefined
-    const statement = unnestInsert(info, sent, casts, conflict, guard)
     const size = options.batchSize ?? DEFAULTS.unnestBatchSize
     const bounds = fixedBatches(input.length, size)
-    const part = (start: number, end: number) => arrays.map((a) => arrayLiteral(a, start, end))
+    // each batch's values are converted while the previous batch runs on the server; the first
+    // batch's before anything is sent (a value that must go through drizzle there: the VALUES
+    // path at once; in a later batch: everything rolled back, then the VALUES path)
+    const literalsOf = (range: readonly [number, number] | undefined) => {
+      if (range === undefined) return undefined
+      const arrays = textArrays(sent, casts, input.slice(range[0], range[1]))
+      return arrays === undefined ? NOT_PLAIN : arrays.map((a) => arrayLiteral(a, 0, a.length))
+    }
+    let ready = literalsOf(bounds[0])
+    if (ready === NOT_PLAIN || ready === undefined) return values()
+    const guard = cached ? types?.guard : undefined
+    const statement = unnestInsert(info, sent, casts, conflict, guard)
     try {
-      return await runBatches(
-        db,
-        bounds,
-        'batchInsert',
-        options.onProgress,
-        async (tx, [start, end]) => affectedRows(await tx.execute(statement(part(start, end)))),
-      )
+      return await runBatches(db, bounds, 'batchInsert', options.onProgress, async (tx, _, b) => {
+        const literals = ready
+        if (literals === NOT_PLAIN || literals === undefined) throw new NotPlain()
+        const running = tx.execute(statement(literals)).then(affectedRows)
+        running.catch(() => {})
+        // once the statement is on its way (drizzle and the driver send it in microtasks)
+        await new Promise((resolve) => setImmediate(resolve))
+        ready = literalsOf(bounds[b + 1])
+        return await running
+      })
     } catch (error) {
+      if (error instanceof DbOptimizerError && error.cause instanceof NotPlain) return values()
       // a stale cached type (the guard's 22012) is withCastTypes' to handle
       if (guard !== undefined && error instanceof DbOptimizerError && error.sqlState === '22012')
         throw error
@@ -366,6 +377,14 @@ export function prepareRows(
     rows: out,
     keys: [...((uniform ? firstKeys : all) ?? [])],
     uniform,
+  }
+}
+
+/** Thrown inside the transaction when a later batch holds a value that must go through drizzle. */
+class NotPlain extends Error {
+  constructor() {
+    super('a value must go through drizzle; the unnest batches are rolled back')
+    this.name = 'NotPlain'
   }
 }
 

@@ -73,6 +73,27 @@ describe.each(drivers)('batchInsert on $name', (driver) => {
     expect(empty).toMatchObject({ title: null, meta: null, score: null })
   })
 
+  it('takes the VALUES path for every row when a later unnest batch holds a SQL value', async () => {
+    await reset()
+    const rows: Record<string, unknown>[] = sourceRows(250)
+    rows[180] = { ...rows[180], title: sql`'late' || ' sql'` }
+    const n = await optimizer.batchInsert(tables.sources, rows as never, { batchSize: 100 })
+    expect(n).toBe(250)
+    expect(await count(database, `dbo_src_${tables.id}`)).toBe(250)
+    // the first unnest batch ran (and was rolled back), then drizzle wrote all the rows
+    const shapes = Object.keys(optimizer.getQueryStats().byShape)
+    expect(shapes.some((k) => k.includes('unnest('))).toBe(true)
+    const titles = await database.db
+      .select({ url: tables.sources.url, title: tables.sources.title })
+      .from(tables.sources)
+      .where(sql`url in ('https://example.org/180', 'https://example.org/99')`)
+      .orderBy(tables.sources.url)
+    expect(titles).toEqual([
+      { url: 'https://example.org/180', title: 'late sql' },
+      { url: 'https://example.org/99', title: 'Title 99' },
+    ])
+  })
+
   it('cuts VALUES batches under the 65,535 bind-parameter limit by itself', async () => {
     await reset()
     const rows = sourceRows(9000) // 8 parameters a row: 72,000 in one statement would be refused
