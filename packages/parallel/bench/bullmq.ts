@@ -1,15 +1,47 @@
-// BullMQ backend benchmark: tiny tasks against raw BullMQ with one job per task (its plain use),
-// and an I/O-bound task (20 ms waits) on 1, 2 and 4 bookgen-worker processes. Real Redis
-// (REDIS_URL), real worker processes; rounds interleaved, medians of per-round ratios.
-// `npx tsx bench/bullmq.ts` in packages/parallel.
+// BullMQ backend benchmark: tiny tasks against raw BullMQ with one job per task (its plain use) and
+// against the local thread backend (the per-task overhead), a CPU-heavy map (hashing 2,000
+// documents) on 1, 2 and 4 bookgen-worker processes next to local threads, and an I/O-bound task
+// (20 ms waits) on 1, 2 and 4 processes. Real Redis (REDIS_URL), real worker processes; rounds
+// shuffled and interleaved, medians of per-round ratios.
+// `npx tsx bench/bullmq.ts` in packages/parallel; ONLY=tiny,cpu,io picks sections.
+// The CPU rounds' workers load this file as their --tasks module (the registry below); the bench
+// itself runs only when this file is the process's script.
+import { loadavg } from 'node:os'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Queue, QueueEvents, Worker } from 'bullmq'
-import { bullmqBackend } from '../src/bullmq/index.js'
+import { bullmqBackend, defineTaskRegistry } from '../src/bullmq/index.js'
+import { defineWorkerTask, ParallelTaskExecutor } from '../src/index.js'
 import { cleanUp, connection, redisUrl, startWorker, uniqueQueue } from '../test/bullmqWorkers.js'
 import registry, { double, sleepy } from '../test/fixtures/bullmqRegistry.js'
+
+/** The CPU-heavy task: 40 rounds of FNV-1a over one document (bench/tasks.mjs). */
+export const hashDocument = defineWorkerTask<string, string>(
+  new URL('./tasks.mjs', import.meta.url),
+  'hashDocument',
+)
+
+/** The same hashing with a tiny payload: the document is built where the task runs (bench/scaling.mjs). */
+export const hashBuiltDocument = defineWorkerTask<{ i: number; chars: number }, string>(
+  new URL('./scaling.mjs', import.meta.url),
+  'hashBuiltDocument',
+)
+
+/** What the CPU rounds' workers serve (`bookgen-worker --tasks bench/bullmq.ts`). */
+const cpuTasks = defineTaskRegistry({ hashDocument, hashBuiltDocument })
+export default cpuTasks
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const TINY = Number(process.env.TINY ?? 100_000)
 const WAITS = Number(process.env.WAITS ?? 400)
+const DOCS = Number(process.env.DOCS ?? 2000)
+/** Characters per document: about 1 ms of hashing each on this machine when idle. */
+const DOC_CHARS = Number(process.env.DOC_CHARS ?? 14_000)
+const ONLY = new Set((process.env.ONLY ?? 'tiny,cpu,io').split(','))
+
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
@@ -65,32 +97,158 @@ async function ours(n: number, queueName: string): Promise<number> {
   return ms
 }
 
+async function local(n: number, executor: ParallelTaskExecutor): Promise<number> {
+  const items = Array.from({ length: n }, (_, i) => i)
+  return time(() => executor.mapParallel(double, items))
+}
+
 async function tiny() {
   const tinyQueue = uniqueQueue()
   const tinyWorkers = await Promise.all([startWorker(tinyQueue), startWorker(tinyQueue)])
+  // The local thread backend with the same parallelism: 2 threads.
+  const threads = new ParallelTaskExecutor({ threads: 2 })
   const ratios: number[] = []
+  const overheads: number[] = []
   const oursMs: number[] = []
   const rawMs: number[] = []
+  const localMs: number[] = []
   await ours(1000, tinyQueue)
+  await local(1000, threads)
   for (let round = 0; round < ROUNDS; round++) {
-    const first = round % 2 === 0
-    const a = first ? await ours(TINY, tinyQueue) : await rawBullmq(TINY)
-    const b = first ? await rawBullmq(TINY) : await ours(TINY, tinyQueue)
-    const [o, r] = first ? [a, b] : [b, a]
+    const order = shuffled(['ours', 'raw', 'local'] as const)
+    const ms: Record<string, number> = {}
+    for (const subject of order) {
+      if (subject === 'ours') ms[subject] = await ours(TINY, tinyQueue)
+      else if (subject === 'raw') ms[subject] = await rawBullmq(TINY)
+      else ms[subject] = await local(TINY, threads)
+    }
+    const o = ms.ours as number
+    const r = ms.raw as number
+    const l = ms.local as number
     oursMs.push(o)
     rawMs.push(r)
+    localMs.push(l)
     ratios.push(r / o)
+    overheads.push(((o - l) * 1000) / TINY)
   }
+  await threads.close()
   await cleanUp(tinyQueue, tinyWorkers)
   console.log(`per-round ratios (raw / ours): ${ratios.map((r) => r.toFixed(1)).join(', ')}`)
   console.log(
     `tiny tasks, 2 workers: ours ${Math.round(median(oursMs))} ms (${Math.round(TINY / (median(oursMs) / 1000))}/s), raw BullMQ one job per task ${Math.round(median(rawMs))} ms (${Math.round(TINY / (median(rawMs) / 1000))}/s): ${median(ratios).toFixed(1)}x`,
   )
+  console.log(
+    `tiny tasks, local thread backend (2 threads): ${Math.round(median(localMs))} ms (${Math.round(TINY / (median(localMs) / 1000))}/s); BullMQ overhead per task: ${median(overheads).toFixed(1)} us (rounds: ${overheads.map((x) => x.toFixed(1)).join(', ')} us)`,
+  )
 }
 
-async function main() {
-  console.log(`BullMQ backend bench: ${TINY} tiny tasks, ${WAITS} waits of 20 ms, ${ROUNDS} rounds`)
-  if (process.env.ONLY !== 'io') await tiny()
+/**
+ * The CPU-heavy map: DOCS documents hashed on 1, 2 and 4 worker processes of 1 thread each, and
+ * on the local thread backend with 1 and 2 threads, in shuffled interleaved rounds; twice: with
+ * each document's text in the payload (`hashDocument`), and with only its number in the payload,
+ * the text built where the task runs (`hashBuiltDocument`), which measures the hashing without
+ * the transport. Ratios are per round against 1 worker; the overhead per task compares equal
+ * parallelism (1 worker with 1 local thread, 2 workers with 2 local threads).
+ */
+async function cpu() {
+  const self = fileURLToPath(import.meta.url)
+  const remote = await Promise.all(
+    [1, 2, 4].map(async (count) => {
+      const q = uniqueQueue()
+      // startWorker's own --tasks and --threads come first: these later ones replace them.
+      const ws = await Promise.all(
+        Array.from({ length: count }, () =>
+          startWorker(q, ['--tasks', self, '--threads', '1', '--concurrency', '1']),
+        ),
+      )
+      const b = bullmqBackend({ connection: redisUrl, queue: q, tasks: cpuTasks })
+      return { name: `${count} worker${count === 1 ? '' : 's'} x 1 thread`, count, q, ws, b }
+    }),
+  )
+  const locals = [1, 2].map((threads) => ({
+    name: `local thread backend, ${threads} thread${threads === 1 ? '' : 's'}`,
+    threads,
+    executor: new ParallelTaskExecutor({ threads }),
+  }))
+  const texts = Array.from({ length: DOCS }, (_, i) =>
+    `document ${i} `.repeat(Math.ceil(DOC_CHARS / 11)).slice(0, DOC_CHARS),
+  )
+  const numbers = Array.from({ length: DOCS }, (_, i) => ({ i, chars: DOC_CHARS }))
+  await measureCpu(`${DOCS} documents of ${DOC_CHARS} characters, text in the payload`, {
+    remote,
+    locals,
+    run: (target) => target.map(hashDocument, texts),
+  })
+  await measureCpu(`${DOCS} documents of ${DOC_CHARS} characters, built on the worker`, {
+    remote,
+    locals,
+    run: (target) => target.map(hashBuiltDocument, numbers),
+  })
+  for (const l of locals) await l.executor.close()
+  for (const { q, ws, b } of remote) {
+    await b.close()
+    await cleanUp(q, ws)
+  }
+}
+
+type CpuTarget = {
+  map<In, Out>(task: ReturnType<typeof defineWorkerTask<In, Out>>, items: In[]): Promise<unknown>
+}
+
+async function measureCpu(
+  label: string,
+  setup: {
+    remote: { name: string; count: number; b: ReturnType<typeof bullmqBackend> }[]
+    locals: { name: string; threads: number; executor: ParallelTaskExecutor }[]
+    run: (target: CpuTarget) => Promise<unknown>
+  },
+) {
+  const { remote, locals, run } = setup
+  type Subject = { name: string; run: () => Promise<unknown> }
+  const subjects: Subject[] = [
+    ...remote.map((r) => ({ name: r.name, run: () => run(r.b) })),
+    ...locals.map((l) => ({
+      name: l.name,
+      run: () => run({ map: (task, items) => l.executor.mapParallel(task, items) } as CpuTarget),
+    })),
+  ]
+  for (const s of subjects) await s.run()
+  const ms = new Map<string, number[]>(subjects.map((s) => [s.name, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of shuffled(subjects)) ms.get(s.name)?.push(await time(s.run))
+  }
+  const one = ms.get(remote[0]!.name) as number[]
+  console.log(`CPU-heavy map (FNV-1a x 40): ${label}; load average ${load()}`)
+  for (const s of subjects) {
+    const rounds = ms.get(s.name) as number[]
+    const ratio = median(rounds.map((x, r) => (one[r] as number) / x))
+    console.log(
+      `  ${s.name.padEnd(34)} ${Math.round(median(rounds))} ms, ${Math.round(DOCS / (median(rounds) / 1000))} docs/s, ${ratio.toFixed(2)}x one worker (rounds: ${rounds.map((x) => Math.round(x)).join(', ')} ms)`,
+    )
+  }
+  for (const [workers, threads] of [
+    [1, 1],
+    [2, 2],
+  ] as const) {
+    const r = ms.get(remote.find((x) => x.count === workers)!.name) as number[]
+    const l = ms.get(locals.find((x) => x.threads === threads)!.name) as number[]
+    const perTask = r.map((x, i) => ((x - (l[i] as number)) * 1000) / DOCS)
+    console.log(
+      `  overhead per task, ${workers} worker(s) vs ${threads} local thread(s): ${median(perTask).toFixed(1)} us (rounds: ${perTask.map((x) => x.toFixed(1)).join(', ')} us)`,
+    )
+  }
+}
+
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[out[i], out[j]] = [out[j] as T, out[i] as T]
+  }
+  return out
+}
+
+async function io() {
   const scaling: Record<number, number[]> = { 1: [], 2: [], 4: [] }
   // One queue per worker count, all started up front, so that rounds interleave the counts (in a
   // shuffled order each round). One thread per worker, so one chunk at a time (--concurrency 1):
@@ -109,8 +267,7 @@ async function main() {
   const items = Array.from({ length: WAITS }, (_, i) => ({ i, ms: 20 }))
   for (const { b } of setups) await b.map(sleepy, items.slice(0, 20), { chunkSize: 10 })
   for (let round = 0; round < ROUNDS; round++) {
-    const order = [...setups].sort(() => Math.random() - 0.5)
-    for (const { count, b } of order) {
+    for (const { count, b } of shuffled(setups)) {
       scaling[count]?.push(await time(() => b.map(sleepy, items, { chunkSize: 10 })))
     }
   }
@@ -129,4 +286,16 @@ async function main() {
   }
 }
 
-await main()
+async function main() {
+  console.log(
+    `BullMQ backend bench: ${TINY} tiny tasks, ${DOCS} documents, ${WAITS} waits of 20 ms, ${ROUNDS} rounds; sections ${[...ONLY].join(',')}; load average ${load()}`,
+  )
+  if (ONLY.has('tiny')) await tiny()
+  if (ONLY.has('cpu')) await cpu()
+  if (ONLY.has('io')) await io()
+  console.log(`load average at the end: ${load()}; Node ${process.version}`)
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main()
+}
