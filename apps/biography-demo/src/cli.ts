@@ -22,7 +22,6 @@ import { progressEnabled } from './progress.js'
 import { redisPing } from './redisPing.js'
 import type { RunResult, Variant } from './runTypes.js'
 import type { DistributedConfig, RunConfig } from './variantRunner.js'
-import { WorkerFleet } from './workerFleet.js'
 
 const memoryNoteCompare =
   'Peak memory: each comparison runs in fresh child processes (naive in one; optimized cold then warm in another, so the warm run finds the cold run’s cache). The profiler resets the kernel RSS high-water mark (VmHWM) when each profile starts, so each peak covers that run only; the warm peak also holds what the cold run left behind.'
@@ -76,7 +75,9 @@ async function run(args: CliArgs): Promise<number> {
       rmSync(target.dataDir, { recursive: true, force: true })
     }
     process.stderr.write(`\ninterrupted (${signal}): nothing was written to ${output.path}\n`)
-    void WorkerFleet.stopAll(5000).finally(() => process.exit(130))
+    void import('./distributedRun.js')
+      .then(({ stopDistributedRuns }) => stopDistributedRuns(5000))
+      .finally(() => process.exit(130))
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)

@@ -42,6 +42,20 @@ export async function runDistributed(o: DistributedRunOptions): Promise<RunResul
   const tallyDir = await mkdtemp(join(tmpdir(), 'bookgen-demo-tally-'))
   const { threads, concurrency } = fleetDefaults
   let fleet: WorkerFleet | undefined
+  let cleaning: Promise<void> | undefined
+  const cleanUp = (graceMs?: number, removalMs?: number): Promise<void> => {
+    cleaning ??= (async () => {
+      await fleet?.stop(graceMs)
+      await removeQueue(o.redisUrl, queue, removalMs).catch((error: Error) => {
+        process.stderr.write(
+          `warning: the queue ${queue} was not removed from Redis: ${error.message}\n`,
+        )
+      })
+      await rm(tallyDir, { recursive: true, force: true })
+    })()
+    return cleaning
+  }
+  cleanups.add(cleanUp)
   try {
     o.log(
       `starting ${o.workers} bookgen-worker process${o.workers === 1 ? '' : 'es'} (${threads} threads each) on queue ${queue} …`,
@@ -104,12 +118,19 @@ export async function runDistributed(o: DistributedRunOptions): Promise<RunResul
     )
     return result
   } finally {
-    await fleet?.stop()
-    await removeQueue(o.redisUrl, queue).catch((error: Error) => {
-      process.stderr.write(
-        `warning: the queue ${queue} was not removed from Redis: ${error.message}\n`,
-      )
-    })
-    await rm(tallyDir, { recursive: true, force: true })
+    await cleanUp()
+    cleanups.delete(cleanUp)
   }
+}
+
+const cleanups = new Set<(graceMs?: number, removalMs?: number) => Promise<void>>()
+
+/**
+ * A signal handler's cleanup: stops the workers of every distributed run still going (SIGTERM,
+ * SIGKILL after `graceMs`) and removes their queues (given up after `graceMs` too).
+ */
+export async function stopDistributedRuns(graceMs: number): Promise<void> {
+  // Fleets still starting (not yet known to their run's cleanup) included.
+  await WorkerFleet.stopAll(graceMs)
+  await Promise.all([...cleanups].map((cleanUp) => cleanUp(graceMs, graceMs)))
 }

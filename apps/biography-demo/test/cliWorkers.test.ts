@@ -188,61 +188,85 @@ describe('demo CLI --workers errors', () => {
     }
   })
 
-  it('fails with a clear error, not a hang, when a worker dies during the run, and leaves no worker behind', async () => {
-    const out = join(dir(), 'killed')
-    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl }
-    delete env.DATABASE_URL
-    // A slowed corpus keeps the distributed run going well past the moment a worker is killed.
-    const proc = spawn(
-      process.execPath,
-      [
-        cliPath,
-        'Ada Lovelace',
-        '--no-compare',
-        '--workers',
-        '2',
-        '--corpus-latency',
-        '20',
-        '--out',
-        out,
-        '--cache-namespace',
-        `bookgen-demo-workers-kill-${process.pid}`,
-      ],
-      { env },
+  it('stops its workers and removes its queue when it is interrupted during the distributed run (exit 130)', async () => {
+    const namespace = `bookgen-demo-workers-int-${process.pid}`
+    const { proc, exited, pids, output } = await startUntilReady(
+      join(dir(), 'interrupted'),
+      namespace,
     )
-    let stdout = ''
-    let stderr = ''
-    proc.stderr.on('data', (chunk) => {
-      stderr += chunk
-    })
-    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
-    const pids = await new Promise<number[]>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no "workers ready" line:\n${stdout}`)),
-        400_000,
-      )
-      proc.stdout.on('data', (chunk) => {
-        stdout += chunk
-        const ready = /workers ready in \d+ ms \(pids ([\d, ]+)\)/.exec(stdout)
-        if (ready) {
-          clearTimeout(timer)
-          resolve(ready[1]!.split(', ').map(Number))
-        }
-      })
-      void exited.then(() => reject(new Error(`the CLI exited first:\n${stdout}\n${stderr}`)))
-    })
+    const queue = /on queue (\S+) …/.exec(output.stdout)![1]!
+    proc.kill('SIGINT')
+    expect(await exited).toBe(130)
+    expect(output.stderr).toContain('interrupted (SIGINT): nothing was written to')
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false)
+    expect(await queueKeys(queue)).toEqual([])
+    const cache = new RedisCache({ url: redisUrl, namespace })
+    await cache.clear()
+    await cache.close()
+  })
+
+  it('fails with a clear error, not a hang, when a worker dies during the run, and leaves no worker behind', async () => {
+    const namespace = `bookgen-demo-workers-kill-${process.pid}`
+    const { exited, pids, output } = await startUntilReady(join(dir(), 'killed'), namespace)
     expect(pids).toHaveLength(2)
     process.kill(pids[1]!, 'SIGKILL')
     expect(await exited).toBe(1)
-    expect(stderr).toContain(
+    expect(output.stderr).toContain(
       `error: bookgen-worker 2/2 (pid ${pids[1]}) exited with SIGKILL while it served the run`,
     )
     expect(alive(pids[0]!)).toBe(false)
-    const cache = new RedisCache({
-      url: redisUrl,
-      namespace: `bookgen-demo-workers-kill-${process.pid}`,
-    })
+    expect(await queueKeys(/on queue (\S+) …/.exec(output.stdout)![1]!)).toEqual([])
+    const cache = new RedisCache({ url: redisUrl, namespace })
     await cache.clear()
     await cache.close()
   })
 })
+
+/**
+ * Starts the CLI with 2 workers on a slowed corpus (the distributed run lasts well past the
+ * moment the test acts) and resolves once the workers are ready, with their pids.
+ */
+async function startUntilReady(out: string, namespace: string) {
+  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl }
+  delete env.DATABASE_URL
+  const proc = spawn(
+    process.execPath,
+    [
+      cliPath,
+      'Ada Lovelace',
+      '--no-compare',
+      '--workers',
+      '2',
+      '--corpus-latency',
+      '20',
+      '--out',
+      out,
+      '--cache-namespace',
+      namespace,
+    ],
+    { env },
+  )
+  const output = { stdout: '', stderr: '' }
+  proc.stderr.on('data', (chunk) => {
+    output.stderr += chunk
+  })
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no "workers ready" line:\n${output.stdout}`)),
+      400_000,
+    )
+    proc.stdout.on('data', (chunk) => {
+      output.stdout += chunk
+      const ready = /workers ready in \d+ ms \(pids ([\d, ]+)\)/.exec(output.stdout)
+      if (ready) {
+        clearTimeout(timer)
+        resolve(ready[1]!.split(', ').map(Number))
+      }
+    })
+    void exited.then(() =>
+      reject(new Error(`the CLI exited first:\n${output.stdout}\n${output.stderr}`)),
+    )
+  })
+  return { proc, exited, pids, output }
+}
