@@ -533,7 +533,6 @@ function unnestInsert(
   guard: string | undefined,
 ): (arrays: readonly string[]) => SQL {
   const names = sql.raw(columns.map((c) => c.quoted).join(', '))
-  const aliases = sql.raw(columns.map((_, i) => `c${i}`).join(', '))
   const select = sql.raw(columns.map((_, i) => `u.c${i}::${casts[i]} as c${i}`).join(', '))
   const outer = sql.raw(columns.map((_, i) => `s.c${i}`).join(', '))
   // a one-time filter: fails (22012) before any value is cast when the cached types went stale
@@ -547,12 +546,14 @@ function unnestInsert(
         : sql` on conflict (${target}) do update set ${sql.raw(conflict.set.map((c) => `${c.quoted} = excluded.${c.quoted}`).join(', '))}`
   }
   return (arrays) => {
-    const params = sql.join(
-      arrays.map((a) => sql`${sql.param(a)}::text[]`),
+    // unnest() in a select list runs the arrays in step, element by element (cheaper than
+    // unnest(a, b, …) in FROM, which first stores its rows)
+    const unnests = sql.join(
+      arrays.map((a, i) => sql`unnest(${sql.param(a)}::text[]) as ${sql.raw(`c${i}`)}`),
       sql`, `,
     )
     // offset 0 keeps the subquery apart: a row's values are all parsed (22P02, 22003, as drizzle's
     // parameters are at bind time) before the column modifiers are applied (22001, 22026)
-    return sql`insert into ${info.table} (${names}) select ${outer} from (select ${select} from unnest(${params}) as u(${aliases})${where} offset 0) as s${tail}`
+    return sql`insert into ${info.table} (${names}) select ${outer} from (select ${select} from (select ${unnests}) as u${where} offset 0) as s${tail}`
   }
 }
