@@ -35,6 +35,7 @@ export type {
   Task,
   TaskContext,
   TaskResult,
+  WorkerTaskContext,
 } from './types.js'
 export type { ValidationSummary, Validator } from './validationParallelizer.js'
 export { ValidationParallelizer } from './validationParallelizer.js'

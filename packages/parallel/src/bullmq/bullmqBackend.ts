@@ -49,7 +49,8 @@ export interface BullmqBackendOptions {
   resultTtl?: number
   /**
    * Bound of a task module's load on a worker (ms), reported to the executor as the backend's
-   * `loadTimeout` (the workers apply their own `--load-timeout`).
+   * `loadTimeout`. Workers bound their own loads with `serveTasks({ executor: { loadTimeout } })`
+   * (30 s when not given, as in `bookgen-worker`).
    * @default 30000
    */
   loadTimeout?: number
