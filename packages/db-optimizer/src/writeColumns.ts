@@ -343,31 +343,31 @@ export function isoText(date: Date): string {
   const day = dayOfYear - Math.floor((153 * m + 2) / 5) + 1
   const month = m < 10 ? m + 3 : m - 9
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-  const d = (n: number) => 48 + n // the code of digit n
+  // 48 is the code of the digit 0
   return String.fromCharCode(
-    d(Math.floor(year / 1000)),
-    d(Math.floor(year / 100) % 10),
-    d(Math.floor(year / 10) % 10),
-    d(year % 10),
+    48 + Math.floor(year / 1000),
+    48 + (Math.floor(year / 100) % 10),
+    48 + (Math.floor(year / 10) % 10),
+    48 + (year % 10),
     45, // -
-    d(Math.floor(month / 10)),
-    d(month % 10),
+    48 + Math.floor(month / 10),
+    48 + (month % 10),
     45,
-    d(Math.floor(day / 10)),
-    d(day % 10),
+    48 + Math.floor(day / 10),
+    48 + (day % 10),
     84, // T
-    d(Math.floor(hour / 10)),
-    d(hour % 10),
+    48 + Math.floor(hour / 10),
+    48 + (hour % 10),
     58, // :
-    d(Math.floor(minute / 10)),
-    d(minute % 10),
+    48 + Math.floor(minute / 10),
+    48 + (minute % 10),
     58,
-    d(Math.floor(second / 10)),
-    d(second % 10),
+    48 + Math.floor(second / 10),
+    48 + (second % 10),
     46, // .
-    d(Math.floor(ms / 100)),
-    d(Math.floor(ms / 10) % 10),
-    d(ms % 10),
+    48 + Math.floor(ms / 100),
+    48 + (Math.floor(ms / 10) % 10),
+    48 + (ms % 10),
     90, // Z
   )
 }
@@ -390,6 +390,16 @@ export function arrayLiteral(
   end: number,
 ): string {
   if (end <= start) return '{}'
+  let plain = true
+  for (let i = start; i < end && plain; i++) {
+    const t = texts[i] as string | null
+    plain = t !== null && t.indexOf('"') < 0 && t.indexOf('\\') < 0
+  }
+  // nothing to escape and no NULL: one join, no string per element
+  if (plain) {
+    const part = start === 0 && end === texts.length ? texts : texts.slice(start, end)
+    return `{"${part.join('","')}"}`
+  }
   let out = '{'
   for (let i = start; i < end; i++) {
     const t = texts[i] as string | null
