@@ -123,6 +123,31 @@ describe.each(drivers)('errors of rows with several bad values, on $name', (driv
     }
   })
 
+  it('batchUpdate of a varchar(n)[] column: a too-long element fails as drizzle fails it, never cut', async () => {
+    const arrays = pgTable(`${name}_a`, {
+      k: integer('k').primaryKey(),
+      tags: varchar('tags', { length: 3 }).array(),
+    })
+    await database.db.execute(
+      sql.raw(`create table "${name}_a" (k integer primary key, tags varchar(3)[])`),
+    )
+    try {
+      await database.db.insert(arrays).values({ k: 1, tags: ['a'] })
+      const want = await drizzleState((tx) =>
+        tx
+          .update(arrays)
+          .set({ tags: ['abcdef'] })
+          .where(eq(arrays.k, 1)),
+      )
+      expect(want).toBe('22001')
+      expect(await ourState(optimizer.batchUpdate(arrays, [{ k: 1, tags: ['abcdef'] }]))).toBe(want)
+      expect(await optimizer.batchUpdate(arrays, [{ k: 1, tags: ['ab', 'c'] }])).toBe(1)
+      expect(await database.db.select().from(arrays)).toEqual([{ k: 1, tags: ['ab', 'c'] }])
+    } finally {
+      await database.db.execute(sql.raw(`drop table if exists "${name}_a"`))
+    }
+  })
+
   it.each([
     ['parsed before any modifier', { v: bad.tooLong, s: bad.outOfRange }, '22003'],
     ['parsed before any modifier', { v: bad.tooLong, n: bad.notANumber }, '22P02'],
