@@ -22,7 +22,7 @@ const WARM_UP = {
   loaded: 'bare',
   startProfile: 'bare',
   channelsOnly: 'bare',
-  gcProfiler: 'bare',
+  sampler: 'bare',
   performanceProfile: 'bare',
   second: 'profile',
   afterProfile: 'profile',
@@ -119,11 +119,11 @@ if (mode.startsWith('idle')) {
   await workload()
   p.stop()
 } else if (mode === 'channelsOnly') {
-  const p = startProfile({ gc: false, eventLoop: false, sampleIntervalMs: 0 })
+  const p = startProfile({ gc: false, heapPeak: 'sampler', eventLoop: false, sampleIntervalMs: 0 })
   await workload()
   p.stop()
-} else if (mode === 'gcProfiler') {
-  const p = startProfile({ heapPeak: 'gc', ...timers })
+} else if (mode === 'sampler') {
+  const p = startProfile({ heapPeak: 'sampler', ...timers })
   await workload()
   p.stop()
 } else if (mode === 'performanceProfile') {

@@ -155,7 +155,7 @@ export interface PerformanceMetrics {
   /** Fraction of the wall time the event loop was busy, 0..1. */
   eventLoopUtilization: number
   /**
-   * GC pauses, seconds: from a GC observer, or from V8's GC profiler with `heapPeak: 'gc'`; all
+   * GC pauses, seconds: from V8's GC profiler, or from a GC observer with `heapPeak: 'sampler'`; all
    * zero with `gc: false`.
    */
   gc: GcMetrics
@@ -260,24 +260,25 @@ export interface ProfileOptions {
    */
   eventLoop?: boolean
   /**
-   * Record GC pauses per kind. They come from a GC `PerformanceObserver`, whose entries Node
-   * delivers one event-loop turn late (`performanceProfile()` waits that turn before it stops; a
-   * synchronous `stop()` right after synchronous work misses that work's last pauses), or, with
-   * `heapPeak: 'gc'`, from the GC profiler's records, which are complete at any `stop()`.
+   * Record GC pauses per kind. They come from the GC profiler's records (the default
+   * `heapPeak: 'gc'`), which are complete at any `stop()`, or, with `heapPeak: 'sampler'`, from a
+   * GC `PerformanceObserver`, whose entries Node delivers one event-loop turn late
+   * (`performanceProfile()` waits that turn before it stops; a synchronous `stop()` right after
+   * synchronous work misses that work's last pauses).
    * @default true
    */
   gc?: boolean
   /**
    * How `heapPeak` is obtained (`heapPeakSource` in the metrics says how it was):
-   * - `'sampler'`: the heap at the sampler's ticks, `updateMemoryPeak()`, start and stop. A spike
-   *   built and freed between two of them (without an `await`) is missed here, though `memoryPeak`
-   *   still sees it through the kernel's high-water mark.
    * - `'gc'`: V8's GC profiler (`v8.GCProfiler`) reports the heap right before every collection,
-   *   so synchronous spikes count too, and gives the GC pauses. It costs about 0.6 M instructions
-   *   per collection (V8 writes a JSON record of the heap before and after each one, Node parses
-   *   them), against ~0.25 M for the default GC observer it replaces: see bench/RESULTS.md. Where
-   *   the GC profiler is missing, the sampler is used.
-   * @default 'sampler'
+   *   so spikes built and freed without an `await` count too, and gives the GC pauses. It costs
+   *   about 0.6 M instructions per collection (V8 writes a JSON record of the heap before and
+   *   after each one, Node parses them), against ~0.25 M for the GC observer that `'sampler'`
+   *   uses: see bench/RESULTS.md. Where the GC profiler is missing, the sampler is used.
+   * - `'sampler'`: cheaper, and approximate: the heap at the sampler's ticks, `updateMemoryPeak()`,
+   *   start and stop. A spike built and freed between two of them (without an `await`) is missed
+   *   here, though `memoryPeak` still sees it through the kernel's high-water mark.
+   * @default 'gc'
    */
   heapPeak?: 'gc' | 'sampler'
   /**

@@ -56,8 +56,8 @@ async function traced(heapPeak: 'gc' | 'sampler') {
 
 describe('GC counts', () => {
   it.each([
-    ['sampler', 'the GC observer (default)'],
-    ['gc', "V8's GC profiler (heapPeak: 'gc')"],
+    ['gc', "V8's GC profiler (default)"],
+    ['sampler', "the GC observer (heapPeak: 'sampler')"],
   ] as const)('match --trace-gc exactly with heapPeak: %s, %s', async (heapPeak, _from) => {
     const r = await traced(heapPeak)
     expect(r.source).toBe(heapPeak)

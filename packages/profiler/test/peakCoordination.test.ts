@@ -121,16 +121,24 @@ describe('memory peaks that hold across threads and package copies', () => {
 })
 
 describe('heap peak', () => {
-  it('leaves the heap peak to samples by default, and with gc: false, and says so', () => {
-    for (const options of [{}, { gc: false }, { heapPeak: 'sampler' as const }]) {
+  it("reads the heap peak from the GC profiler by default, from samples with heapPeak: 'sampler', and says so", () => {
+    for (const options of [{}, { gc: false }]) {
+      const m = source.startProfile(options).stop()
+      expect(m.heapPeakSource).toBe('gc')
+      expect(m.heapPeak).toBeGreaterThanOrEqual(Math.max(m.heapStart, m.heapEnd))
+    }
+    for (const options of [
+      { heapPeak: 'sampler' as const },
+      { heapPeak: 'sampler' as const, gc: false },
+    ]) {
       const m = source.startProfile(options).stop()
       expect(m.heapPeakSource).toBe('sampler')
       expect(m.heapPeak).toBeGreaterThanOrEqual(Math.max(m.heapStart, m.heapEnd))
     }
   })
 
-  it("sees a synchronous spike built and freed without an await with heapPeak: 'gc'", () => {
-    const p = source.startProfile({ heapPeak: 'gc' })
+  it('sees a synchronous spike built and freed without an await, by default', () => {
+    const p = source.startProfile()
     let rows: { id: number; text: string }[] | null = []
     for (let i = 0; i < 2_500_000; i++) rows.push({ id: i, text: `row ${i}` })
     const during = process.memoryUsage().heapUsed
@@ -144,7 +152,7 @@ describe('heap peak', () => {
   })
 
   it('the sampler sees a spike held across one of its ticks', async () => {
-    const p = source.startProfile({ sampleIntervalMs: 5 })
+    const p = source.startProfile({ sampleIntervalMs: 5, heapPeak: 'sampler' })
     let rows: { id: number; text: string }[] | null = []
     for (let i = 0; i < 1_000_000; i++) rows.push({ id: i, text: `row ${i}` })
     const during = process.memoryUsage().heapUsed
