@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { countInstructions } from './valgrind.mjs'
 
 const run = promisify(execFile)
 const child = fileURLToPath(new URL('./gcCostChild.mjs', import.meta.url))
@@ -28,28 +29,14 @@ for (const source of SOURCES) {
 }
 
 async function instructions(source) {
-  const { stdout, stderr } = await run(
-    'valgrind',
-    [
-      '--tool=cachegrind',
-      '--cache-sim=no',
-      '--smc-check=all-non-file',
-      '--cachegrind-out-file=/dev/null',
-      process.execPath,
-      '--trace-gc',
-      '--max-semi-space-size=1',
-      child,
-      source,
-      'churn',
-    ],
-    { timeout: 900_000, maxBuffer: 1 << 26 },
+  const { instructions: count, stdout } = await countInstructions(
+    ['--trace-gc', '--max-semi-space-size=1', child, source, 'churn'],
+    { label: source },
   )
-  const m = /I\s+refs:\s+([\d,]+)/.exec(stderr)
-  if (m === null) throw new Error(`no instruction count for ${source}: ${stderr.slice(-500)}`)
   const gcs = stdout
     .split('\n')
     .filter((l) => / ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor)/.test(l))
-  return { instr: Number(m[1].replaceAll(',', '')), gcs: gcs.length }
+  return { instr: count, gcs: gcs.length }
 }
 const got = new Map(SOURCES.map((s) => [s, []]))
 for (let r = 0; r < ROUNDS; r++) {

@@ -20,6 +20,7 @@ import { execFile } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { countInstructions } from './valgrind.mjs'
 
 const run = promisify(execFile)
 const child = fileURLToPath(new URL('./overheadChild.mjs', import.meta.url))
@@ -99,22 +100,7 @@ for (let r = 0; r < ROUNDS; r++) {
 // ---- Instructions ----
 async function instructions(mode) {
   const env = { ...process.env, OVERHEAD_TIME_SCALE: String(TIME_SCALE) }
-  const { stderr } = await run(
-    'valgrind',
-    [
-      '--tool=cachegrind',
-      '--cache-sim=no',
-      '--smc-check=all-non-file',
-      '--cachegrind-out-file=/dev/null',
-      process.execPath,
-      child,
-      mode,
-    ],
-    { timeout: 900_000, maxBuffer: 1 << 24, env },
-  )
-  const m = /I\s+refs:\s+([\d,]+)/.exec(stderr)
-  if (m === null) throw new Error(`no instruction count for ${mode}: ${stderr.slice(-500)}`)
-  return Number(m[1].replaceAll(',', ''))
+  return (await countInstructions([child, mode], { env, label: mode })).instructions
 }
 const instr = new Map(MODES.map((m) => [m, []]))
 const bareInstr = []
