@@ -1,4 +1,5 @@
-// BullMQ backend benchmark: tiny tasks against raw BullMQ with one job per task (its plain use) and
+// BullMQ backend benchmark: tiny tasks on 1, 2 and 4 bookgen-worker processes, against raw BullMQ
+// with one job per task (its plain use) and
 // against the local thread backend (the per-task overhead), a CPU-heavy map (hashing 2,000
 // documents) on 1, 2 and 4 bookgen-worker processes next to local threads, and an I/O-bound task
 // (20 ms waits) on 1, 2 and 4 processes. Real Redis (REDIS_URL), real worker processes; rounds
@@ -103,43 +104,53 @@ async function local(n: number, executor: ParallelTaskExecutor): Promise<number>
 }
 
 async function tiny() {
-  const tinyQueue = uniqueQueue()
-  const tinyWorkers = await Promise.all([startWorker(tinyQueue), startWorker(tinyQueue)])
-  // The local thread backend with the same parallelism: 2 threads.
+  // One fleet per size: the same tiny map on 1, 2 and 4 worker processes (the scaling rows); the
+  // 2-worker fleet is the one compared with raw BullMQ (2 workers too) and with local threads.
+  const fleets = await Promise.all(
+    [1, 2, 4].map(async (count) => {
+      const q = uniqueQueue()
+      const ws = await Promise.all(Array.from({ length: count }, () => startWorker(q)))
+      return { count, q, ws }
+    }),
+  )
+  const queueOf = (count: number) => fleets.find((f) => f.count === count)!.q
+  // The local thread backend with the same parallelism as the 2-worker fleet: 2 threads.
   const threads = new ParallelTaskExecutor({ threads: 2 })
-  const ratios: number[] = []
-  const overheads: number[] = []
-  const oursMs: number[] = []
-  const rawMs: number[] = []
-  const localMs: number[] = []
-  await ours(1000, tinyQueue)
+  const subjects = ['ours1', 'ours2', 'ours4', 'raw', 'local'] as const
+  const ms = new Map<string, number[]>(subjects.map((s) => [s, []]))
+  for (const f of fleets) await ours(1000, f.q)
   await local(1000, threads)
   for (let round = 0; round < ROUNDS; round++) {
-    const order = shuffled(['ours', 'raw', 'local'] as const)
-    const ms: Record<string, number> = {}
-    for (const subject of order) {
-      if (subject === 'ours') ms[subject] = await ours(TINY, tinyQueue)
-      else if (subject === 'raw') ms[subject] = await rawBullmq(TINY)
-      else ms[subject] = await local(TINY, threads)
+    for (const subject of shuffled(subjects)) {
+      let took: number
+      if (subject === 'raw') took = await rawBullmq(TINY)
+      else if (subject === 'local') took = await local(TINY, threads)
+      else took = await ours(TINY, queueOf(Number(subject.slice(4))))
+      ms.get(subject)!.push(took)
     }
-    const o = ms.ours as number
-    const r = ms.raw as number
-    const l = ms.local as number
-    oursMs.push(o)
-    rawMs.push(r)
-    localMs.push(l)
-    ratios.push(r / o)
-    overheads.push(((o - l) * 1000) / TINY)
   }
   await threads.close()
-  await cleanUp(tinyQueue, tinyWorkers)
+  for (const f of fleets) await cleanUp(f.q, f.ws)
+  const rounds = (s: (typeof subjects)[number]) => ms.get(s)!
+  const oursMs = rounds('ours2')
+  const ratios = rounds('raw').map((r, i) => r / oursMs[i]!)
+  const overheads = oursMs.map((o, i) => ((o - rounds('local')[i]!) * 1000) / TINY)
+  const perSecond = (xs: number[]) => Math.round(TINY / (median(xs) / 1000))
   console.log(`per-round ratios (raw / ours): ${ratios.map((r) => r.toFixed(1)).join(', ')}`)
   console.log(
-    `tiny tasks, 2 workers: ours ${Math.round(median(oursMs))} ms (${Math.round(TINY / (median(oursMs) / 1000))}/s), raw BullMQ one job per task ${Math.round(median(rawMs))} ms (${Math.round(TINY / (median(rawMs) / 1000))}/s): ${median(ratios).toFixed(1)}x`,
+    `tiny tasks, 2 workers: ours ${Math.round(median(oursMs))} ms (${perSecond(oursMs)}/s), raw BullMQ one job per task ${Math.round(median(rounds('raw')))} ms (${perSecond(rounds('raw'))}/s): ${median(ratios).toFixed(1)}x`,
   )
   console.log(
-    `tiny tasks, local thread backend (2 threads): ${Math.round(median(localMs))} ms (${Math.round(TINY / (median(localMs) / 1000))}/s); BullMQ overhead per task: ${median(overheads).toFixed(1)} us (rounds: ${overheads.map((x) => x.toFixed(1)).join(', ')} us)`,
+    `tiny tasks, local thread backend (2 threads): ${Math.round(median(rounds('local')))} ms (${perSecond(rounds('local'))}/s); BullMQ overhead per task: ${median(overheads).toFixed(1)} us (rounds: ${overheads.map((x) => x.toFixed(1)).join(', ')} us)`,
   )
+  const one = rounds('ours1')
+  for (const count of [1, 2, 4]) {
+    const xs = rounds(`ours${count}` as (typeof subjects)[number])
+    const scale = median(xs.map((x, i) => one[i]! / x))
+    console.log(
+      `  tiny tasks, ${count} worker${count === 1 ? ' ' : 's'}: ${Math.round(median(xs))} ms, ${perSecond(xs)} tasks/s, ${scale.toFixed(2)}x one worker (rounds: ${xs.map((x) => Math.round(x)).join(', ')} ms)`,
+    )
+  }
 }
 
 /**
