@@ -7,6 +7,7 @@ import {
   type WorkerTask,
   workerTaskKey,
 } from './defineWorkerTask.js'
+import { LiveItems } from './liveItems.js'
 import { MetricsRecorder } from './metrics.js'
 import {
   DEFAULT_OPTIONS,
@@ -477,9 +478,29 @@ export class ParallelTaskExecutor implements AsyncDisposable {
         `${name} must be an iterable or an async iterable, got ${describe(input)}`,
       )
     }
+    const array =
+      sync !== undefined &&
+      Array.isArray(input) &&
+      input[Symbol.iterator] === ARRAY_VALUES &&
+      sync.next === ARRAY_ITERATOR_NEXT
+        ? (input as readonly T[])
+        : undefined
+    let at = 0
     const feed = {
       done: false,
       pull(room: number): number | Promise<number> {
+        if (array !== undefined && check === undefined) {
+          // What the array's own iterator would read, without a step object per item.
+          let k = 0
+          for (; k < room; k++) {
+            if (at >= array.length) {
+              feed.done = true
+              break
+            }
+            list.push(array[at++] as T)
+          }
+          return k
+        }
         if (sync !== undefined && check === undefined) {
           let k = 0
           for (; k < room; k++) {
@@ -554,20 +575,9 @@ export class ParallelTaskExecutor implements AsyncDisposable {
 /** Items by index: an array, or only those read and not yet settled (lazy inputs). */
 type ItemList<T> = T[] | LiveItems<T>
 
-/** The items of a lazy input that were read and have not settled: memory bounded by maxQueue. */
-class LiveItems<T> {
-  readonly #items = new Map<number, T>()
-  length = 0
-  push(item: T): void {
-    this.#items.set(this.length++, item)
-  }
-  get(i: number): T {
-    return this.#items.get(i) as T
-  }
-  delete(i: number): void {
-    this.#items.delete(i)
-  }
-}
+/** An array's own iterator and its `next`, as they were before any program could replace them. */
+const ARRAY_VALUES = Array.prototype[Symbol.iterator]
+const ARRAY_ITERATOR_NEXT = [][Symbol.iterator]().next
 
 function itemAt<T>(list: ItemList<T>, i: number): T {
   return list instanceof LiveItems ? list.get(i) : (list[i] as T)

@@ -1,6 +1,6 @@
 /**
- * An async iterator over values pushed by a producer: O(1) per value (a queue with a moving
- * head, never `shift()`), any number of pending `next()` calls (served in call order), and a
+ * An async iterator over values pushed by a producer: O(1) per value (a ring that doubles when
+ * full, never `shift()`), any number of pending `next()` calls (served in call order), and a
  * `return()` that stops the producer. `onConsumed` runs each time a value is handed to a reader,
  * so that the producer can read more input (backpressure).
  */
@@ -10,8 +10,10 @@ interface Reader<T> {
 }
 
 export class ResultStream<T> implements AsyncIterableIterator<T> {
-  #values: T[] = []
+  /** A ring of buffered values: `#size` of them from `#head` (capacity a power of 2). */
+  #values: (T | undefined)[] = new Array(16)
   #head = 0
+  #size = 0
   #readers: Reader<T>[] = []
   #readerHead = 0
   #ended = false
@@ -26,7 +28,7 @@ export class ResultStream<T> implements AsyncIterableIterator<T> {
 
   /** Values waiting for a reader. */
   get buffered(): number {
-    return this.#values.length - this.#head
+    return this.#size
   }
 
   /** Producer side: one more value. */
@@ -38,7 +40,14 @@ export class ResultStream<T> implements AsyncIterableIterator<T> {
       this.#onConsumed()
       return
     }
-    this.#values.push(value)
+    const values = this.#values
+    const capacity = values.length
+    if (this.#size === capacity) {
+      this.#grow()
+      this.push(value)
+      return
+    }
+    values[(this.#head + this.#size++) & (capacity - 1)] = value
   }
 
   /** Producer side: no more values; `error` is thrown to the reader after the buffered values. */
@@ -57,16 +66,13 @@ export class ResultStream<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#head < this.#values.length) {
-      const value = this.#values[this.#head] as T
-      this.#values[this.#head++] = undefined as T
-      if (this.#head === this.#values.length) {
-        this.#values = []
-        this.#head = 0
-      } else if (this.#head > 1024 && this.#head * 2 > this.#values.length) {
-        this.#values = this.#values.slice(this.#head)
-        this.#head = 0
-      }
+    if (this.#size > 0) {
+      const values = this.#values
+      const head = this.#head
+      const value = values[head] as T
+      values[head] = undefined
+      this.#head = (head + 1) & (values.length - 1)
+      this.#size--
       this.#onConsumed()
       return Promise.resolve({ value, done: false })
     }
@@ -83,8 +89,9 @@ export class ResultStream<T> implements AsyncIterableIterator<T> {
 
   async return(): Promise<IteratorResult<T>> {
     await this.#stop()
-    this.#values = []
+    this.#values = new Array(16)
     this.#head = 0
+    this.#size = 0
     this.#failure = undefined
     this.end()
     return { value: undefined, done: true }
@@ -92,6 +99,16 @@ export class ResultStream<T> implements AsyncIterableIterator<T> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this
+  }
+
+  /** Doubles the ring, its values kept in order from index 0. */
+  #grow(): void {
+    const old = this.#values
+    const capacity = old.length
+    const values: (T | undefined)[] = new Array(capacity * 2)
+    for (let k = 0; k < capacity; k++) values[k] = old[(this.#head + k) & (capacity - 1)]
+    this.#values = values
+    this.#head = 0
   }
 
   #takeReader(): Reader<T> {
