@@ -16,6 +16,11 @@
 // runs stretch the profile's timer intervals by `INSTRUCTION_TIME_SCALE` (default 50, about the
 // measured slowdown) so that they fire as often per round trip as in a native run.
 // Slow (~20 s of CPU per child).
+//
+// `OVERHEAD_PUBLISHERS=functions` (passed on to the children): the messages are published from
+// two small functions that TurboFan optimizes within the warm-up, as a long-running service's
+// publishers are, instead of from the bench's never-optimized async loops (bench/overheadChild.mjs);
+// `OVERHEAD_WARMUPS=n`: each child runs its warm-up n times (default 1) before the measured run.
 import { execFile } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +34,8 @@ const INSTRUCTION_ROUNDS = Number(process.env.INSTRUCTION_ROUNDS ?? 3)
 // Children under valgrind at a time (instruction counts do not depend on what runs beside them).
 const INSTRUCTION_JOBS = Number(process.env.INSTRUCTION_JOBS ?? 2)
 const TIME_SCALE = Number(process.env.INSTRUCTION_TIME_SCALE ?? 50)
+const PUBLISHERS = process.env.OVERHEAD_PUBLISHERS || 'inline'
+const WARMUPS = process.env.OVERHEAD_WARMUPS || '1'
 const ALL = [
   'bare',
   'bare-again',
@@ -148,7 +155,7 @@ for (const mode of MODES.slice(1)) {
   rows.push(`| ${LABELS[mode]} | ${pct(over)} | ${Number.isNaN(overI) ? '—' : pct(overI)} | ${v} |`)
 }
 console.log(
-  `CPU rounds: ${ROUNDS}, bare workload CPU median ${median(bareMs).toFixed(0)} ms; instruction rounds: ${INSTRUCTION_ROUNDS}${INSTRUCTION_ROUNDS > 0 ? `, bare workload ${(median(bareInstr) / 1e6).toFixed(0)} M instructions, timer intervals ×${TIME_SCALE}` : ''}; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+  `publishers: ${PUBLISHERS}, warm-up runs: ${WARMUPS}; CPU rounds: ${ROUNDS}, bare workload CPU median ${median(bareMs).toFixed(0)} ms; instruction rounds: ${INSTRUCTION_ROUNDS}${INSTRUCTION_ROUNDS > 0 ? `, bare workload ${(median(bareInstr) / 1e6).toFixed(0)} M instructions, timer intervals ×${TIME_SCALE}` : ''}; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
 )
 console.log(
   `noise floor (median |A/A − 1|): CPU ${noise.toFixed(1)} %, instructions ${noiseI.toFixed(2)} %`,

@@ -7,7 +7,13 @@
 // counts of bench/overhead.mjs subtract the idle run with the same warm-up).
 // Env: BOOKGEN_PROFILER_ENTRY, another build to import (A/B of two builds); OVERHEAD_TIME_SCALE,
 // a factor for the profile's timer intervals (valgrind runs a process ~S× slower, so timers
-// would fire S× more often per round trip than natively: the instruction runs set S).
+// would fire S× more often per round trip than natively: the instruction runs set S);
+// OVERHEAD_PUBLISHERS, where the messages are built and published: `inline` (the default) in the
+// 50 long-lived async loops themselves, which V8 never optimizes within a run (no on-stack
+// replacement into them), or `functions`, in two small module-level functions called once per
+// operation, the way @bookgen/cache and @bookgen/db-optimizer publish from their own methods:
+// TurboFan optimizes those within the warm-up, as a long-running service's publishers are;
+// OVERHEAD_WARMUPS, how many times the warm-up runs (default 1; more lets the JIT settle first).
 import { channel } from 'node:diagnostics_channel'
 import { connect, createServer } from 'node:net'
 
@@ -34,6 +40,12 @@ const unloaded = mode === 'bare' || mode === 'bare-again' || mode === 'idle'
 const { performanceProfile, startProfile } = unloaded
   ? {}
   : await import(process.env.BOOKGEN_PROFILER_ENTRY || '@bookgen/profiler')
+const publishers = process.env.OVERHEAD_PUBLISHERS || 'inline'
+if (publishers !== 'inline' && publishers !== 'functions')
+  throw new Error(`OVERHEAD_PUBLISHERS must be inline or functions, got ${publishers}`)
+const WARMUPS = Number(process.env.OVERHEAD_WARMUPS || 1)
+if (!Number.isInteger(WARMUPS) || WARMUPS < 1)
+  throw new Error(`OVERHEAD_WARMUPS must be a positive integer, got ${WARMUPS}`)
 const scale = Number(process.env.OVERHEAD_TIME_SCALE || 1)
 // The defaults (100 ms sampler, 10 ms event-loop resolution), stretched by the time scale.
 const timers =
@@ -71,7 +83,23 @@ const request = (s) =>
     s.write(payload)
   })
 
-async function workload() {
+function publishCache(i, key) {
+  if (cache.hasSubscribers) {
+    cache.publish({ op: i % 5 === 0 ? 'miss' : 'hit', key, namespace: 'user', durationMs: 0.05 })
+  }
+}
+function publishQuery() {
+  if (db.hasSubscribers) {
+    db.publish({
+      name: 'userById',
+      sql: 'select * from users where id = $1',
+      durationMs: 0.4,
+      rows: 1,
+    })
+  }
+}
+
+async function inlineWorkload() {
   let next = 0
   await Promise.all(
     sockets.map(async (s) => {
@@ -101,13 +129,32 @@ async function workload() {
   )
 }
 
+async function functionsWorkload() {
+  let next = 0
+  await Promise.all(
+    sockets.map(async (s) => {
+      while (next < OPS) {
+        const i = next++
+        const key = `bookgen:user:${i}`
+        publishCache(i, key)
+        await request(s)
+        JSON.parse(JSON.stringify({ id: i, name: key, tags: ['a', 'b'] }))
+        publishQuery()
+      }
+    }),
+  )
+}
+const workload = publishers === 'inline' ? inlineWorkload : functionsWorkload
+
 // Warm-up: the same work once, unmeasured (under a default profile for 'second' and
 // 'afterProfile', under an isolated one for 'after', to measure what a finished profile leaves
 // behind and what a profile that is not the process's first costs).
 const warm = WARM_UP[mode]
-if (warm === 'isolated') await performanceProfile(() => workload(), { isolate: true, ...timers })
-else if (warm === 'profile') await performanceProfile(() => workload(), timers)
-else await workload()
+for (let w = 0; w < WARMUPS; w++) {
+  if (warm === 'isolated') await performanceProfile(() => workload(), { isolate: true, ...timers })
+  else if (warm === 'profile') await performanceProfile(() => workload(), timers)
+  else await workload()
+}
 
 const cpu = process.cpuUsage()
 if (mode.startsWith('idle')) {

@@ -91,6 +91,14 @@ export class LogLinearHistogram {
     this.#offset = (MIN_EXPONENT + 1023) << bits
     this.#last = ((MAX_EXPONENT - MIN_EXPONENT + 1) << bits) - 1
     this.#counts = new Float64Array(this.#last + 1)
+    // Sum and max hold fractions: storing one first gives these fields V8's double
+    // representation now. Otherwise the first record() changes it, every later histogram gets
+    // another hidden class, and the optimized channel handlers that record into a new profile's
+    // histogram are thrown away and compiled again.
+    this.#sum = 0.5
+    this.#sum = 0
+    this.#max = 0.5
+    this.#max = 0
   }
 
   /**
