@@ -343,6 +343,25 @@ export class ParallelTaskExecutor implements AsyncDisposable {
       onResult?.(result)
       if (!closing) stream.push(result)
     }
+    if (onResult === undefined) {
+      // A worker chunk whose tasks all succeeded lands at once, pushed in task order.
+      sink.range = (base, count, values, durations, attempts) => {
+        const { taskIds } = options
+        for (let k = 0; k < count; k++) {
+          const i = base + k
+          const result = toResult<T>(
+            i,
+            true,
+            values[k],
+            undefined,
+            durations[k] as number,
+            attempts[i] as number,
+            taskIds,
+          )
+          if (!closing) stream.push(result)
+        }
+      }
+    }
     const finished = (async () => {
       try {
         const { source, feed } = await makeSource()

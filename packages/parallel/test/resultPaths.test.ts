@@ -154,6 +154,17 @@ describe('results and errors are the same on every return path', () => {
         await threads.mapParallel(act, list, { chunkSize: size, onResult: (r) => oneByOne.push(r) })
         oneByOne.sort((a, b) => (a.taskId as number) - (b.taskId as number))
         expect(oneByOne.map(outcome)).toStrictEqual(expected)
+        // A stream without onResult takes an all-success chunk at once too, pushed in task order.
+        const settledBefore = threads.getMetrics().tasks
+        const streamed: TaskResult<unknown>[] = []
+        for await (const r of threads.streamMap(act, list, { chunkSize: size })) streamed.push(r)
+        const settledAfter = threads.getMetrics().tasks
+        streamed.sort((a, b) => (a.taskId as number) - (b.taskId as number))
+        expect(streamed.map(outcome)).toStrictEqual(expected)
+        expect(streamed.every((r) => r.attempts === 1 && r.duration >= 0)).toBe(true)
+        expect(settledAfter.succeeded + settledAfter.failed).toBe(
+          settledBefore.succeeded + settledBefore.failed + list.length,
+        )
         const before = threads.getMetrics().tasks.succeeded
         if (expected.every((o) => 'ok' in (o as object))) {
           const values = await threads.parallelMap(act, list, { chunkSize: size })
