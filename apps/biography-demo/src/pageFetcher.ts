@@ -129,7 +129,8 @@ export function fetchPageStreaming(
         await reader.cancel()
         break
       }
-      if (!buffer.includes('<article')) buffer = buffer.slice(-16)
+      // Only once the head is read: a head cut across chunks keeps its start (its title).
+      if (head && !buffer.includes('<article')) buffer = buffer.slice(-16)
     }
     return { status: res.status, ...(head ?? extractHead(buffer)), text, bytes }
   })
