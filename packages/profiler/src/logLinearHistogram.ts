@@ -109,8 +109,12 @@ export class LogLinearHistogram {
     const v = value + 0 // -0 + 0 is +0, whose bits sort with the smallest values
     this.#count++
     this.#sum += v
-    if (v > this.#max) this.#max = v
-    if (v < this.#min) this.#min = v
+    // Stored on every call, not only on a new extreme: a store first reached in a later profile
+    // would have no type feedback and throw the optimized channel handlers away.
+    // biome-ignore lint/complexity/useMathMinMax: a comparison keeps the extreme on NaN, Math.max would not
+    this.#max = v > this.#max ? v : this.#max
+    // biome-ignore lint/complexity/useMathMinMax: as above
+    this.#min = v < this.#min ? v : this.#min
     scratch[0] = v
     const hi = words[HI]!
     let i = (hi >>> this.#shift) - this.#offset
