@@ -42,7 +42,7 @@ describe('demo CLI on the real servers (REDIS_URL + DATABASE_URL)', () => {
   afterAll(async () => {
     await sql.unsafe(`drop schema if exists "${schema}" cascade`)
     await sql.end()
-    const cache = new RedisCache({ url: redisUrl, namespace })
+    const cache = new RedisCache({ url: redisUrl, namespace, commandTimeout: 10_000 })
     await cache.clear()
     await cache.close()
     await rm(dir, { recursive: true, force: true })
@@ -81,7 +81,7 @@ describe('demo CLI on the real servers (REDIS_URL + DATABASE_URL)', () => {
 
   it('caches validations and float32 embeddings in Redis under its namespace', async () => {
     const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'))
-    const cache = new RedisCache({ url: redisUrl, namespace })
+    const cache = new RedisCache({ url: redisUrl, namespace, commandTimeout: 10_000 })
     try {
       const warm = metrics.runs[2]
       expect(warm.variant).toBe('optimized-warm')

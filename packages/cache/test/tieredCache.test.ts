@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRedis, type ThrowawayRedis, waitFor } from '../../../tools/testing/servers.mjs'
 import { type Cache, MemoryCache, RedisCache, TieredCache } from '../src/index.js'
-import { REDIS_URL, rawClient, sleep, testNamespace } from './helpers.js'
+import { REDIS_URL, rawClient, STEADY, sleep, testNamespace } from './helpers.js'
 
 /** A real RedisCache whose reads can be held back, to run a delete while a read is in flight. */
 function heldReads(inner: RedisCache): {
@@ -42,9 +42,9 @@ function heldReads(inner: RedisCache): {
 describe('TieredCache', () => {
   it('backfills memory from Redis hits and reads memory first', async () => {
     const namespace = testNamespace('tiered')
-    const writer = new RedisCache({ url: REDIS_URL, namespace })
+    const writer = new RedisCache({ url: REDIS_URL, namespace, ...STEADY })
     const tiered = new TieredCache({
-      remote: { url: REDIS_URL, namespace },
+      remote: { url: REDIS_URL, namespace, ...STEADY },
       memoryTtl: 30,
       invalidation: false,
     })
@@ -77,7 +77,7 @@ describe('TieredCache', () => {
 
   it('never keeps a memory copy longer than the TTL left in Redis', async () => {
     const namespace = testNamespace('tiered-ttl')
-    const writer = new RedisCache({ url: REDIS_URL, namespace })
+    const writer = new RedisCache({ url: REDIS_URL, namespace, ...STEADY })
     const tiered = new TieredCache({
       remote: { url: REDIS_URL, namespace, defaultTtl: 1 },
       memoryTtl: 60,
@@ -101,7 +101,7 @@ describe('TieredCache', () => {
 
   it('a read in flight while delete runs does not put the old value back into memory', async () => {
     const namespace = testNamespace('tiered-race')
-    const inner = new RedisCache({ url: REDIS_URL, namespace })
+    const inner = new RedisCache({ url: REDIS_URL, namespace, ...STEADY })
     const held = heldReads(inner)
     const tiered = new TieredCache({ remote: held.cache, invalidation: false })
     try {
@@ -150,7 +150,11 @@ describe('TieredCache', () => {
         }),
       )
     }
-    const remote = new RedisCache({ url: REDIS_URL, namespace: testNamespace('tiered-close') })
+    const remote = new RedisCache({
+      url: REDIS_URL,
+      namespace: testNamespace('tiered-close'),
+      ...STEADY,
+    })
     const tiered = new TieredCache({ remote })
     expect(await tiered.set('c', 1, 60)).toBe(true)
     await tiered.delete('c')
