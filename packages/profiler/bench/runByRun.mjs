@@ -3,7 +3,8 @@
 // bench/overheadChild.mjs's workload (10,000 loopback round trips, a cache and a query message
 // each, published from the async loops) 3 times with nothing subscribed, then subscribes
 // (`none`: nothing; `noop`: a subscriber that returns; `profile`: a channels-only profile for
-// the rest of the process) and runs it 8 more times, printing each run's CPU time. The parent
+// the rest of the process; `channelsStopped` / `defaultStopped`: a channels-only / a default
+// profile around the first run only, what a finished profile leaves) and runs it 8 more times, printing each run's CPU time. The parent
 // starts the processes in a new random order and prints, for each run after the switch, the
 // median CPU time over the processes; with `VALGRIND=1` it prints whole-process instruction
 // counts for RUNS=1 and RUNS=4 instead (the marginal run costs (n4 - n1) / 3).
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { countInstructions } from './valgrind.mjs'
 
-const SUBSCRIBERS = ['none', 'noop', 'profile']
+const SUBSCRIBERS = ['none', 'noop', 'profile', 'channelsStopped', 'defaultStopped']
 const subscriber = process.argv[2]
 if (SUBSCRIBERS.includes(subscriber)) await child()
 else await parent()
@@ -124,7 +125,9 @@ async function child() {
   if (subscriber === 'noop') {
     subscribe('bookgen:cache', () => {})
     subscribe('bookgen:db:query', () => {})
-  } else if (subscriber === 'profile') {
+  } else if (subscriber === 'defaultStopped') {
+    profile = startProfile()
+  } else if (subscriber === 'profile' || subscriber === 'channelsStopped') {
     profile = startProfile({
       gc: false,
       heapPeak: 'sampler',
@@ -138,6 +141,10 @@ async function child() {
     await workload()
     const used = process.cpuUsage(cpu)
     ms.push((used.user + used.system) / 1000)
+    if (k === 0 && subscriber.endsWith('Stopped')) {
+      profile.stop()
+      profile = undefined
+    }
   }
   profile?.stop()
   for (const s of sockets) s.destroy()
