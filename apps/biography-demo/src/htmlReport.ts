@@ -1,4 +1,5 @@
 import { type Comparison, describeSent, fmtBytes, fmtMs, type TargetCheck } from './comparison.js'
+import { escapeHtml } from './html.js'
 import type { RunResult, StageTimes } from './runTypes.js'
 
 /** What the HTML report shows. */
@@ -92,13 +93,13 @@ export function renderReport(input: ReportInput): string {
   const targetRows = input.targets
     .map(
       (t) =>
-        `<tr class="${t.met === null ? 'na' : t.met ? 'met' : 'missed'}"><td>${esc(t.label)}</td><td>${esc(t.target)}</td><td>${esc(t.measured)}</td><td>${t.met === null ? 'n/a' : t.met ? 'met' : 'missed'}</td></tr>`,
+        `<tr class="${t.met === null ? 'na' : t.met ? 'met' : 'missed'}"><td>${escapeHtml(t.label)}</td><td>${escapeHtml(t.target)}</td><td>${escapeHtml(t.measured)}</td><td>${t.met === null ? 'n/a' : t.met ? 'met' : 'missed'}</td></tr>`,
     )
     .join('\n')
   const figureRows = (runs.at(-1)?.figures ?? [])
     .map(
       (f) =>
-        `<tr><td>${esc(f.name)}</td><td>${f.considered}</td><td>${f.valid}</td><td>${f.duplicates}</td><td>${f.citations}</td><td>${f.chapters}</td><td>${f.conflicts}</td><td><a href="${esc(f.file)}">${esc(f.file)}</a></td></tr>`,
+        `<tr><td>${escapeHtml(f.name)}</td><td>${f.considered}</td><td>${f.valid}</td><td>${f.duplicates}</td><td>${f.citations}</td><td>${f.chapters}</td><td>${f.conflicts}</td><td><a href="${escapeHtml(f.file)}">${escapeHtml(f.file)}</a></td></tr>`,
     )
     .join('\n')
   return `<!doctype html>
@@ -120,8 +121,8 @@ tr.met td:last-child { color: #2e7d32; font-weight: 600; } tr.missed td:last-chi
 </head>
 <body>
 <h1>BookGen demo — naive vs optimized</h1>
-<p class="note">Generated ${esc(input.generatedAt)} · cache: ${esc(input.backends.cache)} · database: ${esc(input.backends.database)}</p>
-<p class="note">${esc(input.memoryMeasurement)}</p>
+<p class="note">Generated ${escapeHtml(input.generatedAt)} · cache: ${escapeHtml(input.backends.cache)} · database: ${escapeHtml(input.backends.database)}</p>
+<p class="note">${escapeHtml(input.memoryMeasurement)}</p>
 <h2>Targets</h2>
 <table id="targets"><thead><tr><th>target</th><th>goal</th><th>measured</th><th>result</th></tr></thead>
 <tbody>
@@ -138,7 +139,7 @@ ${charts.join('\n')}
 ${figureRows}
 </tbody></table>
 <p class="note">Same biography (sources, chapters, Markdown bytes) in every variant: ${input.comparison.outputsIdentical ? 'yes' : '<strong>no — the speed-ups and memory savings are not comparable</strong>'}.</p>
-${input.comparison.differences.length > 0 ? `<ul id="differences">${input.comparison.differences.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>` : ''}
+${input.comparison.differences.length > 0 ? `<ul id="differences">${input.comparison.differences.map((d) => `<li>${escapeHtml(d)}</li>`).join('')}</ul>` : ''}
 </body>
 </html>
 `
@@ -151,7 +152,7 @@ function distributedSection(runs: readonly RunResult[], comparison: Comparison):
   const d = remote?.distributed
   if (!remote || !d || !local || !comparison.distributed) return ''
   const row = (label: string, a: string, b: string) =>
-    `<tr><td>${esc(label)}</td><td>${esc(a)}</td><td>${esc(b)}</td></tr>`
+    `<tr><td>${escapeHtml(label)}</td><td>${escapeHtml(a)}</td><td>${escapeHtml(b)}</td></tr>`
   const workers = d.perWorker
     .map(
       (w) =>
@@ -160,7 +161,7 @@ function distributedSection(runs: readonly RunResult[], comparison: Comparison):
     .join('')
   const speedup = comparison.distributed.speedup
   return `<h2>Distributed run</h2>
-<table id="distributed"><thead><tr><th></th><th>${esc(local.variant)} (local)</th><th>distributed: ${d.workers} bookgen-worker process${d.workers === 1 ? '' : 'es'} × ${d.threadsPerWorker} threads</th></tr></thead>
+<table id="distributed"><thead><tr><th></th><th>${escapeHtml(local.variant)} (local)</th><th>distributed: ${d.workers} bookgen-worker process${d.workers === 1 ? '' : 'es'} × ${d.threadsPerWorker} threads</th></tr></thead>
 <tbody>
 ${row('duration', fmtMs(local.durationMs), `${fmtMs(remote.durationMs)}${speedup === null ? '' : ` (${speedup.toFixed(2)}× local)`}`)}
 ${row('validation stage', fmtMs(local.stages.validate), fmtMs(remote.stages.validate))}
@@ -169,7 +170,7 @@ ${row('tasks sent to workers', '–', describeSent(d))}
 <tr><td>tasks per worker</td><td>–</td><td><ul class="workers">${workers}</ul></td></tr>
 ${row('results identical', '–', comparison.distributed.resultsIdentical ? 'yes' : 'no')}
 </tbody></table>
-<p class="note">Queue ${esc(d.queue)}; workers ready in ${fmtMs(d.readyMs)}. Only cache misses are sent; each worker's task module appends one line per completed task to a file per worker thread, read once the workers stopped (execution is at least once: a task re-run after its worker died counts twice).</p>`
+<p class="note">Queue ${escapeHtml(d.queue)}; workers ready in ${fmtMs(d.readyMs)}. Only cache misses are sent; each worker's task module appends one line per completed task to a file per worker thread, read once the workers stopped (execution is at least once: a task re-run after its worker died counts twice).</p>`
 }
 
 interface Bar {
@@ -195,10 +196,10 @@ function barChart(
     .map((b, i) => {
       const w = Math.max(1, ((width - left - 90) * b.value) / max)
       const y = 10 + i * rowHeight
-      return `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="12">${esc(b.label)}</text><rect class="bar" x="${left}" y="${y + 4}" width="${w.toFixed(1)}" height="20" fill="${b.color}"><title>${esc(b.label)}: ${esc(format(b.value))}</title></rect><text x="${(left + w + 6).toFixed(1)}" y="${y + 18}" font-size="12">${esc(format(b.value))}</text>`
+      return `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="12">${escapeHtml(b.label)}</text><rect class="bar" x="${left}" y="${y + 4}" width="${w.toFixed(1)}" height="20" fill="${b.color}"><title>${escapeHtml(b.label)}: ${escapeHtml(format(b.value))}</title></rect><text x="${(left + w + 6).toFixed(1)}" y="${y + 18}" font-size="12">${escapeHtml(format(b.value))}</text>`
     })
     .join('')
-  return `<figure><figcaption>${esc(title)}</figcaption><svg id="chart-${id}" class="chart" role="img" aria-label="${esc(title)} in ${esc(unit)}" viewBox="0 0 ${width} ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">${rows}</svg></figure>`
+  return `<figure><figcaption>${escapeHtml(title)}</figcaption><svg id="chart-${id}" class="chart" role="img" aria-label="${escapeHtml(title)} in ${escapeHtml(unit)}" viewBox="0 0 ${width} ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">${rows}</svg></figure>`
 }
 
 function stageChart(runs: readonly RunResult[]): string {
@@ -222,7 +223,7 @@ function stageChart(runs: readonly RunResult[]): string {
           return rect
         })
         .join('')
-      return `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="12">${esc(r.variant)}</text>${parts}`
+      return `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="12">${escapeHtml(r.variant)}</text>${parts}`
     })
     .join('')
   const legend = stages
@@ -233,12 +234,4 @@ function stageChart(runs: readonly RunResult[]): string {
     })
     .join('')
   return `<figure><figcaption>Time per stage</figcaption><svg id="chart-stages" class="chart" role="img" aria-label="Time per stage" viewBox="0 0 ${width} ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">${rows}${legend}</svg></figure>`
-}
-
-function esc(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
 }

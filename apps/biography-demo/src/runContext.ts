@@ -4,7 +4,7 @@ import type { Figure } from './corpus/figures.js'
 import type { DemoDatabase } from './db/database.js'
 import type { FetchedPage, FetchPolicy } from './pageFetcher.js'
 import type { Progress } from './progress.js'
-import type { StageTimes } from './runTypes.js'
+import { emptyStages, type StageTimes } from './runTypes.js'
 
 /** What a pipeline run gets from the CLI. */
 export interface RunContext {
@@ -42,6 +42,26 @@ export interface RunCounters {
   fetchAttempts: number
   /** Pages that still failed transiently after every retry. */
   fetchFailures: number
+}
+
+/** Counters of a run that has not started: every count at zero. */
+export function newRunCounters(): RunCounters {
+  return {
+    stages: emptyStages(),
+    validationBusyMs: 0,
+    validationFromCache: 0,
+    validationTotal: 0,
+    validationMaxInFlight: 0,
+    fetchAttempts: 0,
+    fetchFailures: 0,
+    embeddingsTotal: 0,
+    embeddingsComputed: 0,
+    embeddingsFromCache: 0,
+    chaptersLoadedOnDemand: 0,
+    chaptersTotal: 0,
+    rowsWithContentInInitialRead: 0,
+    bytesFetched: 0,
+  }
 }
 
 /** Adds one fetched page (all its attempts) to the counters. */

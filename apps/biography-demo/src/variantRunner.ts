@@ -11,8 +11,8 @@ import { runNaive } from './naivePipeline.js'
 import { runOptimized, type Workers } from './optimizedPipeline.js'
 import type { FetchPolicy } from './pageFetcher.js'
 import { Progress } from './progress.js'
-import type { RunContext, RunCounters } from './runContext.js'
-import { emptyStages, type RunResult, type Variant } from './runTypes.js'
+import { newRunCounters, type RunContext } from './runContext.js'
+import type { RunResult, Variant } from './runTypes.js'
 import { termVectorTask } from './workerTasks.js'
 
 /** What a process running variants needs (sent by the CLI to its child processes). */
@@ -129,22 +129,7 @@ async function runVariant(
     fetchPolicy: config.fetchPolicy,
   }
   shared.cache.resetStats()
-  const counters: RunCounters = {
-    stages: emptyStages(),
-    validationBusyMs: 0,
-    validationFromCache: 0,
-    validationTotal: 0,
-    validationMaxInFlight: 0,
-    fetchAttempts: 0,
-    fetchFailures: 0,
-    embeddingsTotal: 0,
-    embeddingsComputed: 0,
-    embeddingsFromCache: 0,
-    chaptersLoadedOnDemand: 0,
-    chaptersTotal: 0,
-    rowsWithContentInInitialRead: 0,
-    bytesFetched: 0,
-  }
+  const counters = newRunCounters()
   let figures: RunResult['figures'] = []
   const prof = await performanceProfile(
     async () => {

@@ -15,10 +15,10 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { SearchHit } from '../src/corpus/corpusServer.js'
 import { type Figure, figures } from '../src/corpus/figures.js'
+import { escapeHtml } from '../src/html.js'
 import type { FetchedPage, FetchPolicy } from '../src/pageFetcher.js'
 import { Progress } from '../src/progress.js'
-import type { RunContext, RunCounters } from '../src/runContext.js'
-import { emptyStages } from '../src/runTypes.js'
+import { newRunCounters, type RunContext, type RunCounters } from '../src/runContext.js'
 import { domainCredibility } from '../src/sourceScorer.js'
 import {
   type ValidatedSource,
@@ -165,14 +165,6 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   }),
 })
 
-function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-}
-
 function renderHtml(p: GeneratedPage): string {
   return [
     '<!doctype html><html><head><meta charset="utf-8">',
@@ -292,25 +284,6 @@ class InProcessBackend implements ChunkBackend {
   async close(): Promise<void> {}
 }
 
-function newCounters(): RunCounters {
-  return {
-    stages: emptyStages(),
-    validationBusyMs: 0,
-    validationFromCache: 0,
-    validationTotal: 0,
-    validationMaxInFlight: 0,
-    embeddingsTotal: 0,
-    embeddingsComputed: 0,
-    embeddingsFromCache: 0,
-    chaptersLoadedOnDemand: 0,
-    chaptersTotal: 0,
-    rowsWithContentInInitialRead: 0,
-    bytesFetched: 0,
-    fetchAttempts: 0,
-    fetchFailures: 0,
-  }
-}
-
 /** A page without what measures the fetch (its time, and bytes read: chunking decides those). */
 function result(page: Omit<FetchedPage, 'html'>): Omit<FetchedPage, 'html' | 'fetchMs' | 'bytes'> {
   const { fetchMs: _ms, bytes: _bytes, ...rest } = page
@@ -375,7 +348,7 @@ describe('distributed validation gives exactly what local validation gives (gene
         const hits = server.serve(pages)
         const local = await validateOptimized(
           context(policy),
-          newCounters(),
+          newRunCounters(),
           parallelizer,
           'local',
           asFigure(figure),
@@ -404,7 +377,7 @@ describe('distributed validation gives exactly what local validation gives (gene
         // Distributed on a cold cache, then local on what it stored.
         await cache.clear()
         const sentBefore = backend.received.length
-        const coldDistributed = newCounters()
+        const coldDistributed = newRunCounters()
         const distributed = await validateDistributed(
           ctx,
           coldDistributed,
@@ -423,7 +396,7 @@ describe('distributed validation gives exactly what local validation gives (gene
         expect(storedByDistributed).toEqual(expectedStore)
         const distributedKeys = await storedKeys()
         server.resetCounts()
-        const warmLocal = newCounters()
+        const warmLocal = newRunCounters()
         const localOnDistributed = await validateOptimized(
           ctx,
           warmLocal,
@@ -442,7 +415,7 @@ describe('distributed validation gives exactly what local validation gives (gene
         // Local on a cold cache, then distributed on what it stored.
         await cache.clear()
         server.resetCounts()
-        const coldLocal = newCounters()
+        const coldLocal = newRunCounters()
         const local = await validateOptimized(ctx, coldLocal, parallelizer, 'local', fig, hits)
         // cached() returns before its store lands (the caller does not wait for it): wait for
         // the definitive verdicts' keys, then compare what the namespace holds.
@@ -462,7 +435,7 @@ describe('distributed validation gives exactly what local validation gives (gene
         expect(await storedKeys()).toEqual(distributedKeys)
         server.resetCounts()
         const sentWarm = backend.received.length
-        const warmDistributed = newCounters()
+        const warmDistributed = newRunCounters()
         const distributedOnLocal = await validateDistributed(
           ctx,
           warmDistributed,

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { escapeHtml } from '../src/html.js'
 import { type FetchedPage, fetchPageStreaming, fetchWholePage } from '../src/pageFetcher.js'
 
 // The optimized pipeline reads pages as a stream and stops after the article; the naive one
@@ -21,14 +22,6 @@ const words = fc.array(
   fc.constantFrom('Curie', 'radium', 'A&B', '"x"', '<b>', 'café', 'Paris', '1903', ' '),
   { maxLength: 8 },
 )
-
-function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-}
 
 const page: fc.Arbitrary<Cut> = fc
   .record(

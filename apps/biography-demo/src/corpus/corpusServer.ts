@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { escapeHtml } from '../html.js'
 import { buildCorpus, type CorpusSource } from './corpusBuilder.js'
 import { type Figure, figures } from './figures.js'
 
@@ -183,14 +184,6 @@ const padding = Array.from(
   { length: 400 },
   (_, i) => `{"id":${i},"slot":"ad-${(i * 7919) % 1000}","w":${300 + (i % 5) * 10},"h":250},`,
 ).join('')
-
-function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-}
 
 function drainOrClose(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
