@@ -14,8 +14,7 @@
 // operation, the way @bookgen/cache and @bookgen/db-optimizer publish from their own methods:
 // TurboFan optimizes those within the warm-up, as a long-running service's publishers are;
 // OVERHEAD_WARMUPS, how many times the warm-up runs (default 1; more lets the JIT settle first).
-import { channel } from 'node:diagnostics_channel'
-import { connect, createServer } from 'node:net'
+import { functionsWorkload, inlineWorkload, openLoopback } from './loopback.mjs'
 
 const mode = process.argv[2]
 const WARM_UP = {
@@ -50,101 +49,9 @@ const scale = Number(process.env.OVERHEAD_TIME_SCALE || 1)
 // The defaults (100 ms sampler, 10 ms event-loop resolution), stretched by the time scale.
 const timers =
   scale === 1 ? {} : { sampleIntervalMs: 100 * scale, eventLoopResolutionMs: 10 * scale }
-const OPS = 10_000
-const CONCURRENCY = 50
-const db = channel('bookgen:db:query')
-const cache = channel('bookgen:cache')
-
-const server = createServer((socket) => socket.pipe(socket))
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-const { port } = server.address()
-const sockets = await Promise.all(
-  Array.from(
-    { length: CONCURRENCY },
-    () =>
-      new Promise((resolve) => {
-        const s = connect(port, '127.0.0.1', () => resolve(s))
-        s.setNoDelay(true)
-      }),
-  ),
-)
-const payload = Buffer.alloc(64, 1)
-const request = (s) =>
-  new Promise((resolve) => {
-    let got = 0
-    const onData = (chunk) => {
-      got += chunk.length
-      if (got >= payload.length) {
-        s.off('data', onData)
-        resolve()
-      }
-    }
-    s.on('data', onData)
-    s.write(payload)
-  })
-
-function publishCache(i, key) {
-  if (cache.hasSubscribers) {
-    cache.publish({ op: i % 5 === 0 ? 'miss' : 'hit', key, namespace: 'user', durationMs: 0.05 })
-  }
-}
-function publishQuery() {
-  if (db.hasSubscribers) {
-    db.publish({
-      name: 'userById',
-      sql: 'select * from users where id = $1',
-      durationMs: 0.4,
-      rows: 1,
-    })
-  }
-}
-
-async function inlineWorkload() {
-  let next = 0
-  await Promise.all(
-    sockets.map(async (s) => {
-      while (next < OPS) {
-        const i = next++
-        const key = `bookgen:user:${i}`
-        if (cache.hasSubscribers) {
-          cache.publish({
-            op: i % 5 === 0 ? 'miss' : 'hit',
-            key,
-            namespace: 'user',
-            durationMs: 0.05,
-          })
-        }
-        await request(s)
-        JSON.parse(JSON.stringify({ id: i, name: key, tags: ['a', 'b'] }))
-        if (db.hasSubscribers) {
-          db.publish({
-            name: 'userById',
-            sql: 'select * from users where id = $1',
-            durationMs: 0.4,
-            rows: 1,
-          })
-        }
-      }
-    }),
-  )
-}
-
-async function functionsWorkload() {
-  let next = 0
-  await Promise.all(
-    sockets.map(async (s) => {
-      while (next < OPS) {
-        const i = next++
-        const key = `bookgen:user:${i}`
-        publishCache(i, key)
-        await request(s)
-        JSON.parse(JSON.stringify({ id: i, name: key, tags: ['a', 'b'] }))
-        publishQuery()
-      }
-    }),
-  )
-}
-const workload = publishers === 'inline' ? inlineWorkload : functionsWorkload
+const loopback = await openLoopback()
+const run = publishers === 'inline' ? inlineWorkload : functionsWorkload
+const workload = () => run(loopback.sockets)
 
 // Warm-up: the same work once, unmeasured (under a default profile for 'second' and
 // 'afterProfile', under an isolated one for 'after', to measure what a finished profile leaves
@@ -179,6 +86,5 @@ if (mode.startsWith('idle')) {
   await performanceProfile(() => workload(), { isolate: true, ...timers })
 }
 const used = process.cpuUsage(cpu)
-for (const s of sockets) s.destroy()
-server.close()
+loopback.close()
 console.log(JSON.stringify({ mode, cpuMicros: used.user + used.system }))

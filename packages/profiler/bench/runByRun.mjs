@@ -9,11 +9,11 @@
 // median CPU time over the processes; with `VALGRIND=1` it prints whole-process instruction
 // counts for RUNS=1 and RUNS=4 instead (the marginal run costs (n4 - n1) / 3).
 import { execFile } from 'node:child_process'
-import { channel, subscribe } from 'node:diagnostics_channel'
-import { connect, createServer } from 'node:net'
+import { subscribe } from 'node:diagnostics_channel'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { inlineWorkload, openLoopback } from './loopback.mjs'
 import { countInstructions } from './valgrind.mjs'
 
 const SUBSCRIBERS = ['none', 'noop', 'profile', 'channelsStopped', 'defaultStopped']
@@ -61,65 +61,8 @@ async function parent() {
 
 async function child() {
   const { startProfile } = await import(process.env.BOOKGEN_PROFILER_ENTRY || '@bookgen/profiler')
-  const OPS = 10_000
-  const db = channel('bookgen:db:query')
-  const cache = channel('bookgen:cache')
-  const server = createServer((socket) => socket.pipe(socket))
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  const sockets = await Promise.all(
-    Array.from(
-      { length: 50 },
-      () =>
-        new Promise((resolve) => {
-          const s = connect(port, '127.0.0.1', () => resolve(s))
-          s.setNoDelay(true)
-        }),
-    ),
-  )
-  const payload = Buffer.alloc(64, 1)
-  const request = (s) =>
-    new Promise((resolve) => {
-      let got = 0
-      const onData = (chunk) => {
-        got += chunk.length
-        if (got >= payload.length) {
-          s.off('data', onData)
-          resolve()
-        }
-      }
-      s.on('data', onData)
-      s.write(payload)
-    })
-  const workload = async () => {
-    let next = 0
-    await Promise.all(
-      sockets.map(async (s) => {
-        while (next < OPS) {
-          const i = next++
-          const key = `bookgen:user:${i}`
-          if (cache.hasSubscribers) {
-            cache.publish({
-              op: i % 5 === 0 ? 'miss' : 'hit',
-              key,
-              namespace: 'user',
-              durationMs: 0.05,
-            })
-          }
-          await request(s)
-          JSON.parse(JSON.stringify({ id: i, name: key, tags: ['a', 'b'] }))
-          if (db.hasSubscribers) {
-            db.publish({
-              name: 'userById',
-              sql: 'select * from users where id = $1',
-              durationMs: 0.4,
-              rows: 1,
-            })
-          }
-        }
-      }),
-    )
-  }
+  const loopback = await openLoopback()
+  const workload = () => inlineWorkload(loopback.sockets)
   for (let k = 0; k < 3; k++) await workload()
   let profile
   if (subscriber === 'noop') {
@@ -147,8 +90,7 @@ async function child() {
     }
   }
   profile?.stop()
-  for (const s of sockets) s.destroy()
-  server.close()
+  loopback.close()
   console.log(JSON.stringify(ms))
 }
 
