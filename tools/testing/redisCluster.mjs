@@ -74,24 +74,29 @@ export async function startRedisCluster(options = {}) {
     throw error
   }
 
+  /** One node's view of the cluster (`CLUSTER NODES`): each node's port, role and slot count. */
+  const viewOf = async (port) => {
+    const text = await redisCli(port, 'cluster', 'nodes')
+    return text
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [, address, flags, , , , , state, ...slots] = line.split(' ')
+        return {
+          port: Number(address.split(':')[1].split('@')[0]),
+          master: flags.includes('master') && !flags.includes('fail'),
+          failed: flags.includes('fail'),
+          connected: state === 'connected',
+          slots: slots.length,
+        }
+      })
+  }
+
   /** The nodes that are masters now, from the point of view of a live node. */
   const roles = async () => {
     for (const node of nodes) {
       try {
-        const text = await redisCli(node.port, 'cluster', 'nodes')
-        const out = []
-        for (const line of text.trim().split('\n')) {
-          const [, address, flags, , , , , state, ...slots] = line.split(' ')
-          const port = Number(address.split(':')[1].split('@')[0])
-          out.push({
-            port,
-            master: flags.includes('master') && !flags.includes('fail'),
-            failed: flags.includes('fail'),
-            connected: state === 'connected',
-            slots: slots.length,
-          })
-        }
-        return out
+        return await viewOf(node.port)
       } catch {
         // that node is down: ask the next one
       }
@@ -116,11 +121,14 @@ export async function startRedisCluster(options = {}) {
       await master.kill()
       await waitFor(
         async () => {
-          const live = await roles()
-          const dead = live.find((r) => r.port === master.port)
-          if (dead?.master) return false
+          // Every live node must agree: the killed master no longer serves its slots in any
+          // node's view (else a client is sent back and forth by MOVED while gossip converges),
+          // and every node's cluster state is ok.
           for (const node of nodes) {
             if (node === master) continue
+            const view = await viewOf(node.port).catch(() => undefined)
+            if (view === undefined) return false
+            if (view.some((r) => r.port === master.port && r.master)) return false
             const info = await redisCli(node.port, 'cluster', 'info').catch(() => '')
             if (!info.includes('cluster_state:ok')) return false
           }

@@ -102,7 +102,9 @@ describe('TieredCache coherence on a Redis Cluster (per-master tracking)', () =>
 
   beforeAll(async () => {
     cluster = await startRedisCluster()
-    raw = new Cluster([...cluster.startupNodes])
+    // The foreign writer: during a failover it waits out MOVED replies instead of giving up after
+    // 16 immediate redirections.
+    raw = new Cluster([...cluster.startupNodes], { retryDelayOnMoved: 100, maxRedirections: 64 })
     raw.on('error', () => {})
     await new Promise<void>((resolve) => raw.once('ready', () => resolve()))
     keys = keysPerMaster()
