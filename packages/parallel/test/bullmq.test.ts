@@ -199,6 +199,20 @@ describe('BullMQ backend on two shared workers', () => {
     expect(await b.collect('never-ran')).toEqual([])
   })
 
+  it('attaches to a run with more chunks than its window: results read early wait for their chunk', async () => {
+    const log = tempLog()
+    const items = Array.from({ length: 12 }, (_, i) => ({ i, ms: 1, log }))
+    const runId = `window-${Math.random().toString(36).slice(2)}`
+    const first = await backend({ chunkSize: 1 }).map(sleepy, items, { runId })
+    expect(first.map((r) => r.result)).toEqual(items.map((item) => item.i))
+    // Two chunks at a time: the first read of the stream returns the results of all twelve,
+    // ten of them for chunks not submitted yet.
+    const attached = await backend({ chunkSize: 1, concurrency: 2 }).map(sleepy, items, { runId })
+    expect(attached.map((r) => r.result)).toEqual(items.map((item) => item.i))
+    expect(attached.map((r) => r.taskId)).toEqual(items.map((item) => item.i))
+    expect(executions(log).sort((a, b) => a - b)).toEqual(items.map((item) => item.i))
+  })
+
   it('enforces timeouts and retries on the worker, counting attempts', async () => {
     const b = backend()
     const timed = await b.map(

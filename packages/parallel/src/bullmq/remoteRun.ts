@@ -69,6 +69,12 @@ export class RemoteRun {
   /** Drop what was read from the results stream (a backend's session run: nobody collects it). */
   readonly #trim: boolean
   readonly #byNo = new Map<number, RemoteChunk>()
+  /**
+   * Outcomes read for run indices no chunk holds yet (a caller attaching to a run that reported
+   * before: the stream is read from its start while chunks are still being submitted). Each
+   * settles its chunk when that chunk is submitted.
+   */
+  readonly #early = new Map<number, TaskRecord>()
   #nextNo = 0
   #nextIndex = 0
   #open = 0
@@ -117,6 +123,16 @@ export class RemoteRun {
     this.#byNo.set(chunk.no, chunk)
     this.#open++
     this.#host.track(this)
+    if (this.#early.size > 0) {
+      for (let k = 0; k < n; k++) {
+        const record = this.#early.get(chunk.base + k)
+        if (record === undefined) continue
+        this.#early.delete(chunk.base + k)
+        this.#settle(chunk, k, record)
+      }
+      // Everything was reported before: no job to queue, nothing runs again.
+      if (chunk.remaining === 0) return chunk.no
+    }
     const data: ChunkJobData = {
       r: this.runId,
       c: chunk.no,
@@ -277,7 +293,13 @@ export class RemoteRun {
       if (advance) this.#lastId = id.toString()
       for (const record of decodeBatch(fields[1] as Buffer)) {
         const chunk = this.#chunkOf(record.index)
-        if (chunk === undefined) continue
+        if (chunk === undefined) {
+          // Beyond the chunks submitted so far: it waits for its chunk. Below: settled already.
+          if (record.index >= this.#nextIndex && !this.#early.has(record.index)) {
+            this.#early.set(record.index, record)
+          }
+          continue
+        }
         const k = record.index - chunk.base
         if (chunk.settled[k] === 1) continue
         this.#settle(chunk, k, record)
