@@ -1,6 +1,3 @@
-import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import { cacheKey, RedisCache } from '@bookgen/cache'
 import {
@@ -26,6 +23,7 @@ import {
   validateOptimized,
 } from '../src/stages/validate.js'
 import { type ValidationInput, validateSource } from '../src/validateTask.js'
+import { type LoopbackServer, startHttpServer } from './helpers.js'
 
 // The distributed run's caller-side logic (cache lookup with getMany, misses sent as
 // `validateSource` tasks, definitive verdicts stored with setMany) against the local optimized
@@ -180,13 +178,13 @@ function renderHtml(p: GeneratedPage): string {
 
 /** Serves the pages of the current scenario; request counts per page drive the flaky ones. */
 class PageServer {
-  #server: Server | undefined
+  #server: LoopbackServer | undefined
   #pages = new Map<string, GeneratedPage>()
   #requests = new Map<string, number>()
   baseUrl = ''
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => {
+    this.#server = await startHttpServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://pages').pathname.slice(1)
       const p = this.#pages.get(path)
       if (p === undefined) {
@@ -209,10 +207,7 @@ class PageServer {
       }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(renderHtml(p))
     })
-    this.#server = server
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    this.baseUrl = this.#server.baseUrl
   }
 
   /** Serves these pages from now on, every request count back at zero. */
@@ -231,10 +226,7 @@ class PageServer {
   }
 
   async close(): Promise<void> {
-    const server = this.#server
-    if (!server) return
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await this.#server?.close()
   }
 }
 

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type RequestListener } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -72,5 +75,27 @@ export function useTempDir(prefix: string): () => string {
   return () => {
     if (dir === undefined) throw new Error('the temporary folder exists only while the suite runs')
     return dir
+  }
+}
+
+/** A loopback HTTP server for a test: where it listens, and how to stop it. */
+export interface LoopbackServer {
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  readonly baseUrl: string
+  /** Drops open connections (a stalled response included) and stops listening. */
+  close(): Promise<void>
+}
+
+/** Starts `handler` on a free loopback port and resolves once it listens. */
+export async function startHttpServer(handler: RequestListener): Promise<LoopbackServer> {
+  const server = createServer(handler)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close() {
+      server.closeAllConnections()
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    },
   }
 }

@@ -1,11 +1,9 @@
-import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { escapeHtml } from '../src/html.js'
 import { type FetchedPage, fetchPageStreaming, fetchWholePage } from '../src/pageFetcher.js'
+import { type LoopbackServer, startHttpServer } from './helpers.js'
 
 // The optimized pipeline reads pages as a stream and stops after the article; the naive one
 // downloads them whole. Wherever the network cuts the page, both must extract the same head and
@@ -70,12 +68,12 @@ function extracted(p: FetchedPage) {
 }
 
 describe('streaming fetch extracts what the whole-page fetch extracts, wherever the page is cut', () => {
-  let server: Server
+  let server: LoopbackServer
   let base = ''
   let current: Cut = { html: '', cuts: [] }
 
   beforeAll(async () => {
-    server = createServer(async (_req, res) => {
+    server = await startHttpServer(async (_req, res) => {
       const { html, cuts } = current
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
       let from = 0
@@ -87,15 +85,10 @@ describe('streaming fetch extracts what the whole-page fetch extracts, wherever 
       }
       res.end()
     })
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    base = server.baseUrl
   })
 
-  afterAll(async () => {
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  afterAll(() => server.close())
 
   it('gives the same title, author, date and article text', async () => {
     const policy = { idleTimeoutMs: 10_000, attempts: 1, backoffMs: 0 }
