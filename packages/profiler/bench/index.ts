@@ -8,11 +8,11 @@
 //     loopback TCP round trips (realistic), the same with the channels' state pinned (the
 //     profiler's own work only), and near-empty operations (worst case).
 import { channel } from 'node:diagnostics_channel'
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { cpus } from 'node:os'
 import { createHistogram } from 'node:perf_hooks'
 import { LogLinearHistogram, performanceProfile, startProfile } from '@bookgen/profiler'
 import { Histogram } from 'prom-client'
+import { CONCURRENCY, functionsWorkload, OPS, openLoopback } from './loopback.mjs'
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -93,8 +93,6 @@ console.log(
 )
 
 // ---------------------------------------------------------------- workloads
-const OPS = 10_000
-const CONCURRENCY = 50
 const RUNS = 21
 const db = channel('bookgen:db:query')
 const cache = channel('bookgen:cache')
@@ -117,50 +115,11 @@ function publishQuery(): void {
 }
 
 // Workload A, I/O: each operation is one request/response over a loopback TCP connection (what a
-// cache or database round trip is), plus a little JSON work and the two channel messages.
-const server = createServer((socket) => socket.pipe(socket))
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-const { port } = server.address() as AddressInfo
-const sockets = await Promise.all(
-  Array.from(
-    { length: CONCURRENCY },
-    () =>
-      new Promise<Socket>((resolve) => {
-        const s = connect(port, '127.0.0.1', () => resolve(s))
-        s.setNoDelay(true)
-      }),
-  ),
-)
-const request = (s: Socket, payload: Buffer) =>
-  new Promise<void>((resolve) => {
-    let got = 0
-    const onData = (chunk: Buffer) => {
-      got += chunk.length
-      if (got >= payload.length) {
-        s.off('data', onData)
-        resolve()
-      }
-    }
-    s.on('data', onData)
-    s.write(payload)
-  })
-const payload = Buffer.alloc(64, 1)
-
-async function ioWorkload(): Promise<void> {
-  let next = 0
-  await Promise.all(
-    sockets.map(async (s) => {
-      while (next < OPS) {
-        const i = next++
-        const key = `bookgen:user:${i}`
-        publishCache(i, key)
-        await request(s, payload)
-        JSON.parse(JSON.stringify({ id: i, name: key, tags: ['a', 'b'] }))
-        publishQuery()
-      }
-    }),
-  )
-}
+// cache or database round trip is), plus a little JSON work and the two channel messages: the
+// loopback workload of the cross-process benches (bench/loopback.mjs), with its publishers
+// written as functions.
+const loopback = await openLoopback()
+const ioWorkload = () => functionsWorkload(loopback.sockets)
 
 // Workload B, the worst case: operations that do almost nothing (two awaits, a little JSON work,
 // ~1.6 µs each), so that any per-message or per-promise cost shows at its largest.
@@ -428,8 +387,7 @@ const microBase = await measure(
   `B (worst case): ${OPS.toLocaleString('en')} near-empty async operations (concurrency ${CONCURRENCY}), each publishing a cache and a query message`,
   microWorkload,
 )
-for (const s of sockets) s.destroy()
-server.close()
+loopback.close()
 
 console.log('\n## Where the overhead comes from\n')
 console.log(

@@ -6,7 +6,8 @@ import { connect, createServer } from 'node:net'
 
 /** Round trips per workload run. */
 export const OPS = 10_000
-const CONCURRENCY = 50
+/** Connections, each running one loop of round trips. */
+export const CONCURRENCY = 50
 const db = channel('bookgen:db:query')
 const cache = channel('bookgen:cache')
 const payload = Buffer.alloc(64, 1)
