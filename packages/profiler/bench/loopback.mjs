@@ -1,6 +1,9 @@
-// The workload of the cross-process overhead benches (overheadChild.mjs, runByRun.mjs): 10,000
+// The workload of the overhead benches (overheadChild.mjs, runByRun.mjs, index.ts): 10,000
 // loopback TCP round trips over 50 connections, each publishing a bookgen:cache and a
-// bookgen:db:query message as @bookgen/cache and @bookgen/db-optimizer do.
+// bookgen:db:query message, in three ways: `packagesWorkload` as @bookgen/cache and
+// @bookgen/db-optimizer publish (from small functions called per operation, timed with
+// performance.now(), the query message built key by key), `functionsWorkload` from two small
+// functions with constant durations, `inlineWorkload` from the long-lived loops themselves.
 import { channel } from 'node:diagnostics_channel'
 import { connect, createServer } from 'node:net'
 
@@ -118,6 +121,48 @@ export async function functionsWorkload(sockets) {
         await request(s)
         JSON.parse(JSON.stringify({ id: i, name: key, tags: ['a', 'b'] }))
         publishQuery()
+      }
+    }),
+  )
+}
+
+// As @bookgen/cache's stores publish (src/cacheChannel.ts `eventStart` / `publishTimedEvent`):
+// the operation is timed only while the channel has subscribers.
+function cacheEventStart() {
+  return cache.hasSubscribers ? performance.now() : -1
+}
+function publishTimedCacheEvent(op, key, namespace, start) {
+  cache.publish({ op, key, namespace, durationMs: performance.now() - start })
+}
+// As @bookgen/db-optimizer's QueryInstrumentation.record publishes (src/instrumentation.ts): the
+// statement is always timed, and the message gets its optional keys one by one.
+function recordQuery(sql, start, name, rows) {
+  const durationMs = performance.now() - start
+  if (!db.hasSubscribers) return
+  const message = { sql, durationMs }
+  if (name !== undefined) message.name = name
+  if (rows !== undefined) message.rows = rows
+  db.publish(message)
+}
+
+/**
+ * The workload with the messages published the way the packages publish them: a memory-cache
+ * lookup (`getSync`: timed, published as a hit or a miss) and a timed statement (the round
+ * trip), from small module-level functions that TurboFan optimizes within a warm-up.
+ */
+export async function packagesWorkload(sockets) {
+  let next = 0
+  await Promise.all(
+    sockets.map(async (s) => {
+      while (next < OPS) {
+        const i = next++
+        const key = `bookgen:user:${i}`
+        const start = cacheEventStart()
+        if (start >= 0) publishTimedCacheEvent(i % 5 === 0 ? 'miss' : 'hit', key, 'user', start)
+        const from = performance.now()
+        await request(s)
+        JSON.parse(JSON.stringify({ id: i, name: key, tags: ['a', 'b'] }))
+        recordQuery('select * from users where id = $1', from, 'userById', 1)
       }
     }),
   )

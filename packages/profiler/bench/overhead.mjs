@@ -17,9 +17,11 @@
 // measured slowdown) so that they fire as often per round trip as in a native run.
 // Slow (~20 s of CPU per child).
 //
-// `OVERHEAD_PUBLISHERS=functions` (passed on to the children): the messages are published from
-// two small functions that TurboFan optimizes within the warm-up, as a long-running service's
-// publishers are, instead of from the bench's never-optimized async loops (bench/overheadChild.mjs);
+// `OVERHEAD_PUBLISHERS=packages|functions|inline` (passed on to the children): how the messages
+// are published (bench/overheadChild.mjs): `packages` (the default) as @bookgen/cache and
+// @bookgen/db-optimizer publish, from small timed functions that TurboFan optimizes within the
+// warm-up; `functions` from two small untimed functions; `inline` from the never-optimized async
+// loops (the default before 2026-12-02 07:00 UTC);
 // `OVERHEAD_WARMUPS=n`: each child runs its warm-up n times (default 1) before the measured run.
 import { execFile } from 'node:child_process'
 import { loadavg } from 'node:os'
@@ -34,7 +36,7 @@ const INSTRUCTION_ROUNDS = Number(process.env.INSTRUCTION_ROUNDS ?? 3)
 // Children under valgrind at a time (instruction counts do not depend on what runs beside them).
 const INSTRUCTION_JOBS = Number(process.env.INSTRUCTION_JOBS ?? 2)
 const TIME_SCALE = Number(process.env.INSTRUCTION_TIME_SCALE ?? 50)
-const PUBLISHERS = process.env.OVERHEAD_PUBLISHERS || 'inline'
+const PUBLISHERS = process.env.OVERHEAD_PUBLISHERS || 'packages'
 const WARMUPS = process.env.OVERHEAD_WARMUPS || '1'
 const ALL = [
   'bare',
@@ -48,6 +50,10 @@ const ALL = [
   'afterProfile',
   'after',
   'isolate',
+  'subscribed',
+  'subscribedProfile',
+  'subscribedChannels',
+  'subscribedAfter',
 ]
 // The idle child whose loading and warm-up match each mode's (bench/overheadChild.mjs).
 const IDLE = {
@@ -56,6 +62,10 @@ const IDLE = {
   second: 'idle-profile',
   afterProfile: 'idle-profile',
   after: 'idle-isolated',
+  subscribed: 'idle-subscribed',
+  subscribedProfile: 'idle-subscribed',
+  subscribedChannels: 'idle-subscribed',
+  subscribedAfter: 'idle-subscribed-profile',
 }
 // A subset after the rounds: `node bench/overhead.mjs 9 startProfile channelsOnly` (bare and the A/A always run).
 const picked = process.argv.slice(3)
@@ -73,6 +83,10 @@ const LABELS = {
   afterProfile: 'bare work after one default profile ended (lasting cost)',
   after: 'bare work after one isolated profile ended (lasting cost)',
   isolate: '`performanceProfile(fn, { isolate: true })`',
+  subscribed: '`subscribeChannels()` at startup, no profile',
+  subscribedProfile: '`subscribeChannels()` at startup, then `startProfile()` around the work',
+  subscribedChannels: '`subscribeChannels()` at startup, then a channels-only profile',
+  subscribedAfter: '`subscribeChannels()` at startup, bare work after one default profile ended',
 }
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)

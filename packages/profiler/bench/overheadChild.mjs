@@ -4,17 +4,21 @@
 // workload in microseconds, as JSON. argv[2] is the mode. 'bare', 'bare-again' and 'idle' never
 // load the profiler. Every mode runs the workload once unmeasured first (its warm-up: bare, or
 // under a default or an isolated profile); 'idle…' modes run only a warm-up (the instruction
-// counts of bench/overhead.mjs subtract the idle run with the same warm-up).
+// counts of bench/overhead.mjs subtract the idle run with the same warm-up). 'subscribed…' modes
+// call subscribeChannels() first, before the warm-up: what a service that subscribes at startup
+// pays without a profile ('subscribed'), for a profile ('subscribedProfile', 'subscribedChannels')
+// and after one ('subscribedAfter').
 // Env: BOOKGEN_PROFILER_ENTRY, another build to import (A/B of two builds); OVERHEAD_TIME_SCALE,
 // a factor for the profile's timer intervals (valgrind runs a process ~S× slower, so timers
 // would fire S× more often per round trip than natively: the instruction runs set S);
-// OVERHEAD_PUBLISHERS, where the messages are built and published: `inline` (the default) in the
-// 50 long-lived async loops themselves, which V8 never optimizes within a run (no on-stack
-// replacement into them), or `functions`, in two small module-level functions called once per
-// operation, the way @bookgen/cache and @bookgen/db-optimizer publish from their own methods:
-// TurboFan optimizes those within the warm-up, as a long-running service's publishers are;
+// OVERHEAD_PUBLISHERS, where the messages are built and published (bench/loopback.mjs):
+// `packages` (the default) the way @bookgen/cache and @bookgen/db-optimizer publish, from small
+// functions called per operation that time it with performance.now() and build the query message
+// key by key (TurboFan optimizes those within the warm-up, as a long-running service's publishers
+// are); `functions`, from two small functions with constant durations; `inline`, in the 50
+// long-lived async loops themselves, which V8 does not optimize within a run;
 // OVERHEAD_WARMUPS, how many times the warm-up runs (default 1; more lets the JIT settle first).
-import { functionsWorkload, inlineWorkload, openLoopback } from './loopback.mjs'
+import { functionsWorkload, inlineWorkload, openLoopback, packagesWorkload } from './loopback.mjs'
 
 const mode = process.argv[2]
 const WARM_UP = {
@@ -33,15 +37,27 @@ const WARM_UP = {
   afterProfile: 'profile',
   after: 'isolated',
   isolate: 'bare',
+  'idle-subscribed': 'bare',
+  subscribed: 'bare',
+  subscribedProfile: 'bare',
+  subscribedChannels: 'bare',
+  'idle-subscribed-profile': 'profile',
+  subscribedAfter: 'profile',
 }
 if (!(mode in WARM_UP)) throw new Error(`unknown mode ${mode}`)
 const unloaded = mode === 'bare' || mode === 'bare-again' || mode === 'idle'
-const { performanceProfile, startProfile } = unloaded
+const { performanceProfile, startProfile, subscribeChannels } = unloaded
   ? {}
   : await import(process.env.BOOKGEN_PROFILER_ENTRY || '@bookgen/profiler')
-const publishers = process.env.OVERHEAD_PUBLISHERS || 'inline'
-if (publishers !== 'inline' && publishers !== 'functions')
-  throw new Error(`OVERHEAD_PUBLISHERS must be inline or functions, got ${publishers}`)
+if (mode.startsWith('subscribed') || mode.startsWith('idle-subscribed')) subscribeChannels()
+const WORKLOADS = {
+  packages: packagesWorkload,
+  functions: functionsWorkload,
+  inline: inlineWorkload,
+}
+const publishers = process.env.OVERHEAD_PUBLISHERS || 'packages'
+if (!(publishers in WORKLOADS))
+  throw new Error(`OVERHEAD_PUBLISHERS must be packages, functions or inline, got ${publishers}`)
 const WARMUPS = Number(process.env.OVERHEAD_WARMUPS || 1)
 if (!Number.isInteger(WARMUPS) || WARMUPS < 1)
   throw new Error(`OVERHEAD_WARMUPS must be a positive integer, got ${WARMUPS}`)
@@ -50,7 +66,7 @@ const scale = Number(process.env.OVERHEAD_TIME_SCALE || 1)
 const timers =
   scale === 1 ? {} : { sampleIntervalMs: 100 * scale, eventLoopResolutionMs: 10 * scale }
 const loopback = await openLoopback()
-const run = publishers === 'inline' ? inlineWorkload : functionsWorkload
+const run = WORKLOADS[publishers]
 const workload = () => run(loopback.sockets)
 
 // Warm-up: the same work once, unmeasured (under a default profile for 'second' and
@@ -66,13 +82,23 @@ for (let w = 0; w < WARMUPS; w++) {
 const cpu = process.cpuUsage()
 if (mode.startsWith('idle')) {
   // nothing measured
-} else if (['bare', 'bare-again', 'loaded', 'after', 'afterProfile'].includes(mode)) {
+} else if (
+  [
+    'bare',
+    'bare-again',
+    'loaded',
+    'after',
+    'afterProfile',
+    'subscribed',
+    'subscribedAfter',
+  ].includes(mode)
+) {
   await workload()
-} else if (mode === 'startProfile' || mode === 'second') {
+} else if (mode === 'startProfile' || mode === 'second' || mode === 'subscribedProfile') {
   const p = startProfile(timers)
   await workload()
   p.stop()
-} else if (mode === 'channelsOnly') {
+} else if (mode === 'channelsOnly' || mode === 'subscribedChannels') {
   const p = startProfile({ gc: false, heapPeak: 'sampler', eventLoop: false, sampleIntervalMs: 0 })
   await workload()
   p.stop()

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { subscribe } from 'node:diagnostics_channel'
+import { ProfileCounters } from './profileCounters.js'
 
 /** The channels the profiler listens to, and the names they are published under. */
 export const CHANNELS = {
@@ -25,6 +26,8 @@ export interface DbQueryChannelMessage {
   durationMs: number
   rows?: number
   error?: unknown
+  /** On a drizzle `withReplicas` database: which side ran the statement. */
+  target?: 'primary' | 'replica'
 }
 
 /** A message on `bookgen:parallel:task`. */
@@ -44,22 +47,26 @@ export interface ChannelSink {
 // Profiles started with startProfile() see every message; isolated performanceProfile() calls
 // only the messages published from their own async context (and its descendants).
 //
-// The handlers are subscribed when the first profile that records channels starts, and never
-// unsubscribed. A process that never profiles pays nothing: its publishers see no subscriber and
-// build no message. Subscribing swaps the channel's prototype, which deoptimizes every publisher
-// that inlined `hasSubscribers`; unsubscribing would do it again at every profile's end, so the
-// handlers stay and, between profiles, find no sink and return. Their recording code ran during
-// the first profile, so its type feedback is in place and a later profile's start or stop
-// recompiles nothing (a branch first reached inside optimized code would be a deoptimization).
-// The sinks are prototype methods of one class, read from arrays replaced on change: the
-// per-message path allocates nothing and its call sites see one target.
+// The handlers are subscribed once, never unsubscribed: by subscribeChannels(), or else by the
+// first profile that records channels. A process that does neither pays nothing: its publishers
+// see no subscriber and build no message. Subscribing swaps the channel's prototype, which
+// deoptimizes every publisher that inlined `hasSubscribers`; unsubscribing would do it again at
+// every profile's end, so the handlers stay and, with no profile open (`open === 0`), return at
+// once. When they are subscribed, their recording path is run once on messages of the documented
+// shapes into a throwaway sink (prime()), so that V8 compiles the handlers with feedback for
+// that path: a profile starting later reaches no code without type feedback, and nothing is
+// deoptimized or compiled again at its first message. The sinks are prototype methods of one
+// class, read from arrays replaced on change: the per-message path allocates nothing and its
+// call sites see one target.
 let everywhere: readonly ChannelSink[] = []
 let subscribed = false
 let storage: AsyncLocalStorage<readonly ChannelSink[]> | undefined
 let scoped = 0
+let open = 0
+const PRIME_ROUNDS = 16
 
 const onCache = (message: unknown) => {
-  if (message === null || typeof message !== 'object') return
+  if (open === 0 || message === null || typeof message !== 'object') return
   const all = everywhere
   for (let i = 0; i < all.length; i++) all[i]!.onCache(message as CacheChannelMessage)
   if (scoped === 0) return
@@ -68,7 +75,7 @@ const onCache = (message: unknown) => {
     for (let i = 0; i < own.length; i++) own[i]!.onCache(message as CacheChannelMessage)
 }
 const onQuery = (message: unknown) => {
-  if (message === null || typeof message !== 'object') return
+  if (open === 0 || message === null || typeof message !== 'object') return
   const all = everywhere
   for (let i = 0; i < all.length; i++) all[i]!.onQuery(message as DbQueryChannelMessage)
   if (scoped === 0) return
@@ -77,7 +84,7 @@ const onQuery = (message: unknown) => {
     for (let i = 0; i < own.length; i++) own[i]!.onQuery(message as DbQueryChannelMessage)
 }
 const onTask = (message: unknown) => {
-  if (message === null || typeof message !== 'object') return
+  if (open === 0 || message === null || typeof message !== 'object') return
   const all = everywhere
   for (let i = 0; i < all.length; i++) all[i]!.onTask(message as ParallelTaskChannelMessage)
   if (scoped === 0) return
@@ -86,24 +93,38 @@ const onTask = (message: unknown) => {
     for (let i = 0; i < own.length; i++) own[i]!.onTask(message as ParallelTaskChannelMessage)
 }
 
-/** Subscribes the handlers, once per copy of this package and thread; never undone. */
-function subscribeOnce(): void {
+/**
+ * Subscribes the profiler's channel handlers now, once per copy of this package and thread,
+ * for good (it is never undone; calling it again does nothing). Profiles then record channel
+ * messages as before.
+ *
+ * Call it at startup, before the code that publishes on the `bookgen:*` channels gets hot, in a
+ * process that will profile: the first subscriber of a channel deoptimizes the publishers that
+ * were optimized for "no subscriber", and a profile started later then pays none of that.
+ * Without it, the first profile that records channels subscribes. Once subscribed, every
+ * publisher builds and publishes its messages, profile or not (~20 ns a message from optimized
+ * code); between profiles the handlers return at once.
+ */
+export function subscribeChannels(): void {
   if (subscribed) return
   subscribed = true
   subscribe(CHANNELS.cache, onCache)
   subscribe(CHANNELS.dbQuery, onQuery)
   subscribe(CHANNELS.parallelTask, onTask)
+  prime()
 }
 
 /** Sends every channel message to `sink` until the returned function is called. @internal */
 export function listenEverywhere(sink: ChannelSink): () => void {
-  subscribeOnce()
+  subscribeChannels()
   everywhere = [...everywhere, sink]
-  let open = true
+  open++
+  let listening = true
   return () => {
-    if (!open) return
-    open = false
+    if (!listening) return
+    listening = false
     everywhere = everywhere.filter((s) => s !== sink)
+    open--
   }
 }
 
@@ -112,15 +133,50 @@ export function listenEverywhere(sink: ChannelSink): () => void {
  * enclosing isolated profiles). Resolves or rejects like `fn`. @internal
  */
 export async function runScoped<T>(sink: ChannelSink, fn: () => Promise<T> | T): Promise<T> {
-  subscribeOnce()
+  subscribeChannels()
   storage ??= new AsyncLocalStorage()
   const chain = [...(scoped > 0 ? (storage.getStore() ?? []) : []), sink]
   scoped++
+  open++
   try {
     return await storage.run(chain, fn)
   } finally {
     scoped--
+    open--
     // Without any isolated profile left, AsyncLocalStorage's promise hooks would only cost time.
     if (scoped === 0) storage.disable()
   }
+}
+
+/**
+ * Runs the handlers' recording path on one message of each documented shape, into a throwaway
+ * sink that receives them directly (no other subscriber sees them).
+ */
+function prime(): void {
+  const probe = new ProfileCounters()
+  const saved = everywhere
+  everywhere = [probe]
+  open++
+  try {
+    // V8 allocates a function's feedback vector only after its first few calls.
+    for (let round = 0; round < PRIME_ROUNDS; round++) primeOnce(probe)
+  } finally {
+    open--
+    everywhere = saved
+  }
+}
+
+function primeOnce(probe: ProfileCounters): void {
+  for (const op of ['hit', 'miss', 'set', 'delete', 'error'] as const)
+    onCache({ op, key: 'bookgen:probe', namespace: 'probe', durationMs: 0.5 })
+  for (const error of [undefined, probe])
+    onQuery({
+      name: 'probe',
+      sql: 'select 1',
+      durationMs: 0.5,
+      rows: 1,
+      error,
+      target: undefined,
+    })
+  for (const success of [true, false]) onTask({ taskId: 'probe', durationMs: 0.5, success })
 }

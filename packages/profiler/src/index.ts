@@ -3,7 +3,7 @@ export type {
   DbQueryChannelMessage,
   ParallelTaskChannelMessage,
 } from './channels.js'
-export { CHANNELS } from './channels.js'
+export { CHANNELS, subscribeChannels } from './channels.js'
 export type { CheckResult, Criteria } from './criteria.js'
 export { DEFAULT_CRITERIA, validateCriteria } from './criteria.js'
 export type {
