@@ -80,6 +80,20 @@ export function stopItems(buffer: SharedArrayBuffer, stopped: { claimed: number 
   return stopped.claimed
 }
 
+/**
+ * Main side: stops the message only when the worker started none of its items (true then: none
+ * ever will); a message already under way is left alone.
+ */
+export function stopUnstarted(buffer: SharedArrayBuffer, stopped: { claimed: number }): boolean {
+  const words = new Int32Array(buffer, 0, 2)
+  const claimed = Atomics.compareExchange(words, 1, 0, STOPPED)
+  if (claimed === 0) {
+    stopped.claimed = 0
+    return true
+  }
+  return claimed === STOPPED && stopped.claimed === 0
+}
+
 /** Worker side: claims item `i` (false when the main thread stopped the message). */
 export function claimItem(words: Int32Array, i: number): boolean {
   return Atomics.compareExchange(words, 1, i, i + 1) === i

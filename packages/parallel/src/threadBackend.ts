@@ -8,6 +8,7 @@ import {
   type Transferable,
 } from 'node:worker_threads'
 import type { TaskQueue, Tinypool } from 'tinypool'
+import { createSessionWord, promiseNext, settlePromise } from './chunkSession.js'
 import type { WorkerTask } from './defineWorkerTask.js'
 import { loadTimeoutError, ParallelError } from './parallelError.js'
 import {
@@ -24,6 +25,7 @@ import {
   readProgress,
   resetProgress,
   stopItems,
+  stopUnstarted,
   watchProgress,
 } from './progress.js'
 import { deserializeError } from './serializeError.js'
@@ -46,13 +48,16 @@ export interface ThreadBackendOptions {
 }
 
 /**
- * The local backend: a lazily created tinypool running the package's worker entry, one chunk per
- * thread at a time (so that a dying thread holds only one chunk). Every chunk gets a port for
- * its items' outcomes and a progress cell saying which item runs: after a crash the port still
- * holds the finished items, and the cell names the one that was running. Tinypool does not
- * notice a thread that ends through `process.exit()`, so every thread is watched and an
- * unexpected exit is turned into the thread's `error` event, which makes tinypool fail its
- * chunk and replace it.
+ * The local backend: a lazily created tinypool running the package's worker entry. A thread
+ * runs one chunk at a time; while every thread is busy, the next chunk is queued on a thread
+ * behind its running one (a `Session`), so that the thread starts it without a round trip to the
+ * main thread. A queued chunk the thread has not started is taken back, atomically, when another
+ * thread goes idle or when its own thread is stopped or dies: it is sent again elsewhere, never
+ * run twice and never failed for its neighbour. Every chunk gets a port for its items' outcomes
+ * and a progress cell saying which item runs: after a crash the port still holds the finished
+ * items, and the cell names the one that was running. Tinypool does not notice a thread that
+ * ends through `process.exit()`, so every thread is watched and an unexpected exit is turned
+ * into the thread's `error` event, which makes tinypool fail its task and replace it.
  */
 export class ThreadBackend implements ChunkBackend {
   readonly #options: ThreadBackendOptions
@@ -64,6 +69,8 @@ export class ThreadBackend implements ChunkBackend {
   readonly #cells: SharedArrayBuffer[] = []
   /** Port pairs given back by chunks that posted nothing on them (a new pair costs ~0.1 ms). */
   readonly #channels: { port1: MessagePort; port2: MessagePort }[] = []
+  /** Sessions whose thread still runs (or will run) a chunk of theirs. */
+  readonly #sessions = new Set<Session>()
   #closed = false
 
   constructor(options: ThreadBackendOptions) {
@@ -109,6 +116,33 @@ export class ThreadBackend implements ChunkBackend {
       port2.close()
     }
     if (pool) await pool.destroy()
+  }
+
+  /**
+   * @internal Sends a chunk: to an idle thread when there is one, else queued behind the
+   * running chunk of a busy thread (no round trip between the two), else to the pool's queue.
+   */
+  dispatch(chunk: ThreadChunk): void {
+    if (this.#sessions.size >= this.#options.threads && !chunk.movesBuffers) {
+      for (const session of this.#sessions) if (session.append(chunk)) return
+    }
+    this.#sessions.add(new Session(this, chunk))
+  }
+
+  /** @internal A session's thread is done with it. */
+  sessionEnded(session: Session): void {
+    this.#sessions.delete(session)
+  }
+
+  /**
+   * @internal A thread went idle: chunks queued behind a running chunk on another thread, not
+   * started yet, move to it (a long task cannot hold them).
+   */
+  steal(): void {
+    for (const session of this.#sessions) {
+      if (this.#sessions.size >= this.#options.threads) return
+      session.release()
+    }
   }
 
   /** @internal A port pair for a chunk's journal, reused when one is free. */
@@ -264,20 +298,145 @@ export class ThreadBackend implements ChunkBackend {
   }
 }
 
+/**
+ * The chunks one thread runs as one pool task. While a chunk runs, the next one may be queued
+ * on the thread (`append`), so that the thread goes on without waiting for the main thread; a
+ * queued chunk the thread has not started is taken back and sent elsewhere when another thread
+ * goes idle, when its thread is stopped, or when its thread dies.
+ */
+class Session {
+  readonly #backend: ThreadBackend
+  readonly #word = createSessionWord()
+  readonly #port: MessagePort
+  readonly #ctrl = new AbortController()
+  /** Chunks posted to the thread, oldest first, one reply each (null: taken back or ended). */
+  readonly #queue: (ThreadChunk | null)[] = []
+  #ended = false
+  #stopping = false
+
+  constructor(backend: ThreadBackend, first: ThreadChunk) {
+    this.#backend = backend
+    const { port1, port2 } = new MessageChannel()
+    this.#port = port1
+    port1.on('message', (reply: ChunkReply) => this.#reply(reply))
+    first.message.session = { word: this.#word.buffer as SharedArrayBuffer, port: port2 }
+    first.session = this
+    this.#queue.push(first)
+    backend.send(first.message, this.#ctrl.signal, [...first.transferList, port2]).then(
+      (reply) => this.#final(reply as ChunkReply),
+      (error: unknown) => this.#lost(error),
+    )
+  }
+
+  /** Queues `chunk` right behind the running one; false when the session has no room. */
+  append(chunk: ThreadChunk): boolean {
+    if (this.#ended || this.#stopping || this.#queue.length !== 1) return false
+    if (!promiseNext(this.#word)) return false
+    try {
+      this.#port.postMessage(chunk.message, chunk.transferList)
+    } catch {
+      settlePromise(this.#word, false)
+      return false
+    }
+    settlePromise(this.#word, true)
+    this.#queue.push(chunk)
+    chunk.session = this
+    return true
+  }
+
+  /** True when `chunk` waits behind another chunk of this session. */
+  behind(chunk: ThreadChunk): boolean {
+    return this.#queue.indexOf(chunk) > 0
+  }
+
+  /** `chunk` gets no reply from this session any more. */
+  forget(chunk: ThreadChunk): void {
+    const at = this.#queue.indexOf(chunk)
+    if (at >= 0) this.#queue[at] = null
+  }
+
+  /** Takes back every queued chunk not started yet (another thread is idle). */
+  release(): void {
+    for (let k = 1; k < this.#queue.length; k++) this.#queue[k]?.takeBack()
+  }
+
+  /** Terminates the thread for `chunk` (aborted or timed out); chunks queued behind it move. */
+  stop(chunk: ThreadChunk): void {
+    this.#stopping = true
+    // Replies of chunks the thread already finished come first: `chunk` may be one of them.
+    this.#drain()
+    const at = this.#queue.indexOf(chunk)
+    if (this.#ended || at < 0) return
+    let started = false
+    for (let k = at + 1; k < this.#queue.length; k++) {
+      const later = this.#queue[k]
+      if (later && !later.takeBack(true)) started = true
+    }
+    // A later chunk under way means the thread is done with `chunk`: its reply is on the way.
+    if (!started) this.#ctrl.abort()
+  }
+
+  #reply(reply: ChunkReply): void {
+    const chunk = this.#queue.shift()
+    if (chunk) chunk.replied(reply)
+    else reply.port?.close()
+  }
+
+  #drain(): void {
+    for (;;) {
+      const packet = receiveMessageOnPort(this.#port)
+      if (packet === undefined) return
+      this.#reply(packet.message as ChunkReply)
+    }
+  }
+
+  #finish(): void {
+    this.#ended = true
+    this.#port.close()
+    this.#backend.sessionEnded(this)
+  }
+
+  /** The thread ran every chunk: the last reply is the pool task's result. */
+  #final(reply: ChunkReply): void {
+    this.#drain()
+    this.#finish()
+    this.#reply(reply)
+    this.#backend.steal()
+  }
+
+  /** The thread died (or was stopped): the chunk it ran fails over, the others move. */
+  #lost(error: unknown): void {
+    this.#drain()
+    this.#finish()
+    const queue = this.#queue.splice(0)
+    let head = true
+    for (const chunk of queue) {
+      if (chunk === null) continue
+      if (head || !chunk.takeBack()) chunk.failed(error)
+      head = false
+    }
+  }
+}
+
 /** One chunk on its way to, on, or back from a thread. */
 class ThreadChunk implements ChunkHandle {
   readonly #backend: ThreadBackend
   readonly #request: ChunkRequest
   readonly #listener: ChunkListener
-  readonly #cell: SharedArrayBuffer
-  readonly #views: ReturnType<typeof itemViews>
-  readonly #port: MessagePort
-  readonly #ctrl = new AbortController()
-  readonly #unwatch: () => void
-  readonly #stopped = { claimed: 0 }
+  #cell!: SharedArrayBuffer
+  #views!: ReturnType<typeof itemViews>
+  #port!: MessagePort
+  #unwatch!: () => void
+  #stopped = { claimed: 0 }
+  /** The message to the thread and what it moves (`#prepare` builds both). */
+  message!: ChunkMessage
+  transferList!: Transferable[]
+  /** The session whose thread holds the chunk. */
+  session: Session | undefined
   #received = 0
   #ended = false
   #aborted = false
+  #drained = false
   #replying = false
   #expired: { kind: 'load' | 'task'; since: number } | undefined
 
@@ -285,19 +444,34 @@ class ThreadChunk implements ChunkHandle {
     this.#backend = backend
     this.#request = request
     this.#listener = listener
+    this.#prepare()
+    backend.dispatch(this)
+  }
+
+  /** True when the request moves buffers of its own: it can be posted once only. */
+  get movesBuffers(): boolean {
+    return this.#request.transferList !== undefined
+  }
+
+  /** A fresh cell, port pair and message (a chunk taken back leaves its old ones behind). */
+  #prepare(): void {
+    const backend = this.#backend
+    const request = this.#request
     const n = request.inputs.length
-    this.#cell = backend.cell(n)
-    this.#views = itemViews(this.#cell, n)
+    const cell = backend.cell(n)
+    this.#cell = cell
+    this.#views = itemViews(cell, n)
+    this.#stopped = { claimed: 0 }
     const { port1, port2 } = backend.channel()
     this.#port = port1
     this.#unwatch = watchProgress(
-      this.#cell,
+      cell,
       { loadTimeout: backend.loadTimeout, taskTimeout: request.timeout },
       (kind, since) => {
         // No further item may start once the limit is hit: the thread is about to be stopped.
-        stopItems(this.#cell, this.#stopped)
+        stopItems(cell, this.#stopped)
         this.#expired = { kind, since }
-        this.#ctrl.abort()
+        this.session?.stop(this)
       },
     )
     const { task } = request
@@ -309,7 +483,7 @@ class ThreadChunk implements ChunkHandle {
       m: task.moduleUrl,
       e: task.exportName,
       inputs,
-      p: this.#cell,
+      p: cell,
       port: port2,
     }
     const keys = request.keys
@@ -319,15 +493,14 @@ class ThreadChunk implements ChunkHandle {
       message.keys = { prefix: keys.prefix, indices: keys.indices, list: keys.list }
     }
     if (request.transferList) transferList.push(...request.transferList)
-    backend.send(message, this.#ctrl.signal, transferList).then(
-      (reply) => this.#replied(reply as ChunkReply),
-      (error: unknown) => this.#failed(error),
-    )
+    this.message = message
+    this.transferList = transferList
   }
 
   drain(): void {
     // Once ended, the cell may serve another chunk.
     if (this.#ended) return
+    this.#drained = true
     stopItems(this.#cell, this.#stopped)
   }
 
@@ -335,12 +508,45 @@ class ThreadChunk implements ChunkHandle {
     // Once the reply is in, every item ran: nothing to stop (and no thread to terminate).
     if (this.#ended || this.#aborted || this.#replying) return
     this.#aborted = true
+    const session = this.session
+    if (session?.behind(this) && stopUnstarted(this.#cell, this.#stopped)) {
+      // Queued behind another chunk and not started: nothing runs, the thread goes on.
+      session.forget(this)
+      this.#end({ completed: 0 })
+      return
+    }
     stopItems(this.#cell, this.#stopped)
-    this.#ctrl.abort()
+    session?.stop(this)
   }
 
-  /** The chunk ended normally: its values come in the reply (the journal is not needed). */
-  #replied(reply: ChunkReply): void {
+  /**
+   * @internal Takes the chunk back from a thread that has not started it (false when it has):
+   * it is sent again with a fresh cell and port, or ends with nothing done when it was stopped.
+   */
+  takeBack(later = false): boolean {
+    if (this.#ended || !stopUnstarted(this.#cell, this.#stopped)) return false
+    this.session?.forget(this)
+    this.session = undefined
+    this.#unwatch()
+    // Later: the caller is stopping chunks one by one (a cancelled run), this one may be next.
+    if (later) queueMicrotask(() => this.#resend())
+    else this.#resend()
+    return true
+  }
+
+  #resend(): void {
+    if (this.#ended) return
+    if (this.#aborted || this.#drained) {
+      this.#end({ completed: 0 })
+      return
+    }
+    this.#port.close()
+    this.#prepare()
+    this.#backend.dispatch(this)
+  }
+
+  /** @internal The chunk ended normally: its values come in the reply (the journal is not needed). */
+  replied(reply: ChunkReply): void {
     const { values, ran, port } = reply
     if (this.#ended) {
       port?.close()
@@ -430,7 +636,8 @@ class ThreadChunk implements ChunkHandle {
     this.#listener.end(end)
   }
 
-  #failed(error: unknown): void {
+  /** @internal The thread was lost (or stopped) while it held the chunk. */
+  failed(error: unknown): void {
     if (this.#ended) return
     // Whatever the thread posted before it was lost is final: report it first.
     this.#drainPort()

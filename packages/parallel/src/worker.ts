@@ -4,8 +4,9 @@
 // thread afterwards (an uncaught error, process.exit, the heap limit, a native abort) cannot take
 // finished items with it: the main thread reads the port even after the thread died.
 import { performance } from 'node:perf_hooks'
-import { type MessagePort, workerData } from 'node:worker_threads'
-import { kTransferable, kValue, markMovable } from 'tinypool'
+import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads'
+import { isMovable, kTransferable, kValue, markMovable } from 'tinypool'
+import { reopen, type SessionWire, takeNext } from './chunkSession.js'
 import {
   claimItem,
   FALSE,
@@ -45,6 +46,8 @@ export interface ChunkMessage {
   port: MessagePort
   /** The items' idempotency keys: each task's second argument carries its own. */
   keys?: WireKeys
+  /** On the first chunk of a session: more chunks may follow on its port (see chunkSession.ts). */
+  session?: SessionWire
 }
 
 /**
@@ -337,7 +340,32 @@ function notCloneable(cause: unknown): Error {
   return error
 }
 
+/**
+ * Runs the chunks of a session one after the other: each reply but the last is posted on the
+ * session port before the next chunk starts; the last one is the pool task's result.
+ */
+async function runSession(first: ChunkMessage, session: SessionWire): Promise<ChunkReply> {
+  const word = new Int32Array(session.word)
+  const { port } = session
+  let message = first
+  for (;;) {
+    const reply = await runChunk(message)
+    if (!takeNext(word)) {
+      port.close()
+      return reply
+    }
+    if (isMovable(reply)) {
+      const movable = reply as unknown as Record<symbol, unknown>
+      port.postMessage(movable[kValue], movable[kTransferable] as MessagePort[])
+    } else port.postMessage(reply)
+    const packet = receiveMessageOnPort(port)
+    reopen(word)
+    message = packet?.message as ChunkMessage
+  }
+}
+
 /** Tinypool calls this for every message. */
 export default function handle(message: ProbeMessage | ChunkMessage): Promise<unknown> {
-  return message.k === 'probe' ? probe(message) : runChunk(message)
+  if (message.k === 'probe') return probe(message)
+  return message.session === undefined ? runChunk(message) : runSession(message, message.session)
 }
