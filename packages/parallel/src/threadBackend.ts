@@ -69,6 +69,8 @@ export class ThreadBackend implements ChunkBackend {
   readonly #cells: SharedArrayBuffer[] = []
   /** Port pairs given back by chunks that posted nothing on them (a new pair costs ~0.1 ms). */
   readonly #channels: { port1: MessagePort; port2: MessagePort }[] = []
+  /** Port pairs of sessions that ended normally (a new pair costs ~0.1 ms). */
+  readonly #sessionChannels: { port1: MessagePort; port2: MessagePort }[] = []
   /** Sessions whose thread still runs (or will run) a chunk of theirs. */
   readonly #sessions = new Set<Session>()
   #closed = false
@@ -111,7 +113,10 @@ export class ThreadBackend implements ChunkBackend {
     const pool =
       this.#pool ?? (this.#creating ? await this.#creating.catch(() => undefined) : undefined)
     this.#pool = undefined
-    for (const { port1, port2 } of this.#channels.splice(0)) {
+    for (const { port1, port2 } of [
+      ...this.#channels.splice(0),
+      ...this.#sessionChannels.splice(0),
+    ]) {
       port1.close()
       port2.close()
     }
@@ -143,6 +148,24 @@ export class ThreadBackend implements ChunkBackend {
       if (this.#sessions.size >= this.#options.threads) return
       session.release()
     }
+  }
+
+  /** @internal A port pair for a session, reused when one is free. */
+  sessionChannel(): { port1: MessagePort; port2: MessagePort } {
+    const pair = this.#sessionChannels.pop()
+    if (pair === undefined) return new MessageChannel()
+    pair.port1.ref()
+    return pair
+  }
+
+  /** @internal Gives back the pair of a session that ended normally. */
+  keepSessionChannel(port1: MessagePort, port2: MessagePort): void {
+    if (this.#sessionChannels.length < CELLS_KEPT && !this.#closed) {
+      // Kept idle: it must not hold the process open.
+      port1.unref()
+      port2.unref()
+      this.#sessionChannels.push({ port1, port2 })
+    } else port1.close()
   }
 
   /** @internal A port pair for a chunk's journal, reused when one is free. */
@@ -313,12 +336,13 @@ class Session {
   readonly #queue: (ThreadChunk | null)[] = []
   #ended = false
   #stopping = false
+  readonly #onMessage = (reply: ChunkReply) => this.#reply(reply)
 
   constructor(backend: ThreadBackend, first: ThreadChunk) {
     this.#backend = backend
-    const { port1, port2 } = new MessageChannel()
+    const { port1, port2 } = backend.sessionChannel()
     this.#port = port1
-    port1.on('message', (reply: ChunkReply) => this.#reply(reply))
+    port1.on('message', this.#onMessage)
     first.message.session = { word: this.#word.buffer as SharedArrayBuffer, port: port2 }
     first.session = this
     this.#queue.push(first)
@@ -390,16 +414,20 @@ class Session {
     }
   }
 
-  #finish(): void {
+  /** `remote`: the session port the thread gave back (nothing more comes on the pair). */
+  #finish(remote?: MessagePort): void {
     this.#ended = true
-    this.#port.close()
+    const port = this.#port
+    port.off('message', this.#onMessage)
+    if (remote !== undefined) this.#backend.keepSessionChannel(port, remote)
+    else port.close()
     this.#backend.sessionEnded(this)
   }
 
   /** The thread ran every chunk: the last reply is the pool task's result. */
   #final(reply: ChunkReply): void {
     this.#drain()
-    this.#finish()
+    this.#finish(reply.session)
     this.#reply(reply)
     this.#backend.steal()
   }

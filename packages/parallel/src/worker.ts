@@ -158,6 +158,8 @@ export interface ChunkReply {
   chars?: number
   /** The chunk's port, when nothing was posted on it (the main thread reuses the pair). */
   port?: MessagePort
+  /** On the last reply of a session: its port, moved back (the main thread reuses the pair). */
+  session?: MessagePort
 }
 
 /** Runs the chunk; answers how many items it ran (fewer when asked to stop). */
@@ -241,6 +243,20 @@ async function runChunk(message: ChunkMessage): Promise<ChunkReply> {
 /** A reply that moves the chunk's (empty) port back to the main thread. */
 function withPort(ran: number, port: MessagePort, chars: number): ChunkReply {
   const reply: ChunkReply = { ran, values: [], failures: 0, chars, port }
+  const movable = { [kTransferable]: [port], [kValue]: reply }
+  markMovable(movable)
+  return movable as unknown as ChunkReply
+}
+
+/** A session's last reply, moving the session port back with it. */
+function withSessionPort(reply: ChunkReply, port: MessagePort): ChunkReply {
+  if (isMovable(reply)) {
+    const movable = reply as unknown as Record<symbol, unknown>
+    ;(movable[kValue] as ChunkReply).session = port
+    ;(movable[kTransferable] as MessagePort[]).push(port)
+    return reply
+  }
+  reply.session = port
   const movable = { [kTransferable]: [port], [kValue]: reply }
   markMovable(movable)
   return movable as unknown as ChunkReply
@@ -350,10 +366,7 @@ async function runSession(first: ChunkMessage, session: SessionWire): Promise<Ch
   let message = first
   for (;;) {
     const reply = await runChunk(message)
-    if (!takeNext(word)) {
-      port.close()
-      return reply
-    }
+    if (!takeNext(word)) return withSessionPort(reply, port)
     if (isMovable(reply)) {
       const movable = reply as unknown as Record<symbol, unknown>
       port.postMessage(movable[kValue], movable[kTransferable] as MessagePort[])
