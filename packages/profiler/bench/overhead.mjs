@@ -54,6 +54,7 @@ const ALL = [
   'subscribedProfile',
   'subscribedChannels',
   'subscribedAfter',
+  'noopSubscriber',
 ]
 // The idle child whose loading and warm-up match each mode's (bench/overheadChild.mjs).
 const IDLE = {
@@ -66,6 +67,7 @@ const IDLE = {
   subscribedProfile: 'idle-subscribed',
   subscribedChannels: 'idle-subscribed',
   subscribedAfter: 'idle-subscribed-profile',
+  noopSubscriber: 'idle-noop',
 }
 // A subset after the rounds: `node bench/overhead.mjs 9 startProfile channelsOnly` (bare and the A/A always run).
 const picked = process.argv.slice(3)
@@ -87,6 +89,8 @@ const LABELS = {
   subscribedProfile: '`subscribeChannels()` at startup, then `startProfile()` around the work',
   subscribedChannels: '`subscribeChannels()` at startup, then a channels-only profile',
   subscribedAfter: '`subscribeChannels()` at startup, bare work after one default profile ended',
+  noopSubscriber:
+    'a no-op subscriber at startup, profiler not loaded (Node’s and the publishers’ share)',
 }
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -179,3 +183,17 @@ console.log(
 )
 console.log('| --- | ---: | ---: | --- |')
 for (const row of rows) console.log(row)
+// What a profile adds to a process already subscribed at startup (each round's profiled run
+// against the same round's subscribed run), judged against the same A/A floor.
+for (const [mode, base] of [
+  ['subscribedProfile', 'subscribed'],
+  ['subscribedChannels', 'subscribed'],
+  ['subscribedAfter', 'subscribed'],
+]) {
+  if (!MODES.includes(mode) || !MODES.includes(base)) continue
+  const r = ratios.get(mode).map((x, i) => x / ratios.get(base)[i])
+  const over = (median(r) - 1) * 100
+  console.log(
+    `${LABELS[mode]} against ${LABELS[base]}: ${pct(over)} (median of per-round ratios); CPU: ${verdict(over, noise)}`,
+  )
+}

@@ -7,7 +7,8 @@
 // counts of bench/overhead.mjs subtract the idle run with the same warm-up). 'subscribed…' modes
 // call subscribeChannels() first, before the warm-up: what a service that subscribes at startup
 // pays without a profile ('subscribed'), for a profile ('subscribedProfile', 'subscribedChannels')
-// and after one ('subscribedAfter').
+// and after one ('subscribedAfter'); 'noopSubscriber' subscribes a function that returns at
+// startup instead, the profiler not loaded (what any subscriber costs: Node and the publishers).
 // Env: BOOKGEN_PROFILER_ENTRY, another build to import (A/B of two builds); OVERHEAD_TIME_SCALE,
 // a factor for the profile's timer intervals (valgrind runs a process ~S× slower, so timers
 // would fire S× more often per round trip than natively: the instruction runs set S);
@@ -18,9 +19,11 @@
 // are); `functions`, from two small functions with constant durations; `inline`, in the 50
 // long-lived async loops themselves, which V8 does not optimize within a run;
 // OVERHEAD_WARMUPS, how many times the warm-up runs (default 1; more lets the JIT settle first).
+import { subscribe } from 'node:diagnostics_channel'
 import { functionsWorkload, inlineWorkload, openLoopback, packagesWorkload } from './loopback.mjs'
 
 const mode = process.argv[2]
+const noop = () => {}
 const WARM_UP = {
   idle: 'bare',
   'idle-loaded': 'bare',
@@ -43,13 +46,19 @@ const WARM_UP = {
   subscribedChannels: 'bare',
   'idle-subscribed-profile': 'profile',
   subscribedAfter: 'profile',
+  'idle-noop': 'bare',
+  noopSubscriber: 'bare',
 }
 if (!(mode in WARM_UP)) throw new Error(`unknown mode ${mode}`)
-const unloaded = mode === 'bare' || mode === 'bare-again' || mode === 'idle'
+const unloaded = ['bare', 'bare-again', 'idle', 'noopSubscriber', 'idle-noop'].includes(mode)
 const { performanceProfile, startProfile, subscribeChannels } = unloaded
   ? {}
   : await import(process.env.BOOKGEN_PROFILER_ENTRY || '@bookgen/profiler')
 if (mode.startsWith('subscribed') || mode.startsWith('idle-subscribed')) subscribeChannels()
+// Any subscriber's cost, the profiler not loaded: what Node and the publishers pay.
+if (mode === 'noopSubscriber' || mode === 'idle-noop')
+  for (const name of ['bookgen:cache', 'bookgen:db:query', 'bookgen:parallel:task'])
+    subscribe(name, noop)
 const WORKLOADS = {
   packages: packagesWorkload,
   functions: functionsWorkload,
@@ -79,20 +88,21 @@ for (let w = 0; w < WARMUPS; w++) {
   else await workload()
 }
 
+// Modes whose measured run is the bare workload (what they differ in is before it).
+const BARE_WORK = new Set([
+  'bare',
+  'bare-again',
+  'loaded',
+  'after',
+  'afterProfile',
+  'subscribed',
+  'subscribedAfter',
+  'noopSubscriber',
+])
 const cpu = process.cpuUsage()
 if (mode.startsWith('idle')) {
   // nothing measured
-} else if (
-  [
-    'bare',
-    'bare-again',
-    'loaded',
-    'after',
-    'afterProfile',
-    'subscribed',
-    'subscribedAfter',
-  ].includes(mode)
-) {
+} else if (BARE_WORK.has(mode)) {
   await workload()
 } else if (mode === 'startProfile' || mode === 'second' || mode === 'subscribedProfile') {
   const p = startProfile(timers)

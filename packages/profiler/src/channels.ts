@@ -93,19 +93,8 @@ const onTask = (message: unknown) => {
     for (let i = 0; i < own.length; i++) own[i]!.onTask(message as ParallelTaskChannelMessage)
 }
 
-/**
- * Subscribes the profiler's channel handlers now, once per copy of this package and thread,
- * for good (it is never undone; calling it again does nothing). Profiles then record channel
- * messages as before.
- *
- * Call it at startup, before the code that publishes on the `bookgen:*` channels gets hot, in a
- * process that will profile: the first subscriber of a channel deoptimizes the publishers that
- * were optimized for "no subscriber", and a profile started later then pays none of that.
- * Without it, the first profile that records channels subscribes. Once subscribed, every
- * publisher builds and publishes its messages, profile or not (~20 ns a message from optimized
- * code); between profiles the handlers return at once.
- */
-export function subscribeChannels(): void {
+/** Subscribes the handlers, once per copy of this package and thread; never undone. @internal */
+export function subscribeHandlers(): void {
   if (subscribed) return
   subscribed = true
   subscribe(CHANNELS.cache, onCache)
@@ -116,7 +105,7 @@ export function subscribeChannels(): void {
 
 /** Sends every channel message to `sink` until the returned function is called. @internal */
 export function listenEverywhere(sink: ChannelSink): () => void {
-  subscribeChannels()
+  subscribeHandlers()
   everywhere = [...everywhere, sink]
   open++
   let listening = true
@@ -133,7 +122,7 @@ export function listenEverywhere(sink: ChannelSink): () => void {
  * enclosing isolated profiles). Resolves or rejects like `fn`. @internal
  */
 export async function runScoped<T>(sink: ChannelSink, fn: () => Promise<T> | T): Promise<T> {
-  subscribeChannels()
+  subscribeHandlers()
   storage ??= new AsyncLocalStorage()
   const chain = [...(scoped > 0 ? (storage.getStore() ?? []) : []), sink]
   scoped++

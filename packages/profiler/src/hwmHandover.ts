@@ -22,15 +22,19 @@ export class HwmHandover {
   /** True when the kernel mark was reset for this window (Linux with clear_refs permitted). */
   readonly valid: boolean
 
-  constructor() {
+  /**
+   * `probe`: read the mark but neither post nor reset it (a profile run only so that V8 compiles
+   * this code, see `PROBE`).
+   */
+  constructor(probe = false) {
     // Listen first: a reset elsewhere after this line is handed over.
     const channel = new BroadcastChannel(CHANNEL)
     channel.onmessage = (event) => this.#fold((event as MessageEvent).data)
     channel.unref()
     this.#channel = channel
     const before = readVmHwm()
-    if (before !== null) channel.postMessage({ hwm: before } satisfies HandoverMessage)
-    this.valid = before !== null && resetVmHwm()
+    if (before !== null && !probe) channel.postMessage({ hwm: before } satisfies HandoverMessage)
+    this.valid = before !== null && !probe && resetVmHwm()
     if (!this.valid) this.close()
   }
 

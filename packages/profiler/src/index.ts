@@ -3,7 +3,7 @@ export type {
   DbQueryChannelMessage,
   ParallelTaskChannelMessage,
 } from './channels.js'
-export { CHANNELS, subscribeChannels } from './channels.js'
+export { CHANNELS } from './channels.js'
 export type { CheckResult, Criteria } from './criteria.js'
 export { DEFAULT_CRITERIA, validateCriteria } from './criteria.js'
 export type {
@@ -22,6 +22,7 @@ export { ProfilerError, ProfilerErrorCode } from './profilerError.js'
 export type { PromClientRegistry } from './promClientCollector.js'
 export { registerProfiles } from './promClientCollector.js'
 export { renderPrometheus } from './prometheus.js'
+export { subscribeChannels } from './subscribeChannels.js'
 export type { SystemMetrics } from './systemMetrics.js'
 export { getSystemMetrics } from './systemMetrics.js'
 export type {

@@ -36,9 +36,12 @@ export class MemoryPeakTracker {
   #heapFinal: number | undefined
   #gcFinal: GcMetrics | undefined
 
-  /** `gcProfiler`: read the heap before every collection from V8's GC profiler (`heapPeak: 'gc'`). */
-  constructor(sampleIntervalMs: number, gcProfiler = false) {
-    this.#hwm = new HwmHandover()
+  /**
+   * `gcProfiler`: read the heap before every collection from V8's GC profiler (`heapPeak: 'gc'`).
+   * `probe`: leave the kernel's high-water mark alone (a profile run only to prepare the code).
+   */
+  constructor(sampleIntervalMs: number, gcProfiler = false, probe = false) {
+    this.#hwm = new HwmHandover(probe)
     // maxRSS is only a fallback, where the kernel mark could not be reset for this window.
     this.#maxRssStart = this.#hwm.valid ? 0 : process.resourceUsage().maxRSS * 1024
     const usage = process.memoryUsage()

@@ -20,6 +20,13 @@ import { assertDuration, resolveProfileOptions } from './validate.js'
 export const SINK: unique symbol = Symbol('bookgen.profiler.sink')
 /** Internal token: a profile whose channel messages are scoped by performanceProfile(). @internal */
 export const SCOPED: unique symbol = Symbol('bookgen.profiler.scoped')
+/**
+ * Internal token: a profile run only so that V8 compiles the profile's code before the first
+ * real one (subscribeChannels()); it starts and stops synchronously, so no channel message
+ * reaches it, and it leaves the kernel's mark alone.
+ * @internal
+ */
+export const PROBE: unique symbol = Symbol('bookgen.profiler.probe')
 
 interface Final {
   now: number
@@ -48,11 +55,11 @@ export class Profile implements Disposable, AsyncDisposable {
   #gc: boolean
 
   /** @internal Use {@link startProfile} or {@link performanceProfile}. */
-  constructor(options: ProfileOptions = {}, scope?: typeof SCOPED) {
+  constructor(options: ProfileOptions = {}, scope?: typeof SCOPED | typeof PROBE) {
     const o = resolveProfileOptions(options)
     this.#name = o.name
     this.#gc = o.gc
-    this.#memory = new MemoryPeakTracker(o.sampleIntervalMs, o.heapPeak === 'gc')
+    this.#memory = new MemoryPeakTracker(o.sampleIntervalMs, o.heapPeak === 'gc', scope === PROBE)
     // V8's GC profiler, when asked for and available, gives the pauses too: no GC observer then.
     this.#runtime = new RuntimeMonitor({ ...o, gc: o.gc && !this.#memory.heapPeakExact })
     this.#cpuStart = process.cpuUsage()

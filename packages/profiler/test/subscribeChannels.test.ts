@@ -2,6 +2,7 @@ import { channel, hasSubscribers } from 'node:diagnostics_channel'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { performanceProfile, startProfile, subscribeChannels } from '../src/index.js'
+import { MiB, spike } from './memorySpike.js'
 
 // A file of its own: subscribeChannels() subscribes for the life of the module, so the state
 // before it is only observable in a fresh module graph.
@@ -26,9 +27,16 @@ function publishTask(success: boolean): void {
 }
 
 describe('subscribeChannels()', () => {
-  it('subscribes at once and for good, and records nothing without a profile', () => {
+  it('subscribes at once and for good, and records nothing without a profile', async () => {
     expect(hasSubscribers('bookgen:cache')).toBe(false)
+    // Its first call also runs a profile's start and stop once (to prepare the code): that run
+    // must leave the kernel mark of a running profile alone and hand nothing over.
+    const running = startProfile({ sampleIntervalMs: 0 })
+    const during = await spike(100 * MiB)
     subscribeChannels()
+    const r = running.stop()
+    expect(r.memoryPeakHandovers).toBe(0)
+    if (r.memoryPeakSource === 'vmhwm') expect(r.memoryPeak).toBeGreaterThanOrEqual(during)
     subscribeChannels()
     expect(hasSubscribers('bookgen:cache')).toBe(true)
     expect(hasSubscribers('bookgen:db:query')).toBe(true)
