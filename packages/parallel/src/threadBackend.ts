@@ -552,7 +552,8 @@ class ThreadChunk implements ChunkHandle {
    * it is sent again with a fresh cell and port, or ends with nothing done when it was stopped.
    */
   takeBack(later = false): boolean {
-    if (this.#ended || !stopUnstarted(this.#cell, this.#stopped)) return false
+    // An expired chunk is being stopped with its thread: it fails as itself, it does not move.
+    if (this.#ended || this.#expired || !stopUnstarted(this.#cell, this.#stopped)) return false
     this.session?.forget(this)
     this.session = undefined
     this.#unwatch()
