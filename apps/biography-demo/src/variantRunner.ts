@@ -5,6 +5,7 @@ import { type Cache, MemoryCache, RedisCache } from '@bookgen/cache'
 import { QueryOptimizer } from '@bookgen/db-optimizer'
 import { ParallelTaskExecutor, ValidationParallelizer } from '@bookgen/parallel'
 import { performanceProfile } from '@bookgen/profiler'
+import { emptyForColdRun } from './coldCache.js'
 import { findFigure } from './corpus/figures.js'
 import { type DatabaseTarget, openDatabase } from './db/database.js'
 import { runNaive } from './naivePipeline.js'
@@ -77,7 +78,7 @@ export async function runVariants(config: RunConfig): Promise<RunResult[]> {
     if (config.variants.includes('distributed')) remote = await remoteExecutor(config)
     for (const variant of config.variants) {
       // Both cold runs start from an empty cache; the warm run finds what the cold one stored.
-      if (variant === 'optimized-cold' || variant === 'distributed') await cache.clear()
+      if (variant === 'optimized-cold' || variant === 'distributed') await emptyForColdRun(cache)
       const outDir = join(config.outDir, variant)
       await mkdir(outDir, { recursive: true })
       const shared = { config, figures, db: database.db, cache, progress, outDir }

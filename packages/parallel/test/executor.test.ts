@@ -107,15 +107,43 @@ describe('closures', () => {
 
   it('onResult and stream deliver results as they finish', async () => {
     const ex = executor({ maxWorkers: 3 })
+    // Each task waits for its gate; the gates open in the order 1, 2, 0, each one when the
+    // previous task's result has been delivered: whatever the machine's speed, that is the order
+    // in which they finish, and results must come back in it, not in input order.
+    const gated = () => {
+      const gates = [0, 1, 2].map(() => {
+        let resolve!: () => void
+        const promise = new Promise<void>((r) => {
+          resolve = r
+        })
+        return { promise, resolve }
+      })
+      const tasks = [30, 1, 15].map((value, i) => async () => {
+        await gates[i]!.promise
+        return value
+      })
+      const next = new Map([
+        [1, 2],
+        [2, 0],
+      ])
+      gates[1]!.resolve()
+      return { tasks, delivered: (i: number) => gates[next.get(i) ?? -1]?.resolve() }
+    }
+    const one = gated()
     const seen: (string | number)[] = []
-    const tasks = [30, 1, 15].map((ms) => async () => {
-      await sleep(ms)
-      return ms
+    await ex.executeParallel(one.tasks, {
+      onResult: (r) => {
+        seen.push(r.taskId)
+        one.delivered(r.taskId as number)
+      },
     })
-    await ex.executeParallel(tasks, { onResult: (r) => seen.push(r.taskId) })
     expect(seen).toEqual([1, 2, 0])
+    const two = gated()
     const streamed: number[] = []
-    for await (const r of ex.stream(tasks)) streamed.push(r.result as number)
+    for await (const r of ex.stream(two.tasks)) {
+      streamed.push(r.result as number)
+      two.delivered(r.taskId as number)
+    }
     expect(streamed).toEqual([1, 15, 30])
   })
 
