@@ -135,8 +135,12 @@ describe('commands sent to Redis', () => {
         expect(name).toBe(keys.length === 1 ? 'get' : 'mget')
         expect(keys.length).toBeLessThanOrEqual(1000)
       }
-      expect(commands.flatMap((c) => c.slice(1))).toEqual(
-        Array.from({ length: n }, (_, i) => `${cache.namespace}:k${i}`),
+      // Every key is asked for exactly once (the order of the commands on the wire is not a
+      // contract: under heavy load a batch of one was seen to arrive after the MGETs).
+      const sent = commands.flatMap((c) => c.slice(1))
+      expect(sent).toHaveLength(n)
+      expect(new Set(sent)).toEqual(
+        new Set(Array.from({ length: n }, (_, i) => `${cache.namespace}:k${i}`)),
       )
     } finally {
       await cache.clear()
