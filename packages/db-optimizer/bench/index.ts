@@ -498,7 +498,7 @@ async function benchBatch(name: 'postgres-js' | 'pglite', rowsN: number): Promis
     const sent = prepared.keys.map((k) => columns.get(k) as WriteColumn)
     const casts = sent.map((c) => types?.columns.get(c.name)?.cast as string)
     for (let i = 0; i < prepared.rows.length; i += 10_000) {
-      if (textArrays(sent, casts, prepared.rows.slice(i, i + 10_000)) === undefined)
+      if (textArrays(sent, casts, prepared.rows.slice(i, i + 10_000), []) === undefined)
         throw new Error('not plain')
     }
   }

@@ -24,11 +24,13 @@ import {
 import {
   arrayLiteral,
   type CastTypes,
-  driverText,
   encodingOf,
+  isoText,
+  isPlainDate,
   isSqlValue,
   NOT_PLAIN,
   parameterCount,
+  plainText,
   qualifiedName,
   type WriteColumn,
   withCastTypes,
@@ -192,13 +194,18 @@ export async function batchInsert(
     // path at once; in a later batch: everything rolled back, then the VALUES path)
     const literalsOf = (range: readonly [number, number] | undefined) => {
       if (range === undefined) return undefined
-      const arrays = textArrays(sent, casts, input.slice(range[0], range[1]))
-      return arrays === undefined ? NOT_PLAIN : arrays.map((a) => arrayLiteral(a, 0, a.length))
+      const bare: boolean[] = []
+      const arrays = textArrays(sent, casts, input.slice(range[0], range[1]), bare)
+      return arrays === undefined
+        ? NOT_PLAIN
+        : arrays.map((a, c) => arrayLiteral(a, 0, a.length, bare[c]))
     }
     let ready = literalsOf(bounds[0])
     if (ready === NOT_PLAIN || ready === undefined) return values()
     const guard = cached ? types?.guard : undefined
-    const statement = unnestInsert(info, sent, casts, conflict, guard)
+    // a modifier to apply (varchar(n), numeric(p,s), …): parse every value of a row first
+    const fenced = sent.some((c) => types?.columns.get(c.name)?.modified === true)
+    const statement = unnestInsert(info, sent, casts, conflict, guard, fenced)
     try {
       return await runBatches(db, bounds, 'batchInsert', options.onProgress, async (tx, _, b) => {
         const literals = ready
@@ -319,6 +326,12 @@ export function prepareRows(
     let present = 0
     let foreign = false
     for (const key in row) {
+      // a key at the first row's position is a column that is inserted (checked on that row)
+      if (firstOrder[present] === key) {
+        if (row[key] === undefined) changed = true
+        present++
+        continue
+      }
       const column = columns.get(key)
       if (column === undefined) {
         throw new DbOptimizerError(
@@ -388,25 +401,47 @@ class NotPlain extends Error {
   }
 }
 
-/** Text arrays, one per column, or undefined when some value must go through drizzle. @internal */
+/**
+ * Text arrays, one per column, or undefined when some value must go through drizzle: each value is
+ * {@link driverText}'s, with its common cases done inline. When `bare` is given, `bare[c]` tells
+ * whether every text of column `c` is a number's, a boolean's or an ISO time's (or NULL): texts
+ * an array literal may hold unquoted ({@link arrayLiteral}).
+ * @internal
+ */
 export function textArrays(
   columns: readonly WriteColumn[],
   casts: readonly string[],
   rows: readonly Record<string, unknown>[],
+  bare?: boolean[],
 ): (string | null)[][] | undefined {
-  const arrays: (string | null)[][] = columns.map(() => new Array(rows.length))
+  const arrays: (string | null)[][] = new Array(columns.length)
   for (let c = 0; c < columns.length; c++) {
     const col = columns[c] as WriteColumn
     const cast = casts[c] as string
     const key = col.key
-    const array = arrays[c] as (string | null)[]
+    const array: (string | null)[] = new Array(rows.length)
     const encoding = encodingOf(col.column)
+    const asIs = encoding === 'as-is'
+    const iso = encoding === 'iso'
+    const booleans = asIs && cast === 'boolean'
+    let unquoted = true
     for (let i = 0; i < rows.length; i++) {
       const value = (rows[i] as Record<string, unknown>)[key]
-      const text = driverText(encoding, col.column, cast, value)
-      if (text === NOT_PLAIN) return undefined
-      array[i] = text
+      if (asIs && typeof value === 'string') {
+        array[i] = value
+        unquoted = false
+      } else if (asIs && typeof value === 'number') array[i] = String(value)
+      else if (booleans && typeof value === 'boolean') array[i] = value ? 'true' : 'false'
+      else if (iso && isPlainDate(value)) array[i] = isoText(value)
+      else {
+        const text = plainText(col.column, cast, value)
+        if (text === NOT_PLAIN) return undefined
+        if (text !== null) unquoted = false
+        array[i] = text
+      }
     }
+    arrays[c] = array
+    if (bare !== undefined) bare[c] = unquoted
   }
   return arrays
 }
@@ -531,6 +566,7 @@ function unnestInsert(
   casts: readonly string[],
   conflict: Conflict | undefined,
   guard: string | undefined,
+  fenced: boolean,
 ): (arrays: readonly string[]) => SQL {
   const names = sql.raw(columns.map((c) => c.quoted).join(', '))
   const select = sql.raw(columns.map((_, i) => `u.c${i}::${casts[i]} as c${i}`).join(', '))
@@ -553,7 +589,10 @@ function unnestInsert(
       sql`, `,
     )
     // offset 0 keeps the subquery apart: a row's values are all parsed (22P02, 22003, as drizzle's
-    // parameters are at bind time) before the column modifiers are applied (22001, 22026)
+    // parameters are at bind time) before the column modifiers are applied (22001, 22026); with
+    // no modifier to apply, the casts go straight into the INSERT's select list (one node less)
+    if (!fenced)
+      return sql`insert into ${info.table} (${names}) select ${select} from (select ${unnests}) as u${where}${tail}`
     return sql`insert into ${info.table} (${names}) select ${outer} from (select ${select} from (select ${unnests}) as u${where} offset 0) as s${tail}`
   }
 }

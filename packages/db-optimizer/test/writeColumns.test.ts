@@ -139,7 +139,7 @@ describe('writeColumns', () => {
     const casts = ['text', 'integer', 'double precision', 'boolean', 'jsonb', 'timestamp', 'text']
     const value = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 6 }),
-      fc.constantFrom('a\tb', '\\N', 'x\ny\r', '\\', ''),
+      fc.constantFrom('a\tb', '\\N', 'x\ny\r', '\\', '', '"q"', 'a\\"b', '\ud800', '\u0001"'),
       fc.double(),
       fc.constantFrom(-0, 1e21, Number.NaN, Number.POSITIVE_INFINITY),
       fc.integer(),
@@ -169,19 +169,39 @@ describe('writeColumns', () => {
           rows.map((r) => plainText(c.column, casts[i] as string, r[c.key])),
         )
         const plain = texts.every((a) => a.every((x) => x !== NOT_PLAIN))
-        const arrays = textArrays(columns, casts, rows)
+        const bare: boolean[] = []
+        const arrays = textArrays(columns, casts, rows, bare)
         if (!plain) expect(arrays).toBeUndefined()
         else {
           expect(arrays).toEqual(texts)
+          // bare: every text is a number's, a boolean's or an ISO time's (or NULL)
+          columns.forEach((c, i) => {
+            const sentAsText = rows.some((r) => {
+              const v = r[c.key]
+              if (v === null || v === undefined) return false
+              if (typeof v === 'number') return encodingOf(c.column) !== 'as-is'
+              if (typeof v === 'boolean') return casts[i] !== 'boolean'
+              return !(v instanceof Date && encodingOf(c.column) === 'iso')
+            })
+            expect(bare[i]).toBe(!sentAsText)
+            if (bare[i])
+              for (const x of (arrays as (string | null)[][])[i] as (string | null)[])
+                if (x !== null) expect(x).toMatch(/^[-+.:0-9A-Za-z]+$/)
+          })
           // the literal postgres.js and PGlite write for a JavaScript array of strings
           const driverLiteral = (xs: (string | null)[]) =>
             xs.length === 0
               ? '{}'
               : `{${xs.map((x) => (x === null ? 'null' : `"${x.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`
-          for (const a of arrays as (string | null)[][]) {
+          ;(arrays as (string | null)[][]).forEach((a, c) => {
             expect(arrayLiteral(a, 0, a.length)).toBe(driverLiteral(a))
             expect(arrayLiteral(a, 1, a.length)).toBe(driverLiteral(a.slice(1)))
-          }
+            // bare and without NULL: unquoted (the server reads the same array, tested below)
+            const unquoted = a.length > 0 && !a.includes(null)
+            expect(arrayLiteral(a, 0, a.length, bare[c])).toBe(
+              bare[c] && unquoted ? `{${a.join(',')}}` : driverLiteral(a),
+            )
+          })
         }
         let copied: string | CopyFallback
         try {
@@ -261,6 +281,56 @@ describe.each(drivers)('loadCastTypes on $name', (driver) => {
     expect(types?.columns.get('a')?.assign).toBe(undefined)
     expect(await loadCastTypes(database.db, pgTable(`wc_none_${id}`, { a: text() }))).toBe(
       undefined,
+    )
+  })
+})
+
+// The fast paths write the texts of numbers, booleans and ISO times unquoted in their array
+// literals: PostgreSQL must read them as the same elements as the quoted literal the drivers write.
+describe.each(drivers)('bare array literals on $name', (driver) => {
+  let database: Database
+  beforeAll(async () => {
+    database = await driver.open()
+  })
+  afterAll(async () => {
+    await database.close()
+  })
+
+  it('are read as the same text[] as the quoted literal (property)', async () => {
+    const t = pgTable('wc_bare', {
+      n: doublePrecision('n'),
+      i: integer('i'),
+      b: boolean('b'),
+      at: timestamp('at', { mode: 'date' }),
+    })
+    const columns = [...writeColumns(database.db, tableInfo(t)).values()] as WriteColumn[]
+    const casts = ['double precision', 'integer', 'boolean', 'timestamp']
+    const row = fc.record({
+      n: fc.oneof(fc.double(), fc.constantFrom(-0, 1e21, 5e-324, Number.NaN, -Infinity)),
+      i: fc.integer(),
+      b: fc.boolean(),
+      at: fc.date({ noInvalidDate: true }),
+    })
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 20 }), async (rows) => {
+        const bare: boolean[] = []
+        const arrays = textArrays(columns, casts, rows, bare) as string[][]
+        expect(bare).toEqual([true, true, true, true])
+        for (const a of arrays) {
+          const result = await database.db.execute(
+            sql`select ${arrayLiteral(a, 0, a.length, true)}::text[] as bare, ${arrayLiteral(a, 0, a.length)}::text[] as quoted`,
+          )
+          const [r] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+            bare: string[] | string
+            quoted: string[] | string
+          }[]
+          expect(r?.bare).toEqual(r?.quoted)
+          expect(r?.bare).toEqual(
+            typeof r?.bare === 'string' ? `{${a.map((x) => `"${x}"`).join(',')}}` : a,
+          )
+        }
+      }),
+      { numRuns: 60 },
     )
   })
 })
