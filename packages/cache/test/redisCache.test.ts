@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { waitFor } from '../../../tools/testing/servers.mjs'
 import { RedisCache } from '../src/index.js'
 import { REDIS_URL, rawClient, STEADY, testNamespace } from './helpers.js'
 
@@ -153,8 +154,11 @@ describe('RedisCache', () => {
       await cache.setMany({ a: 1, b: 2, c: 3 }, 60)
       const found = await cache.getMany(['a', 'b', 'c', 'd'])
       expect([...found.values()]).toEqual([1, 2, 3])
-      await new Promise((r) => setTimeout(r, 100))
-      const names = seen.map((args) => args[0]!.toLowerCase())
+      // MONITOR shows commands in the order Redis ran them: once this echo shows, so have the above.
+      const end = `${cache.namespace}:end`
+      await raw.echo(end)
+      await waitFor(() => seen.some((args) => args[1] === end), 10_000, 'monitor end marker')
+      const names = seen.filter((args) => args[1] !== end).map((args) => args[0]!.toLowerCase())
       expect(names.filter((n) => n === 'mget')).toHaveLength(1)
       expect(seen.find((args) => args[0]!.toLowerCase() === 'mget')).toHaveLength(5)
       expect(names.filter((n) => n === 'get')).toHaveLength(0)
