@@ -15,6 +15,8 @@
 // profile's timers would fire ~50× more often per round trip than natively: the instruction
 // runs stretch the profile's timer intervals by `INSTRUCTION_TIME_SCALE` (default 50, about the
 // measured slowdown) so that they fire as often per round trip as in a native run.
+// The children under valgrind run with `INSTRUCTION_NODE_FLAGS` (default `--predictable`: V8's
+// seeds fixed and its compiler and GC on the main thread, so that one round is exact; '' for none).
 // Slow (~20 s of CPU per child).
 //
 // `OVERHEAD_PUBLISHERS=packages|functions|inline` (passed on to the children): how the messages
@@ -36,6 +38,13 @@ const INSTRUCTION_ROUNDS = Number(process.env.INSTRUCTION_ROUNDS ?? 3)
 // Children under valgrind at a time (instruction counts do not depend on what runs beside them).
 const INSTRUCTION_JOBS = Number(process.env.INSTRUCTION_JOBS ?? 2)
 const TIME_SCALE = Number(process.env.INSTRUCTION_TIME_SCALE ?? 50)
+// V8 flags of the children under valgrind. `--predictable` (the default) fixes V8's hash and
+// random seeds and runs its compiler and GC on the main thread, so that two runs of the same child
+// count the same instructions to within ~0.01 % (without it, the A/A pair differs by 2–4 %, from
+// when background compile jobs finish and from seeded hash tables); '' runs Node as it is.
+const NODE_FLAGS = (process.env.INSTRUCTION_NODE_FLAGS ?? '--predictable')
+  .split(' ')
+  .filter(Boolean)
 const PUBLISHERS = process.env.OVERHEAD_PUBLISHERS || 'packages'
 const WARMUPS = process.env.OVERHEAD_WARMUPS || '1'
 const ALL = [
@@ -125,7 +134,7 @@ for (let r = 0; r < ROUNDS; r++) {
 // ---- Instructions ----
 async function instructions(mode) {
   const env = { ...process.env, OVERHEAD_TIME_SCALE: String(TIME_SCALE) }
-  return (await countInstructions([child, mode], { env, label: mode })).instructions
+  return (await countInstructions([...NODE_FLAGS, child, mode], { env, label: mode })).instructions
 }
 const instr = new Map(MODES.map((m) => [m, []]))
 const bareInstr = []
@@ -173,7 +182,7 @@ for (const mode of MODES.slice(1)) {
   rows.push(`| ${LABELS[mode]} | ${pct(over)} | ${Number.isNaN(overI) ? '—' : pct(overI)} | ${v} |`)
 }
 console.log(
-  `publishers: ${PUBLISHERS}, warm-up runs: ${WARMUPS}; CPU rounds: ${ROUNDS}, bare workload CPU median ${median(bareMs).toFixed(0)} ms; instruction rounds: ${INSTRUCTION_ROUNDS}${INSTRUCTION_ROUNDS > 0 ? `, bare workload ${(median(bareInstr) / 1e6).toFixed(0)} M instructions, timer intervals ×${TIME_SCALE}` : ''}; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+  `publishers: ${PUBLISHERS}, warm-up runs: ${WARMUPS}; CPU rounds: ${ROUNDS}, bare workload CPU median ${median(bareMs).toFixed(0)} ms; instruction rounds: ${INSTRUCTION_ROUNDS}${INSTRUCTION_ROUNDS > 0 ? `, bare workload ${(median(bareInstr) / 1e6).toFixed(0)} M instructions, timer intervals ×${TIME_SCALE}, node flags ${NODE_FLAGS.join(' ') || 'none'}` : ''}; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
 )
 console.log(
   `noise floor (median |A/A − 1|): CPU ${noise.toFixed(1)} %, instructions ${noiseI.toFixed(2)} %`,
@@ -193,7 +202,12 @@ for (const [mode, base] of [
   if (!MODES.includes(mode) || !MODES.includes(base)) continue
   const r = ratios.get(mode).map((x, i) => x / ratios.get(base)[i])
   const over = (median(r) - 1) * 100
+  const ri = instr.get(mode).map((x, i) => x / instr.get(base)[i])
+  const overI = ri.length > 0 ? (median(ri) - 1) * 100 : Number.NaN
+  const instructionsPart = Number.isNaN(overI)
+    ? ''
+    : `; instructions ${pct(overI)}: ${verdict(overI, noiseI)}`
   console.log(
-    `${LABELS[mode]} against ${LABELS[base]}: ${pct(over)} (median of per-round ratios); CPU: ${verdict(over, noise)}`,
+    `${LABELS[mode]} against ${LABELS[base]}: CPU ${pct(over)} (median of per-round ratios): ${verdict(over, noise)}${instructionsPart}`,
   )
 }

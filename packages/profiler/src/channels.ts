@@ -52,10 +52,11 @@ export interface ChannelSink {
 // see no subscriber and build no message. Subscribing swaps the channel's prototype, which
 // deoptimizes every publisher that inlined `hasSubscribers`; unsubscribing would do it again at
 // every profile's end, so the handlers stay and, with no profile open (`open === 0`), return at
-// once. When they are subscribed, their recording path is run once on messages of the documented
-// shapes into a throwaway sink (prime()), so that V8 compiles the handlers with feedback for
-// that path: a profile starting later reaches no code without type feedback, and nothing is
-// deoptimized or compiled again at its first message. The sinks are prototype methods of one
+// once. When they are subscribed, their recording path is run on messages built as the packages
+// build them, into a throwaway sink (prime()): 16 times on a profile's first subscription (V8
+// then has type feedback for that path: a profile starting later reaches no code without it, and
+// nothing is deoptimized at its first message), 2,000 times in subscribeChannels() (enough for V8
+// to compile the sink's methods then, not inside a later profile's window). The sinks are prototype methods of one
 // class, read from arrays replaced on change: the per-message path allocates nothing and its
 // call sites see one target.
 let everywhere: readonly ChannelSink[] = []
@@ -100,7 +101,7 @@ export function subscribeHandlers(): void {
   subscribe(CHANNELS.cache, onCache)
   subscribe(CHANNELS.dbQuery, onQuery)
   subscribe(CHANNELS.parallelTask, onTask)
-  prime()
+  prime(PRIME_ROUNDS)
 }
 
 /** Sends every channel message to `sink` until the returned function is called. @internal */
@@ -138,34 +139,35 @@ export async function runScoped<T>(sink: ChannelSink, fn: () => Promise<T> | T):
 }
 
 /**
- * Runs the handlers' recording path on one message of each documented shape, into a throwaway
- * sink that receives them directly (no other subscriber sees them).
+ * Runs the handlers' recording path `rounds` times on messages of the documented shapes, built
+ * the way the packages build them (the same literals, optional keys added in the same order, so
+ * the same hidden classes), into a throwaway sink that receives them directly (no other
+ * subscriber sees them). @internal
  */
-function prime(): void {
+export function prime(rounds: number): void {
   const probe = new ProfileCounters()
   const saved = everywhere
   everywhere = [probe]
   open++
   try {
-    // V8 allocates a function's feedback vector only after its first few calls.
-    for (let round = 0; round < PRIME_ROUNDS; round++) primeOnce(probe)
+    for (let round = 0; round < rounds; round++) primeOnce(probe, round)
   } finally {
     open--
     everywhere = saved
   }
 }
 
-function primeOnce(probe: ProfileCounters): void {
-  for (const op of ['hit', 'miss', 'set', 'delete', 'error'] as const)
-    onCache({ op, key: 'bookgen:probe', namespace: 'probe', durationMs: 0.5 })
-  for (const error of [undefined, probe])
-    onQuery({
-      name: 'probe',
-      sql: 'select 1',
-      durationMs: 0.5,
-      rows: 1,
-      error,
-      target: undefined,
-    })
-  for (const success of [true, false]) onTask({ taskId: 'probe', durationMs: 0.5, success })
+const CACHE_OPS = ['hit', 'miss', 'set', 'delete', 'error'] as const
+
+function primeOnce(probe: ProfileCounters, round: number): void {
+  // As @bookgen/cache publishes: one literal.
+  onCache({ op: CACHE_OPS[round % 5]!, key: 'bookgen:probe', namespace: 'probe', durationMs: 0.5 })
+  // As @bookgen/db-optimizer publishes: `{ sql, durationMs }`, then name, rows or error.
+  const query: DbQueryChannelMessage = { sql: 'select 1', durationMs: 0.5 }
+  if (round % 2 === 0) query.name = 'probe'
+  if (round % 4 < 3) query.rows = 1
+  else query.error = probe
+  onQuery(query)
+  // As @bookgen/parallel publishes: one literal.
+  onTask({ taskId: round, durationMs: 0.5, success: round % 3 !== 0 })
 }

@@ -36,6 +36,9 @@ describe('subscribeChannels()', () => {
     subscribeChannels()
     const r = running.stop()
     expect(r.memoryPeakHandovers).toBe(0)
+    // The thousands of messages the handlers are prepared with reach no open profile.
+    expect([r.cacheHits, r.cacheMisses, r.cacheSets, r.cacheErrors]).toEqual([0, 0, 0, 0])
+    expect([r.dbQueryCount, r.dbQueries.errors, r.tasks.count]).toEqual([0, 0, 0])
     if (r.memoryPeakSource === 'vmhwm') expect(r.memoryPeak).toBeGreaterThanOrEqual(during)
     subscribeChannels()
     expect(hasSubscribers('bookgen:cache')).toBe(true)
