@@ -56,9 +56,9 @@ export interface ChannelSink {
 // build them, into a throwaway sink (prime()): 16 times on a profile's first subscription (V8
 // then has type feedback for that path: a profile starting later reaches no code without it, and
 // nothing is deoptimized at its first message), 2,000 times in subscribeChannels() (enough for V8
-// to compile the sink's methods then, not inside a later profile's window). The sinks are prototype methods of one
-// class, read from arrays replaced on change: the per-message path allocates nothing and its
-// call sites see one target.
+// to compile the sink's methods then, not inside a later profile's window). The sinks are
+// prototype methods of one class, read from arrays replaced on change: the per-message path
+// allocates nothing and its call sites see one target.
 let everywhere: readonly ChannelSink[] = []
 let subscribed = false
 let storage: AsyncLocalStorage<readonly ChannelSink[]> | undefined
