@@ -2,21 +2,35 @@
 // packages/profiler, after `npx tsup` (the children import the built package).
 //
 // CPU time: each round starts one fresh process per mode, in a new random order, and divides each
-// mode's CPU time of the measured workload by the same round's bare run; the verdict uses the
-// medians of those per-round ratios, with the A/A row (bare against a second bare process) as the
-// noise floor.
+// mode's CPU time of the measured workload by the same round's bare run. Each row gives the median
+// of those per-round ratios and its 95 % confidence interval (distribution-free, from order
+// statistics: no assumption on the shape of the noise); the verdict is "met" when the whole
+// interval is below 1 %, "missed" when it is above, "not resolved" otherwise. The A/A row (bare
+// against a second bare process) shows the method's own bias, which should be 0 within its
+// interval, and the per-round spread (median |A/A − 1|), which more rounds do not shrink but which
+// narrows the intervals as 1/√rounds. The bare run's user share of its CPU is printed: instruction
+// counts (below) cover user space only, so an instruction overhead times that share estimates the
+// process-CPU overhead when the added work is user space (as the profiler's is).
 //
 // Instructions (`INSTRUCTION_ROUNDS=n`, default 3; 0 skips them; `INSTRUCTION_JOBS=n` at a time): the same children under
 // valgrind (cachegrind, no cache simulation), which counts the instructions a process executes
 // whatever else runs on the machine (user space only: the kernel's share of the loopback I/O is
 // not in it). Valgrind counts the whole process, so each round also runs the `idle…` children
 // (everything but the measured workload: the same loading and the same warm-up) and the
-// measured workload's count is the difference. Under valgrind a child runs ~50× slower, so the
-// profile's timers would fire ~50× more often per round trip than natively: the instruction
-// runs stretch the profile's timer intervals by `INSTRUCTION_TIME_SCALE` (default 50, about the
-// measured slowdown) so that they fire as often per round trip as in a native run.
+// measured workload's count is the difference. Under valgrind a child runs several times slower
+// (~7× for cachegrind without cache simulation here), so the profile's timers would fire that much
+// more often per round trip than natively: the instruction runs stretch the profile's timer
+// intervals by `INSTRUCTION_TIME_SCALE`, by default measured first (the bare workload's wall time
+// under valgrind over its native median) so that they fire as often per round trip as natively.
+// (The GC profiler's internal 1 s restart is not stretched: it runs more often than natively, a
+// bias against the profiler, of ~0.3 M instructions a restart.)
 // The children under valgrind run with `INSTRUCTION_NODE_FLAGS` (default `--predictable`: V8's
 // seeds fixed and its compiler and GC on the main thread, so that one round is exact; '' for none).
+// Exact is not unbiased: a mode that allocates differently puts the process on another memory
+// layout, which alone moves a count by ~2 %. So every instruction round gives its children a seed
+// of its own (OVERHEAD_SEED, bench/overheadChild.mjs: seeded ballast allocated first), the A/A
+// child ('bare-again') another one, and the rows are medians over those layouts, with the same
+// 95 % intervals and verdicts as the CPU rows from 6 rounds on (`INSTRUCTION_ROUNDS`).
 // Slow (~20 s of CPU per child).
 //
 // `OVERHEAD_PUBLISHERS=packages|functions|inline` (passed on to the children): how the messages
@@ -24,7 +38,10 @@
 // @bookgen/db-optimizer publish, from small timed functions that TurboFan optimizes within the
 // warm-up; `functions` from two small untimed functions; `inline` from the never-optimized async
 // loops (the default before 2026-12-02 07:00 UTC);
-// `OVERHEAD_WARMUPS=n`: each child runs its warm-up n times (default 1) before the measured run.
+// `OVERHEAD_WARMUPS=n`: each child runs its warm-up n times (default 1) before the measured run;
+// `OVERHEAD_WINDOWS=n`: each child measures n windows in a row (default 1), each the 10,000 round
+// trips under a profile of its own (bench/overheadChild.mjs), so that when collections fall
+// relative to a window averages out.
 import { execFile } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -37,7 +54,7 @@ const ROUNDS = Number(process.argv[2] ?? 15)
 const INSTRUCTION_ROUNDS = Number(process.env.INSTRUCTION_ROUNDS ?? 3)
 // Children under valgrind at a time (instruction counts do not depend on what runs beside them).
 const INSTRUCTION_JOBS = Number(process.env.INSTRUCTION_JOBS ?? 2)
-const TIME_SCALE = Number(process.env.INSTRUCTION_TIME_SCALE ?? 50)
+const SCALE_GIVEN = process.env.INSTRUCTION_TIME_SCALE
 // V8 flags of the children under valgrind. `--predictable` (the default) fixes V8's hash and
 // random seeds and runs its compiler and GC on the main thread, so that two runs of the same child
 // count the same instructions to within ~0.01 % (without it, the A/A pair differs by 2–4 %, from
@@ -47,6 +64,7 @@ const NODE_FLAGS = (process.env.INSTRUCTION_NODE_FLAGS ?? '--predictable')
   .filter(Boolean)
 const PUBLISHERS = process.env.OVERHEAD_PUBLISHERS || 'packages'
 const WARMUPS = process.env.OVERHEAD_WARMUPS || '1'
+const WINDOWS = process.env.OVERHEAD_WINDOWS || '1'
 const ALL = [
   'bare',
   'bare-again',
@@ -62,6 +80,7 @@ const ALL = [
   'subscribed',
   'subscribedProfile',
   'subscribedChannels',
+  'subscribedSampler',
   'subscribedAfter',
   'noopSubscriber',
 ]
@@ -75,6 +94,7 @@ const IDLE = {
   subscribed: 'idle-subscribed',
   subscribedProfile: 'idle-subscribed',
   subscribedChannels: 'idle-subscribed',
+  subscribedSampler: 'idle-subscribed',
   subscribedAfter: 'idle-subscribed-profile',
   noopSubscriber: 'idle-noop',
 }
@@ -97,6 +117,8 @@ const LABELS = {
   subscribed: '`subscribeChannels()` at startup, no profile',
   subscribedProfile: '`subscribeChannels()` at startup, then `startProfile()` around the work',
   subscribedChannels: '`subscribeChannels()` at startup, then a channels-only profile',
+  subscribedSampler:
+    "`subscribeChannels()` at startup, then `startProfile({ heapPeak: 'sampler' })` (no GC profiler)",
   subscribedAfter: '`subscribeChannels()` at startup, bare work after one default profile ended',
   noopSubscriber:
     'a no-op subscriber at startup, profiler not loaded (Node’s and the publishers’ share)',
@@ -105,6 +127,17 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+// The 95 % confidence interval of the median of `xs` from order statistics (the j-th and k-th
+// smallest, j and k the binomial(n, ½) quantiles, normal approximation); [NaN, NaN] below 6 values.
+const medianCi = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const n = s.length
+  if (n < 6) return [Number.NaN, Number.NaN]
+  const half = 0.98 * Math.sqrt(n)
+  const j = Math.max(1, Math.floor(n / 2 - half))
+  const k = Math.min(n, Math.ceil(n / 2 + 1 + half))
+  return [s[j - 1], s[k - 1]]
 }
 const shuffle = (xs) => {
   const a = [...xs]
@@ -120,46 +153,86 @@ const loads = []
 // ---- CPU time ----
 const ratios = new Map(MODES.map((m) => [m, []]))
 const bareMs = []
+const bareWallMs = []
+const userShares = []
 for (let r = 0; r < ROUNDS; r++) {
   const cpu = {}
+  let bareUser = 0
   for (const mode of shuffle(MODES)) {
     const { stdout } = await run(process.execPath, [child, mode], { timeout: 120_000 })
-    cpu[mode] = JSON.parse(stdout.trim().split('\n').at(-1)).cpuMicros
+    const out = JSON.parse(stdout.trim().split('\n').at(-1))
+    cpu[mode] = out.cpuMicros
+    if (mode === 'bare') {
+      bareUser = out.userMicros
+      bareWallMs.push(out.wallMicros / 1000)
+    }
   }
   loads.push(loadavg()[0])
   bareMs.push(cpu.bare / 1000)
+  userShares.push(bareUser / cpu.bare)
   for (const mode of MODES) ratios.get(mode).push(cpu[mode] / cpu.bare)
 }
 
 // ---- Instructions ----
-async function instructions(mode) {
-  const env = { ...process.env, OVERHEAD_TIME_SCALE: String(TIME_SCALE) }
-  return (await countInstructions([...NODE_FLAGS, child, mode], { env, label: mode })).instructions
+// The timer stretch: valgrind's slowdown of the bare workload's wall time, unless given.
+async function timeScale() {
+  if (SCALE_GIVEN !== undefined) return Number(SCALE_GIVEN)
+  if (INSTRUCTION_ROUNDS === 0) return Number.NaN
+  while (bareWallMs.length < 3) {
+    const { stdout } = await run(process.execPath, [child, 'bare'], { timeout: 120_000 })
+    bareWallMs.push(JSON.parse(stdout.trim().split('\n').at(-1)).wallMicros / 1000)
+  }
+  const { stdout } = await countInstructions([...NODE_FLAGS, child, 'bare'], {
+    label: 'bare (calibration)',
+  })
+  const underValgrind = JSON.parse(stdout.trim().split('\n').at(-1)).wallMicros / 1000
+  return Math.round((underValgrind / median(bareWallMs)) * 10) / 10
+}
+const TIME_SCALE = await timeScale()
+async function instructions(mode, seed) {
+  const env = {
+    ...process.env,
+    OVERHEAD_TIME_SCALE: String(TIME_SCALE),
+    OVERHEAD_SEED: String(seed),
+  }
+  const label = `${mode} (seed ${seed})`
+  return (await countInstructions([...NODE_FLAGS, child, mode], { env, label })).instructions
 }
 const instr = new Map(MODES.map((m) => [m, []]))
 const bareInstr = []
+// The A/A child runs on another layout than the round's other children.
+const seedOf = (round, mode) => (mode === 'bare-again' ? 1000 + round : 1 + round)
+const idleOf = (mode) => IDLE[mode] ?? 'idle-loaded'
 for (let r = 0; r < INSTRUCTION_ROUNDS; r++) {
-  const idles = new Set(MODES.map((m) => IDLE[m] ?? 'idle-loaded'))
-  const modes = shuffle([...MODES, ...idles])
+  const jobs = new Map()
+  for (const mode of MODES) {
+    const seed = seedOf(r, mode)
+    jobs.set(`${mode}@${seed}`, [mode, seed])
+    jobs.set(`${idleOf(mode)}@${seed}`, [idleOf(mode), seed])
+  }
+  const keys = shuffle([...jobs.keys()])
   const counts = {}
   let next = 0
   const worker = async () => {
-    while (next < modes.length) {
-      const m = modes[next++]
-      counts[m] = await instructions(m)
+    while (next < keys.length) {
+      const key = keys[next++]
+      counts[key] = await instructions(...jobs.get(key))
     }
   }
   await Promise.all(Array.from({ length: INSTRUCTION_JOBS }, worker))
   loads.push(loadavg()[0])
-  const work = counts.bare - counts.idle
-  bareInstr.push(work)
-  for (const mode of MODES) {
-    const own = counts[mode] - counts[IDLE[mode] ?? 'idle-loaded']
-    instr.get(mode).push(own / work)
+  const own = (mode) => {
+    const seed = seedOf(r, mode)
+    return counts[`${mode}@${seed}`] - counts[`${idleOf(mode)}@${seed}`]
   }
+  const work = own('bare')
+  bareInstr.push(work)
+  for (const mode of MODES) instr.get(mode).push(own(mode) / work)
 }
 
-const noise = median(ratios.get('bare-again').map((x) => Math.abs(x - 1))) * 100
+const noise =
+  ROUNDS > 0 ? median(ratios.get('bare-again').map((x) => Math.abs(x - 1))) * 100 : Number.NaN
+const userShare = ROUNDS > 0 ? median(userShares) : Number.NaN
 const noiseI =
   INSTRUCTION_ROUNDS > 0
     ? median(instr.get('bare-again').map((x) => Math.abs(x - 1))) * 100
@@ -171,43 +244,63 @@ const verdict = (over, floor) => {
   if (over - floor < 1) return 'missed (or within the noise floor)'
   return 'missed'
 }
+// The CPU verdict, from the 95 % interval of the median overhead (percent).
+const ciVerdict = (lo, hi) => {
+  if (Number.isNaN(lo)) return '— (fewer than 6 rounds)'
+  if (hi < 1) return 'met (interval below 1 %)'
+  if (lo >= 1) return 'missed (interval above 1 %)'
+  return 'not resolved (interval spans 1 %)'
+}
+// Median overhead (percent) of per-round ratios, its 95 % interval, and how the row reads.
+const cpuRow = (perRound) => {
+  if (perRound.length === 0) return { text: '—', verdict: '—' }
+  const over = (median(perRound) - 1) * 100
+  const [lo, hi] = medianCi(perRound).map((x) => (x - 1) * 100)
+  const ci = Number.isNaN(lo) ? '' : ` [${pct(lo)}, ${pct(hi)}]`
+  return { text: `${pct(over)}${ci}`, verdict: ciVerdict(lo, hi) }
+}
+// The same for instruction ratios; below 6 rounds, the verdict against the per-round floor.
+const instructionRow = (perRound) => {
+  if (perRound.length === 0) return { over: Number.NaN, text: '—', verdict: '—' }
+  const over = (median(perRound) - 1) * 100
+  if (perRound.length < 6) return { over, text: pct(over), verdict: verdict(over, noiseI) }
+  return { over, ...cpuRow(perRound) }
+}
+const estimate = (overI) =>
+  Number.isNaN(overI) || Number.isNaN(userShare) ? '—' : pct(overI * userShare)
 const rows = []
 for (const mode of MODES.slice(1)) {
-  const over = (median(ratios.get(mode)) - 1) * 100
-  const overI = instr.get(mode).length > 0 ? (median(instr.get(mode)) - 1) * 100 : Number.NaN
-  const v =
-    mode === 'bare-again'
-      ? ''
-      : `CPU: ${verdict(over, noise)}; instructions: ${verdict(overI, noiseI)}`
-  rows.push(`| ${LABELS[mode]} | ${pct(over)} | ${Number.isNaN(overI) ? '—' : pct(overI)} | ${v} |`)
+  const c = cpuRow(ratios.get(mode))
+  const i = instructionRow(instr.get(mode))
+  const v = mode === 'bare-again' ? '' : `CPU: ${c.verdict}; instructions: ${i.verdict}`
+  rows.push(`| ${LABELS[mode]} | ${c.text} | ${i.text} | ${estimate(i.over)} | ${v} |`)
 }
 console.log(
-  `publishers: ${PUBLISHERS}, warm-up runs: ${WARMUPS}; CPU rounds: ${ROUNDS}, bare workload CPU median ${median(bareMs).toFixed(0)} ms; instruction rounds: ${INSTRUCTION_ROUNDS}${INSTRUCTION_ROUNDS > 0 ? `, bare workload ${(median(bareInstr) / 1e6).toFixed(0)} M instructions, timer intervals ×${TIME_SCALE}, node flags ${NODE_FLAGS.join(' ') || 'none'}` : ''}; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+  `publishers: ${PUBLISHERS}, warm-up runs: ${WARMUPS}, measured windows per child: ${WINDOWS}; CPU rounds: ${ROUNDS}, bare workload CPU median ${median(bareMs).toFixed(0)} ms; instruction rounds: ${INSTRUCTION_ROUNDS}${INSTRUCTION_ROUNDS > 0 ? `, bare workload ${(median(bareInstr) / 1e6).toFixed(0)} M instructions, timer intervals ×${TIME_SCALE}, node flags ${NODE_FLAGS.join(' ') || 'none'}` : ''}; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
 )
 console.log(
-  `noise floor (median |A/A − 1|): CPU ${noise.toFixed(1)} %, instructions ${noiseI.toFixed(2)} %`,
+  `per-round noise (median |A/A − 1|): CPU ${noise.toFixed(1)} %, instructions ${noiseI.toFixed(2)} %; user share of the bare workload's CPU ${(userShare * 100).toFixed(0)} %`,
 )
 console.log(
-  '| mode | CPU vs bare (median of per-round ratios) | instructions vs bare (median) | < 1 % target |',
+  '| mode | CPU vs bare (median of per-round ratios [95 % interval]) | instructions vs bare (median) | instructions × user share (est. process CPU) | < 1 % target |',
 )
-console.log('| --- | ---: | ---: | --- |')
+console.log('| --- | ---: | ---: | ---: | --- |')
 for (const row of rows) console.log(row)
 // What a profile adds to a process already subscribed at startup (each round's profiled run
 // against the same round's subscribed run), judged against the same A/A floor.
 for (const [mode, base] of [
   ['subscribedProfile', 'subscribed'],
   ['subscribedChannels', 'subscribed'],
+  ['subscribedSampler', 'subscribed'],
   ['subscribedAfter', 'subscribed'],
 ]) {
   if (!MODES.includes(mode) || !MODES.includes(base)) continue
-  const r = ratios.get(mode).map((x, i) => x / ratios.get(base)[i])
-  const over = (median(r) - 1) * 100
-  const ri = instr.get(mode).map((x, i) => x / instr.get(base)[i])
-  const overI = ri.length > 0 ? (median(ri) - 1) * 100 : Number.NaN
-  const instructionsPart = Number.isNaN(overI)
+  const c = cpuRow(ratios.get(mode).map((x, i) => x / ratios.get(base)[i]))
+  const i = instructionRow(instr.get(mode).map((x, k) => x / instr.get(base)[k]))
+  const instructionsPart = Number.isNaN(i.over)
     ? ''
-    : `; instructions ${pct(overI)}: ${verdict(overI, noiseI)}`
+    : `; instructions ${i.text}: ${i.verdict} (× user share: ${estimate(i.over)})`
   console.log(
-    `${LABELS[mode]} against ${LABELS[base]}: CPU ${pct(over)} (median of per-round ratios): ${verdict(over, noise)}${instructionsPart}`,
+    `${LABELS[mode]} against ${LABELS[base]}: CPU ${c.text} (median of per-round ratios [95 % interval]): ${c.verdict}${instructionsPart}`,
   )
 }

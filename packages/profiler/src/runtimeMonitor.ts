@@ -24,6 +24,7 @@ export class RuntimeMonitor {
   #eluStart: EventLoopUtilization
   #elu: number | undefined
   #observer: PerformanceObserver | undefined
+  #delayFinal: EventLoopDelayMetrics | undefined
   readonly #gc = new GcPauseTally()
   #stopped = false
 
@@ -46,8 +47,15 @@ export class RuntimeMonitor {
     return performance.eventLoopUtilization(this.#eluStart).utilization
   }
 
-  /** Delay figures in seconds, the timer resolution already subtracted. */
+  /** Delay figures in seconds, the timer resolution already subtracted (frozen at stop). */
   get eventLoopDelay(): EventLoopDelayMetrics {
+    // A copy: a caller that changes one metrics object does not change the next one.
+    return this.#delayFinal === undefined ? this.#readDelay() : { ...this.#delayFinal }
+  }
+
+  // Node computes the mean by walking every bucket of its histogram (~0.9 M instructions): read
+  // once at stop, not at every later getMetrics() or toJSON().
+  #readDelay(): EventLoopDelayMetrics {
     const h = this.#delay
     const resolution = this.#resolutionMs / 1000
     if (h === undefined || h.count === 0) {
@@ -81,6 +89,7 @@ export class RuntimeMonitor {
       this.#observer = undefined
     }
     this.#delay?.disable()
+    this.#delayFinal = this.#readDelay()
   }
 
   #onGc(entries: PerformanceEntry[]): void {

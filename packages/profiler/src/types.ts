@@ -129,8 +129,10 @@ export interface PerformanceMetrics {
   heapEnd: number
   /**
    * Largest V8 heap used of the profiling thread, bytes: with `heapPeakSource: 'gc'` the heap
-   * right before every collection of the window and at its ends, so synchronous spikes count;
-   * with `'sampler'` the largest heap the sampler, `updateMemoryPeak()`, start and stop saw.
+   * right before every collection of the window and at its ends, so synchronous spikes count
+   * (while the profile runs, the collections up to the GC profiler's last restart, at most a
+   * minute ago); with `'sampler'` the largest heap the sampler, `updateMemoryPeak()`, start and
+   * stop saw.
    */
   heapPeak: number
   /**
@@ -261,7 +263,8 @@ export interface ProfileOptions {
   eventLoop?: boolean
   /**
    * Record GC pauses per kind. They come from the GC profiler's records (the default
-   * `heapPeak: 'gc'`), which are complete at any `stop()`, or, with `heapPeak: 'sampler'`, from a
+   * `heapPeak: 'gc'`), which are complete at any `stop()` (while running: up to the GC
+   * profiler's last restart), or, with `heapPeak: 'sampler'`, from a
    * GC `PerformanceObserver`, whose entries Node delivers one event-loop turn late
    * (`performanceProfile()` waits that turn before it stops; a synchronous `stop()` right after
    * synchronous work misses that work's last pauses).
@@ -274,7 +277,14 @@ export interface ProfileOptions {
    *   so spikes built and freed without an `await` count too, and gives the GC pauses. It costs
    *   about 0.6 M instructions per collection (V8 writes a JSON record of the heap before and
    *   after each one, Node parses them), against ~0.25 M for the GC observer that `'sampler'`
-   *   uses: see bench/RESULTS.md. Where the GC profiler is missing, the sampler is used.
+   *   uses: see bench/RESULTS.md. Where the GC profiler is missing, the sampler is used. Each
+   *   profile runs one GC profiler, restarted once a minute (its records take ~2.9 KB a
+   *   collection until read); a running profile's figures include the collections up to that
+   *   restart, a stopped one's all of them. Node's `GCProfiler.stop()` leaves the profiler's GC
+   *   callbacks running until V8 collects its object, at the next full collection once it has
+   *   lived through two scavenges: so that cost lasts a while after the profile (one
+   *   profiler's worth, not more: a restart waits while a stopped one lingers, for up to five
+   *   minutes).
    * - `'sampler'`: cheaper, and approximate: the heap at the sampler's ticks, `updateMemoryPeak()`,
    *   start and stop. A spike built and freed between two of them (without an `await`) is missed
    *   here, though `memoryPeak` still sees it through the kernel's high-water mark.

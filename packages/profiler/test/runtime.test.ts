@@ -30,6 +30,21 @@ describe('event loop', () => {
     expect(eventLoopUtilization).toBeLessThanOrEqual(1)
   })
 
+  it('freezes the delay at stop: later reads give the same figures, each in its own object', async () => {
+    const p = startProfile({ eventLoopResolutionMs: 10 })
+    await sleep(30)
+    block(40)
+    await sleep(30)
+    const atStop = p.stop().eventLoopDelay
+    block(60)
+    await sleep(30)
+    const later = p.getMetrics().eventLoopDelay
+    expect(later).toEqual(atStop)
+    expect(later).not.toBe(atStop)
+    later.max = -1
+    expect(p.toJSON().eventLoopDelay).toEqual(atStop)
+  })
+
   it('reports a mostly idle loop as such', async () => {
     const p = startProfile()
     await sleep(100)
