@@ -82,6 +82,7 @@ const ALL = [
   'subscribedChannels',
   'subscribedSampler',
   'subscribedAfter',
+  'subscribedSamplerAfter',
   'noopSubscriber',
 ]
 // The idle child whose loading and warm-up match each mode's (bench/overheadChild.mjs).
@@ -96,6 +97,7 @@ const IDLE = {
   subscribedChannels: 'idle-subscribed',
   subscribedSampler: 'idle-subscribed',
   subscribedAfter: 'idle-subscribed-profile',
+  subscribedSamplerAfter: 'idle-subscribed-sampler-profile',
   noopSubscriber: 'idle-noop',
 }
 // A subset after the rounds: `node bench/overhead.mjs 9 startProfile channelsOnly` (bare and the A/A always run).
@@ -120,6 +122,8 @@ const LABELS = {
   subscribedSampler:
     "`subscribeChannels()` at startup, then `startProfile({ heapPeak: 'sampler' })` (no GC profiler)",
   subscribedAfter: '`subscribeChannels()` at startup, bare work after one default profile ended',
+  subscribedSamplerAfter:
+    "`subscribeChannels()` at startup, bare work after one `heapPeak: 'sampler'` profile ended",
   noopSubscriber:
     'a no-op subscriber at startup, profiler not loaded (Node’s and the publishers’ share)',
 }
@@ -293,6 +297,7 @@ for (const [mode, base] of [
   ['subscribedChannels', 'subscribed'],
   ['subscribedSampler', 'subscribed'],
   ['subscribedAfter', 'subscribed'],
+  ['subscribedSamplerAfter', 'subscribed'],
 ]) {
   if (!MODES.includes(mode) || !MODES.includes(base)) continue
   const c = cpuRow(ratios.get(mode).map((x, i) => x / ratios.get(base)[i]))

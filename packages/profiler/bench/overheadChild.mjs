@@ -8,7 +8,7 @@
 // call subscribeChannels() first, before the warm-up: what a service that subscribes at startup
 // pays without a profile ('subscribed'), for a profile ('subscribedProfile', 'subscribedChannels',
 // 'subscribedSampler')
-// and after one ('subscribedAfter'); 'noopSubscriber' subscribes a function that returns at
+// and after one ('subscribedAfter', 'subscribedSamplerAfter' after one with heapPeak: 'sampler'); 'noopSubscriber' subscribes a function that returns at
 // startup instead, the profiler not loaded (what any subscriber costs: Node and the publishers).
 // Env: BOOKGEN_PROFILER_ENTRY, another build to import (A/B of two builds); OVERHEAD_TIME_SCALE,
 // a factor for the profile's timer intervals (valgrind runs a process ~S× slower, so timers
@@ -78,6 +78,8 @@ const WARM_UP = {
   subscribedSampler: 'bare',
   'idle-subscribed-profile': 'profile',
   subscribedAfter: 'profile',
+  'idle-subscribed-sampler-profile': 'samplerProfile',
+  subscribedSamplerAfter: 'samplerProfile',
   'idle-noop': 'bare',
   noopSubscriber: 'bare',
 }
@@ -119,6 +121,8 @@ const warm = WARM_UP[mode]
 for (let w = 0; w < WARMUPS; w++) {
   if (warm === 'isolated') await performanceProfile(() => workload(), { isolate: true, ...timers })
   else if (warm === 'profile') await performanceProfile(() => workload(), timers)
+  else if (warm === 'samplerProfile')
+    await performanceProfile(() => workload(), { heapPeak: 'sampler', ...timers })
   else await workload()
 }
 
@@ -131,6 +135,7 @@ const BARE_WORK = new Set([
   'afterProfile',
   'subscribed',
   'subscribedAfter',
+  'subscribedSamplerAfter',
   'noopSubscriber',
 ])
 // One measured window: the workload once, under the mode's profile if it has one.
