@@ -83,6 +83,8 @@ const ALL = [
   'subscribedSampler',
   'subscribedAfter',
   'subscribedSamplerAfter',
+  'subscribedGc',
+  'subscribedGcAfter',
   'noopSubscriber',
 ]
 // The idle child whose loading and warm-up match each mode's (bench/overheadChild.mjs).
@@ -98,6 +100,8 @@ const IDLE = {
   subscribedSampler: 'idle-subscribed',
   subscribedAfter: 'idle-subscribed-profile',
   subscribedSamplerAfter: 'idle-subscribed-sampler-profile',
+  subscribedGc: 'idle-subscribed',
+  subscribedGcAfter: 'idle-subscribed-gc-profile',
   noopSubscriber: 'idle-noop',
 }
 // A subset after the rounds: `node bench/overhead.mjs 9 startProfile channelsOnly` (bare and the A/A always run).
@@ -124,6 +128,10 @@ const LABELS = {
   subscribedAfter: '`subscribeChannels()` at startup, bare work after one default profile ended',
   subscribedSamplerAfter:
     "`subscribeChannels()` at startup, bare work after one `heapPeak: 'sampler'` profile ended",
+  subscribedGc:
+    "`subscribeChannels()` at startup, then `startProfile({ heapPeak: 'gc' })` (GC profiler)",
+  subscribedGcAfter:
+    "`subscribeChannels()` at startup, bare work after one `heapPeak: 'gc'` profile ended",
   noopSubscriber:
     'a no-op subscriber at startup, profiler not loaded (Node’s and the publishers’ share)',
 }
@@ -298,6 +306,8 @@ for (const [mode, base] of [
   ['subscribedSampler', 'subscribed'],
   ['subscribedAfter', 'subscribed'],
   ['subscribedSamplerAfter', 'subscribed'],
+  ['subscribedGc', 'subscribed'],
+  ['subscribedGcAfter', 'subscribed'],
 ]) {
   if (!MODES.includes(mode) || !MODES.includes(base)) continue
   const c = cpuRow(ratios.get(mode).map((x, i) => x / ratios.get(base)[i]))

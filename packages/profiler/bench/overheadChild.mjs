@@ -7,8 +7,8 @@
 // counts of bench/overhead.mjs subtract the idle run with the same warm-up). 'subscribed…' modes
 // call subscribeChannels() first, before the warm-up: what a service that subscribes at startup
 // pays without a profile ('subscribed'), for a profile ('subscribedProfile', 'subscribedChannels',
-// 'subscribedSampler')
-// and after one ('subscribedAfter', 'subscribedSamplerAfter' after one with heapPeak: 'sampler'); 'noopSubscriber' subscribes a function that returns at
+// 'subscribedSampler', 'subscribedGc' with heapPeak: 'gc')
+// and after one ('subscribedAfter', 'subscribedSamplerAfter' after one with heapPeak: 'sampler', 'subscribedGcAfter' with 'gc'); 'noopSubscriber' subscribes a function that returns at
 // startup instead, the profiler not loaded (what any subscriber costs: Node and the publishers).
 // Env: BOOKGEN_PROFILER_ENTRY, another build to import (A/B of two builds); OVERHEAD_TIME_SCALE,
 // a factor for the profile's timer intervals (valgrind runs a process ~S× slower, so timers
@@ -80,6 +80,9 @@ const WARM_UP = {
   subscribedAfter: 'profile',
   'idle-subscribed-sampler-profile': 'samplerProfile',
   subscribedSamplerAfter: 'samplerProfile',
+  subscribedGc: 'bare',
+  'idle-subscribed-gc-profile': 'gcProfile',
+  subscribedGcAfter: 'gcProfile',
   'idle-noop': 'bare',
   noopSubscriber: 'bare',
 }
@@ -121,6 +124,8 @@ const warm = WARM_UP[mode]
 for (let w = 0; w < WARMUPS; w++) {
   if (warm === 'isolated') await performanceProfile(() => workload(), { isolate: true, ...timers })
   else if (warm === 'profile') await performanceProfile(() => workload(), timers)
+  else if (warm === 'gcProfile')
+    await performanceProfile(() => workload(), { heapPeak: 'gc', ...timers })
   else if (warm === 'samplerProfile')
     await performanceProfile(() => workload(), { heapPeak: 'sampler', ...timers })
   else await workload()
@@ -136,6 +141,7 @@ const BARE_WORK = new Set([
   'subscribed',
   'subscribedAfter',
   'subscribedSamplerAfter',
+  'subscribedGcAfter',
   'noopSubscriber',
 ])
 // One measured window: the workload once, under the mode's profile if it has one.
@@ -155,6 +161,10 @@ async function window() {
       eventLoop: false,
       sampleIntervalMs: 0,
     })
+    await workload()
+    p.stop()
+  } else if (mode === 'subscribedGc') {
+    const p = startProfile({ heapPeak: 'gc', ...timers })
     await workload()
     p.stop()
   } else if (mode === 'sampler' || mode === 'subscribedSampler') {

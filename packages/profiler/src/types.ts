@@ -262,9 +262,9 @@ export interface ProfileOptions {
    */
   eventLoop?: boolean
   /**
-   * Record GC pauses per kind. They come from the GC profiler's records (the default
-   * `heapPeak: 'gc'`), which are complete at any `stop()` (while running: up to the GC
-   * profiler's last restart), or, with `heapPeak: 'sampler'`, from a
+   * Record GC pauses per kind. They come from the GC profiler's records with `heapPeak: 'gc'`,
+   * which are complete at any `stop()` (while running: up to the GC profiler's last restart),
+   * or, with the default `heapPeak: 'sampler'`, from a
    * GC `PerformanceObserver`, whose entries Node delivers one event-loop turn late
    * (`performanceProfile()` waits that turn before it stops; a synchronous `stop()` right after
    * synchronous work misses that work's last pauses).
@@ -273,22 +273,23 @@ export interface ProfileOptions {
   gc?: boolean
   /**
    * How `heapPeak` is obtained (`heapPeakSource` in the metrics says how it was):
-   * - `'gc'`: V8's GC profiler (`v8.GCProfiler`) reports the heap right before every collection,
-   *   so spikes built and freed without an `await` count too, and gives the GC pauses. It costs
-   *   about 0.6 M instructions per collection (V8 writes a JSON record of the heap before and
-   *   after each one, Node parses them), against ~0.25 M for the GC observer that `'sampler'`
-   *   uses: see bench/RESULTS.md. Where the GC profiler is missing, the sampler is used. Each
+   * - `'sampler'` (the default): the heap at the sampler's ticks, `updateMemoryPeak()`, start and
+   *   stop, with the GC pauses from a GC `PerformanceObserver` (~0.25 M instructions a
+   *   collection while the profile runs, nothing after it). Approximate: a spike built and freed
+   *   between two of those readings (without an `await`) is missed here, though `memoryPeak`
+   *   still sees it through the kernel's high-water mark.
+   * - `'gc'`: exact. V8's GC profiler (`v8.GCProfiler`) reports the heap right before every
+   *   collection, so spikes built and freed without an `await` count too, and gives the GC
+   *   pauses. It costs about 0.6 M instructions per collection (V8 writes a JSON record of the
+   *   heap before and after each one, Node parses them), and it outlives the profile: Node's
+   *   `GCProfiler.stop()` leaves the profiler's GC callbacks running until V8 collects its
+   *   object, at the next full collection once it has lived through two scavenges, so each such
+   *   profile leaves one profiler's cost per collection until then (see bench/RESULTS.md). Each
    *   profile runs one GC profiler, restarted once a minute (its records take ~2.9 KB a
-   *   collection until read); a running profile's figures include the collections up to that
-   *   restart, a stopped one's all of them. Node's `GCProfiler.stop()` leaves the profiler's GC
-   *   callbacks running until V8 collects its object, at the next full collection once it has
-   *   lived through two scavenges: so that cost lasts a while after the profile (one
-   *   profiler's worth, not more: a restart waits while a stopped one lingers, for up to five
-   *   minutes).
-   * - `'sampler'`: cheaper, and approximate: the heap at the sampler's ticks, `updateMemoryPeak()`,
-   *   start and stop. A spike built and freed between two of them (without an `await`) is missed
-   *   here, though `memoryPeak` still sees it through the kernel's high-water mark.
-   * @default 'gc'
+   *   collection until read) and not while a stopped one lingers (for up to five minutes); a
+   *   running profile's figures include the collections up to that restart, a stopped one's all
+   *   of them. Where the GC profiler is missing, the sampler is used.
+   * @default 'sampler'
    */
   heapPeak?: 'gc' | 'sampler'
   /**

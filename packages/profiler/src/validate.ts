@@ -8,7 +8,7 @@ export const PROFILE_DEFAULTS: Readonly<Required<ProfileOptions>> = Object.freez
   eventLoopResolutionMs: 10,
   eventLoop: true,
   gc: true,
-  heapPeak: 'gc',
+  heapPeak: 'sampler',
   channels: true,
 })
 

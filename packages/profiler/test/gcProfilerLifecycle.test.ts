@@ -26,7 +26,7 @@ async function restartsReach(from: number, n: number): Promise<void> {
 describe("the GC profiler behind heapPeak: 'gc'", () => {
   it('is started once per profile, however often a running profile is read', () => {
     const before = gcProfilerCounts().started
-    const p = startProfile({ sampleIntervalMs: 0 })
+    const p = startProfile({ sampleIntervalMs: 0, heapPeak: 'gc' })
     for (let i = 0; i < 25; i++) {
       p.getMetrics()
       p.toJSON()
@@ -38,14 +38,14 @@ describe("the GC profiler behind heapPeak: 'gc'", () => {
 
   it('counts a stopped profiler as lingering until a full collection reclaims it', async () => {
     await reclaimAll()
-    const p = startProfile({ sampleIntervalMs: 0 })
+    const p = startProfile({ sampleIntervalMs: 0, heapPeak: 'gc' })
     p.stop()
     expect(gcProfilerCounts().lingering).toBe(1)
     await reclaimAll()
   })
 
   it('still gives every collection of the window at stop, after live reads', () => {
-    const p = startProfile({ sampleIntervalMs: 0 })
+    const p = startProfile({ sampleIntervalMs: 0, heapPeak: 'gc' })
     const live = p.getMetrics()
     let rows: { id: number; text: string }[] | null = []
     for (let i = 0; i < 2_000_000; i++) rows.push({ id: i, text: `row ${i}` })

@@ -121,13 +121,15 @@ describe('memory peaks that hold across threads and package copies', () => {
 })
 
 describe('heap peak', () => {
-  it("reads the heap peak from the GC profiler by default, from samples with heapPeak: 'sampler', and says so", () => {
-    for (const options of [{}, { gc: false }]) {
+  it("reads the heap peak from samples by default, from the GC profiler with heapPeak: 'gc', and says so", () => {
+    for (const options of [{ heapPeak: 'gc' as const }, { heapPeak: 'gc' as const, gc: false }]) {
       const m = source.startProfile(options).stop()
       expect(m.heapPeakSource).toBe('gc')
       expect(m.heapPeak).toBeGreaterThanOrEqual(Math.max(m.heapStart, m.heapEnd))
     }
     for (const options of [
+      {},
+      { gc: false },
       { heapPeak: 'sampler' as const },
       { heapPeak: 'sampler' as const, gc: false },
     ]) {
@@ -137,8 +139,8 @@ describe('heap peak', () => {
     }
   })
 
-  it('sees a synchronous spike built and freed without an await, by default', () => {
-    const p = source.startProfile()
+  it("sees a synchronous spike built and freed without an await, with heapPeak: 'gc'", () => {
+    const p = source.startProfile({ heapPeak: 'gc' })
     let rows: { id: number; text: string }[] | null = []
     for (let i = 0; i < 2_500_000; i++) rows.push({ id: i, text: `row ${i}` })
     const during = process.memoryUsage().heapUsed
