@@ -8,7 +8,7 @@ import {
   isDataError,
   runBatches,
 } from './batchRunner.js'
-import { CopyFallback, copyChunks, copyInto } from './copyInsert.js'
+import { copyChunks, copyInto } from './copyInsert.js'
 import { DbOptimizerError } from './dbOptimizerError.js'
 import { instrument } from './instrumentation.js'
 import { affectedRows, type TableInfo, tableInfo, toText } from './tableInfo.js'
@@ -156,6 +156,18 @@ export async function batchInsert(
   const sent = prepared.keys
     .map((k) => columns.get(k) as WriteColumn)
     .sort((a, b) => (order.get(a.key) as number) - (order.get(b.key) as number))
+  // rows [s, e) through drizzle's own statements, in the running transaction: a batch of the fast
+  // path that holds a value drizzle must send. Writing it in place, rather than rolling back and
+  // redoing everything through drizzle, keeps the rows' order of evaluation, and so the values a
+  // sequence (serial, identity) hands out: nextval() is not rolled back.
+  const viaValues = async (tx: AnyPgDatabase, s: number, e: number) => {
+    const batch = input.slice(s, e)
+    const limit = bindParameterLimit(driver)
+    let written = 0
+    for (const [from, to] of valuesBatches(db, columns, batch, DEFAULTS.valuesBatchSize, limit))
+      written += await valuesStatement(tx, info, conflict, batch.slice(from, to))
+    return written
+  }
   return withCastTypes(db, info.table, async (types, cached) => {
     const casts = types === undefined ? undefined : castsOf(types, sent)
     if (casts === undefined) return values()
@@ -168,30 +180,30 @@ export async function batchInsert(
           bounds,
           'batchInsert',
           options.onProgress,
-          async (tx, range) => {
-            await copyInto(tx, statement, copyChunks(sent, casts, input, range[0], range[1]))
-            return range[1] - range[0]
+          async (tx, [start, end]) => {
+            // a row with a value COPY text cannot carry: the rows before it by COPY, the rest of
+            // the batch through drizzle (in order, so sequences hand out what drizzle's would)
+            const stop = { at: end }
+            await copyInto(tx, statement, copyChunks(sent, casts, input, start, end, stop))
+            if (stop.at < end) await viaValues(tx, stop.at, end)
+            return end - start
           },
         )
       } catch (error) {
-        // a value that is not plain: the COPY was abandoned and rolled back; write another way.
         // A database error: COPY checks a row field by field, each value parsed and fitted to its
         // column's modifier at once, where drizzle's statement parses every value (at bind time)
         // before it fits any or checks a constraint; the COPY was rolled back, and the unnest
         // path below reports the error drizzle reports (or writes the rows, where only COPY
         // was refused).
-        if (
-          !(error instanceof DbOptimizerError) ||
-          !(error.cause instanceof CopyFallback || isDataError(error))
-        )
-          throw error
+        if (!(error instanceof DbOptimizerError) || !isDataError(error)) throw error
       }
     }
     const size = options.batchSize ?? DEFAULTS.unnestBatchSize
     const bounds = fixedBatches(input.length, size)
     // each batch's values are converted while the previous batch runs on the server; the first
     // batch's before anything is sent (a value that must go through drizzle there: the VALUES
-    // path at once; in a later batch: everything rolled back, then the VALUES path)
+    // path at once; in a later batch: that batch through drizzle, in the same transaction, or
+    // with method 'unnest', everything rolled back and INVALID_ARGUMENT)
     const literalsOf = (range: readonly [number, number] | undefined) => {
       if (range === undefined) return undefined
       const bare: boolean[] = []
@@ -207,16 +219,28 @@ export async function batchInsert(
     const fenced = sent.some((c) => types?.columns.get(c.name)?.modified === true)
     const statement = unnestInsert(info, sent, casts, conflict, guard, fenced)
     try {
-      return await runBatches(db, bounds, 'batchInsert', options.onProgress, async (tx, _, b) => {
-        const literals = ready
-        if (literals === NOT_PLAIN || literals === undefined) throw new NotPlain()
-        const running = tx.execute(statement(literals)).then(affectedRows)
-        running.catch(() => {})
-        // once the statement is on its way (drizzle and the driver send it in microtasks)
-        await new Promise((resolve) => setImmediate(resolve))
-        ready = literalsOf(bounds[b + 1])
-        return await running
-      })
+      return await runBatches(
+        db,
+        bounds,
+        'batchInsert',
+        options.onProgress,
+        async (tx, range, b) => {
+          const literals = ready
+          if (literals === undefined || (literals === NOT_PLAIN && method === 'unnest'))
+            throw new NotPlain()
+          if (literals === NOT_PLAIN) {
+            const written = await viaValues(tx, range[0], range[1])
+            ready = literalsOf(bounds[b + 1])
+            return written
+          }
+          const running = tx.execute(statement(literals)).then(affectedRows)
+          running.catch(() => {})
+          // once the statement is on its way (drizzle and the driver send it in microtasks)
+          await new Promise((resolve) => setImmediate(resolve))
+          ready = literalsOf(bounds[b + 1])
+          return await running
+        },
+      )
     } catch (error) {
       if (error instanceof DbOptimizerError && error.cause instanceof NotPlain) return values()
       // a stale cached type (the guard's 22012) is withCastTypes' to handle

@@ -50,8 +50,9 @@ export class CopyFallback extends Error {
 /**
  * The rows `[start, end)` as COPY text, in chunks of about 256 K characters, every value converted
  * exactly as the unnest path converts it (`plainText`, after drizzle's `mapToDriverValue`). Chunks
- * are made while earlier ones travel; a value that must go through drizzle throws
- * {@link CopyFallback} before its row is sent.
+ * are made while earlier ones travel. A value that must go through drizzle: with `stop`, the rows
+ * before its row are yielded and `stop.at` is set to its row's index (the caller writes the rest
+ * another way); without, {@link CopyFallback} is thrown before its row is sent.
  * @internal
  */
 export function* copyChunks(
@@ -60,6 +61,7 @@ export function* copyChunks(
   rows: readonly Record<string, unknown>[],
   start: number,
   end: number,
+  stop?: { at: number },
 ): Generator<string, void, undefined> {
   const cols: PgColumn[] = columns.map((c) => c.column)
   const keys = columns.map((c) => c.key)
@@ -68,18 +70,25 @@ export function* copyChunks(
   let chunk = ''
   for (let i = start; i < end; i++) {
     const row = rows[i] as Record<string, unknown>
+    let line = ''
     for (let c = 0; c < n; c++) {
       const value = row[keys[c] as string]
       const encoding = encodings[c] as Encoding
       const text = driverText(encoding, cols[c] as PgColumn, casts[c] as string, value)
-      if (text === NOT_PLAIN) throw new CopyFallback()
+      if (text === NOT_PLAIN) {
+        if (stop === undefined) throw new CopyFallback()
+        stop.at = i
+        if (chunk.length > 0) yield chunk
+        return
+      }
       // a number or a boolean sent as is holds no character COPY gives a meaning
       const field =
         encoding === 'as-is' && (typeof value === 'number' || typeof value === 'boolean')
           ? (text as string)
           : copyField(text)
-      chunk += c === n - 1 ? `${field}\n` : `${field}\t`
+      line += c === n - 1 ? `${field}\n` : `${field}\t`
     }
+    chunk += line
     if (chunk.length >= CHUNK_CHARS) {
       yield chunk
       chunk = ''

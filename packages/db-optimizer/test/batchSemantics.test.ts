@@ -1,6 +1,6 @@
 // The cases the issue reported, one test each, on both drivers.
 import { sql } from 'drizzle-orm'
-import { pgTable, serial, text, uuid, varchar } from 'drizzle-orm/pg-core'
+import { integer, pgTable, serial, text, uuid, varchar } from 'drizzle-orm/pg-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, DbOptimizerError, QueryOptimizer } from '../src/index.js'
 import { count, drivers, suffix } from './drivers.js'
@@ -78,6 +78,65 @@ describe.each(drivers)('batch write semantics on $name', (driver) => {
     ).toBe(150)
     const [row] = await database.db.select().from(items).where(sql`id = 150`)
     expect(row).toMatchObject({ id: 150, tag: null, touched: 'on-update' })
+  })
+
+  it('a later batch with a value drizzle must send keeps the ids drizzle hands out (serial and identity)', async () => {
+    // nextval() is not rolled back: the fast path must write that batch in place, not roll back
+    // and redo everything, or every id after the first batches is shifted
+    const base = `dbo_seq_${id}`
+    const seqTable = (n: string) =>
+      pgTable(n, {
+        id: serial('id').primaryKey(),
+        ident: integer('ident').generatedAlwaysAsIdentity(),
+        tag: text('tag'),
+      })
+    const rows = Array.from({ length: 250 }, (_, i) => ({
+      tag: i === 150 ? sql`upper('x')` : i % 7 === 0 ? null : `t${i}`,
+    }))
+    const read = (n: string) =>
+      database.db.execute(sql.raw(`select id, ident, tag from "${n}" order by id`))
+    const sides = ['plain', 'auto', 'unnest', 'copy', 'values']
+    for (const side of sides) {
+      await database.db.execute(
+        sql.raw(
+          `create table "${base}_${side}" (id serial primary key, ident integer generated always as identity, tag text)`,
+        ),
+      )
+    }
+    try {
+      await database.db.insert(seqTable(`${base}_plain`)).values(rows)
+      const want = await read(`${base}_plain`)
+      const wantRows = 'rows' in want ? want.rows : want
+      expect(wantRows).toHaveLength(250)
+      expect((wantRows as Record<string, unknown>[])[150]).toMatchObject({
+        id: 151,
+        ident: 151,
+        tag: 'X',
+      })
+      for (const [side, options] of [
+        ['auto', { fastPathThreshold: 0, batchSize: 100 }],
+        ['copy', { method: 'copy', batchSize: 100 }],
+        ['values', { method: 'values', batchSize: 100 }],
+      ] as const) {
+        expect(await optimizer.batchInsert(seqTable(`${base}_${side}`), rows, options)).toBe(250)
+        const got = await read(`${base}_${side}`)
+        expect('rows' in got ? got.rows : got, side).toEqual(wantRows)
+      }
+      // method 'unnest' refuses such a value (INVALID_ARGUMENT) and writes nothing
+      const refused = await optimizer
+        .batchInsert(seqTable(`${base}_unnest`), rows, { method: 'unnest', batchSize: 100 })
+        .catch((e) => e)
+      expect(refused).toBeInstanceOf(DbOptimizerError)
+      expect(refused.code).toBe('INVALID_ARGUMENT')
+      expect(await count(database, `${base}_unnest`)).toBe(0)
+      const shapes = Object.keys(optimizer.getQueryStats().byShape)
+      expect(shapes.some((k) => k.includes('unnest('))).toBe(true)
+      if (driver.name === 'postgres-js')
+        expect(shapes.some((k) => k.includes('from stdin'))).toBe(true)
+    } finally {
+      for (const side of sides)
+        await database.db.execute(sql.raw(`drop table if exists "${base}_${side}"`))
+    }
   })
 
   it('on conflict do nothing keeps the first duplicate of the input, as PostgreSQL does', async () => {
