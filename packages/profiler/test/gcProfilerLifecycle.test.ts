@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { gcProfilerCounts, HeapPeakMonitor } from '../src/heapPeakMonitor.js'
 import { startProfile } from '../src/index.js'
-import { gc, MiB } from './memorySpike.js'
+import { gc, heapSpike, MiB } from './memorySpike.js'
 
 // Node's GCProfiler.stop() leaves the profiler's GC callbacks in place until V8 collects its
 // object (a full collection, once it lived through two scavenges): every GC profiler started is
@@ -47,11 +47,7 @@ describe("the GC profiler behind heapPeak: 'gc'", () => {
   it('still gives every collection of the window at stop, after live reads', () => {
     const p = startProfile({ sampleIntervalMs: 0, heapPeak: 'gc' })
     const live = p.getMetrics()
-    let rows: { id: number; text: string }[] | null = []
-    for (let i = 0; i < 2_000_000; i++) rows.push({ id: i, text: `row ${i}` })
-    const during = process.memoryUsage().heapUsed
-    rows = null
-    gc()
+    const during = heapSpike(2_000_000)
     const m = p.stop()
     expect(during).toBeGreaterThan(m.heapStart + 80 * MiB)
     expect(m.heapEnd).toBeLessThan(during - 80 * MiB)

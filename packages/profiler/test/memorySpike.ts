@@ -25,3 +25,16 @@ export async function spike(size: number): Promise<number> {
   }
   return during
 }
+
+/**
+ * Builds `rows` small objects on the heap without an await, lets them go and collects them.
+ * Returns the heap used while they lived.
+ */
+export function heapSpike(rows: number): number {
+  let list: { id: number; text: string }[] | null = []
+  for (let i = 0; i < rows; i++) list.push({ id: i, text: `row ${i}` })
+  const during = process.memoryUsage().heapUsed
+  list = null
+  gc()
+  return during
+}

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import * as source from '../src/index.js'
-import { gc, MiB, spike } from './memorySpike.js'
+import { gc, heapSpike, MiB, spike } from './memorySpike.js'
 
 const esmBuild = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 const cjsBuild = fileURLToPath(new URL('../dist/index.cjs', import.meta.url))
@@ -141,11 +141,7 @@ describe('heap peak', () => {
 
   it("sees a synchronous spike built and freed without an await, with heapPeak: 'gc'", () => {
     const p = source.startProfile({ heapPeak: 'gc' })
-    let rows: { id: number; text: string }[] | null = []
-    for (let i = 0; i < 2_500_000; i++) rows.push({ id: i, text: `row ${i}` })
-    const during = process.memoryUsage().heapUsed
-    rows = null
-    gc()
+    const during = heapSpike(2_500_000)
     const m = p.stop()
     expect(during).toBeGreaterThan(m.heapStart + 100 * MiB)
     expect(m.heapEnd).toBeLessThan(during - 100 * MiB)
